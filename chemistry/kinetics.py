@@ -1,0 +1,136 @@
+"""Closed-form kinetics: phase fractions, size, size dispersion and surface defects for all wells and times at once.
+
+Every mechanism is one explicit factor (t = minutes since injection, rates scaled by an Arrhenius factor and the
+well's batch multiplier):
+
+- crystallisation: x_formed(t) = 1 - (1 - x0) exp(-t / tau_form), x0 = exp(-k * shortness). Long chains crystallise in
+  seconds (x0 = 1); C8 colloids keep growing after the first read, so their PL rises (Fig 3E-H);
+- nucleus solvation by uncoordinated ligand: yield = 1 / (1 + k * ligand_excess) (1:15 dimmer, Fig 2D);
+- amine-driven CsPbBr3 -> Cs4PbBr6: x(t) = X_inf [1 - (1 - a) exp(-t / tau)], X_inf = 1 - exp(-k * reactivity *
+  free amine per Pb * (1 + k_pol * polarity)). The abrupt share a and tau follow the paper's Le Chatelier argument:
+  a = a0 / (1 + c * ligand_excess), tau = tau0 (1 + c * ligand_excess) -> abrupt at 1:30, gradual at 1:15 (Fig 2/S3);
+- ligand desorption / decomposition of free nanocrystals: surviving(t) = exp(-k_des t), ln k_des rising with
+  antisolvent polarity and chain shortness (CF acid-majority collapse over 12 h, Fig 6B; C8 collapse, Fig 3E-H/S13);
+- CsPbBr3 inclusions embedded in Cs4PbBr6 (weakly emissive), growing over hours in polar antisolvent (CF amine-majority
+  PL grows over 12 h, Fig 6B; "integration of small CsPbBr3 PNCs with the Cs4PbBr6 NCs");
+- platelets only above chloroform's polarity and with acid majority (none in toluene: no emission < 500 nm, Fig 3);
+- edge length: reverse-micelle size ~ (ligand per Pb)^-a, smaller in polar antisolvent and with short chains, capped by
+  Pb-amine complexes (1 + k * reactivity * free amine per Pb)^-1; shrinks as the NCs are consumed by Cs4PbBr6 and
+  fragmented by desorption;
+- size dispersion and defect level: base values plus one additive term per mechanism (listed in parameters.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .batch import PlateBatch
+from .drivers import REFERENCE_LIGAND_PER_PB, Drivers
+from .parameters import LarpParameters
+
+GAS_CONSTANT_J_MOL_K = 8.314462618
+REFERENCE_TEMPERATURE_K = 298.15
+
+
+@dataclass(frozen=True, eq=False)
+class MaterialState:
+    """Material state of every well at every age (arrays shaped like the age array)."""
+
+    present: np.ndarray  # bool: precursor injected and perovskite can form
+    f_cspbbr3: np.ndarray  # free emissive CsPbBr3 nanocrystals (fraction of perovskite-forming units)
+    f_cs4pbbr6: np.ndarray  # Cs-rich Cs4PbBr6 (non-emissive host), including its embedded inclusions
+    f_embedded: np.ndarray  # CsPbBr3 inclusions inside Cs4PbBr6 (subset of f_cs4pbbr6), weakly emissive
+    f_platelet: np.ndarray  # low-dimensional CsPbBr3 (platelets)
+    f_dissolved: np.ndarray  # precursor not (or no longer) in a solid phase
+    edge_nm: np.ndarray  # mean edge length of the free nanocrystals
+    embedded_edge_nm: np.ndarray  # size of the inclusions
+    size_dispersion: np.ndarray  # relative sigma of the edge length
+    defect_level: np.ndarray  # surface-defect level; qy = qy_max * exp(-defect_level)
+    surviving: np.ndarray  # share of nanocrystals not yet decomposed by ligand desorption
+
+
+def _column(x: np.ndarray, ndim: int) -> np.ndarray:
+    """Per-well array reshaped to broadcast against an age array of ``ndim`` dimensions (wells first)."""
+    return x.reshape((-1,) + (1,) * (ndim - 1))
+
+
+def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters, batch: PlateBatch) -> MaterialState:
+    """Evaluate the closed-form kinetics; ``age_min`` has wells on its first axis (any trailing shape)."""
+    p = params
+    nd = age_min.ndim
+    col = lambda x: _column(np.asarray(x, dtype=np.float64), nd)  # noqa: E731
+
+    present = np.isfinite(age_min) & (age_min >= 0) & _column(drivers.has_precursor, nd)
+    t = np.where(present, age_min, 0.0)
+
+    polarity = col(drivers.polarity)
+    polar_plus = np.maximum(polarity, 0.0)
+    short = col(drivers.shortness)
+    excess_plus = np.maximum(col(drivers.ligand_excess), 0.0)
+    reactivity = col(drivers.reactivity)
+    free_amine = col(drivers.free_amine_per_pb)
+    rate = col(np.exp(-p.activation_energy_kJ_mol * 1e3 / GAS_CONSTANT_J_MOL_K
+                      * (1.0 / drivers.temperature_K - 1.0 / REFERENCE_TEMPERATURE_K)) * batch.rate_multiplier)
+
+    # crystallisation and nucleus solvation
+    x0 = np.exp(-p.formation_delay_shortness * short)
+    tau_form = p.formation_tau_min / (rate * np.exp(p.formation_polarity * polarity))
+    crystal = (1.0 - (1.0 - x0) * np.exp(-t / tau_form)) / (1.0 + p.ligand_solvation * excess_plus)
+
+    # amine-driven CsPbBr3 -> Cs4PbBr6 (Pb-amine complexes)
+    drive = reactivity * free_amine * (1.0 + p.cs4pbbr6_polarity * polar_plus)
+    x_inf = 1.0 - np.exp(-p.cs4pbbr6_per_free_amine * drive)
+    retard = 1.0 + p.le_chatelier * excess_plus
+    abrupt = p.abrupt_share / retard
+    x46 = x_inf * (1.0 - (1.0 - abrupt) * np.exp(-t * rate / (p.cs4pbbr6_tau_min * retard)))
+
+    # ligand desorption -> decomposition of free nanocrystals
+    k_des = rate / p.desorption_tau_min * np.exp(p.desorption_polarity * polarity + p.desorption_shortness * short
+                                                 + p.desorption_polarity_shortness * polar_plus * short)
+    surviving = np.exp(-k_des * t)
+
+    # phases
+    platelet_share = (p.platelet_max * np.clip((polarity - p.platelet_polarity_onset) / p.platelet_polarity_span, 0, 1)
+                      * (1.0 - col(drivers.amine_majority)))
+    f46 = crystal * x46
+    rest = crystal * (1.0 - x46) * surviving
+    f_pl = rest * platelet_share
+    f_nc = rest - f_pl
+    embedded_yield = np.minimum(p.embedded_yield * (1.0 + p.embedded_polarity * polar_plus)
+                                * np.exp(-p.embedded_shortness * short), 1.0)
+    growth = p.embedded_initial + (1.0 - p.embedded_initial) * (1.0 - np.exp(-t * rate / p.embedded_tau_min))
+    f_emb = f46 * embedded_yield * growth
+
+    # size
+    ligand = np.maximum(col(drivers.ligand_per_pb), 0.05 * REFERENCE_LIGAND_PER_PB)
+    ln_edge0 = (np.log(p.reference_edge_nm) - p.size_ligand_exponent * np.log(ligand / REFERENCE_LIGAND_PER_PB)
+                - p.size_polarity * polarity - p.size_shortness * short
+                - np.log1p(p.size_free_amine * reactivity * free_amine))
+    size_mult = col(batch.size_multiplier)
+    edge = (np.exp(ln_edge0) * size_mult * np.power(np.maximum(1.0 - x46, 1e-6), p.size_shrink_exponent)
+            * np.power(surviving, p.size_fragment_exponent))
+    edge = np.clip(edge, p.min_edge_nm, p.max_edge_nm)
+    edge_emb = np.clip(p.embedded_edge_nm * np.exp(-p.embedded_polarity_size * polarity) * size_mult,
+                       p.min_edge_nm, p.max_edge_nm)
+
+    dispersion = p.dispersion_base * col(batch.dispersion_multiplier) * (
+        1.0 + p.dispersion_ligand_excess * excess_plus + p.dispersion_free_amine * reactivity * free_amine
+        + p.dispersion_shortness * short + p.dispersion_polarity * polar_plus)
+
+    defect = (p.defect_base + p.defect_ion_pairs * col(drivers.ion_pair_share)
+              + p.defect_free_amine * reactivity * free_amine + p.defect_ligand_excess * excess_plus
+              + p.defect_shortness * short + p.defect_polarity * polar_plus + p.defect_desorption * (1.0 - surviving)
+              + p.defect_bare * np.maximum(-col(drivers.ligand_excess), 0.0))
+
+    zero = np.zeros(age_min.shape)
+    nan = np.full(age_min.shape, np.nan)
+    pick = lambda a, empty: np.where(present, np.broadcast_to(a, age_min.shape), empty)  # noqa: E731
+    return MaterialState(
+        present=present,
+        f_cspbbr3=pick(f_nc, zero), f_cs4pbbr6=pick(f46, zero), f_embedded=pick(f_emb, zero),
+        f_platelet=pick(f_pl, zero), f_dissolved=pick(1.0 - f46 - rest, zero),
+        edge_nm=pick(edge, nan), embedded_edge_nm=pick(edge_emb, nan),
+        size_dispersion=pick(dispersion, nan), defect_level=pick(defect, nan), surviving=pick(surviving, zero),
+    )

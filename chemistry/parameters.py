@@ -1,0 +1,134 @@
+"""All numbers of the LARP model, in one place, with where each comes from.
+
+Three kinds of provenance are marked on every field:
+- [paper]       read from Sanchez et al., Matter 6 (2023) (figure/text cited);
+- [literature]  orientation values from ``shared/reference/chemistry_facts.md`` (not fitted);
+- [calibrated]  fitted by ``scripts/calibrate_chemistry.py`` to the paper's numbers; the fitted values live in
+                the ``CALIBRATED`` block below, which that script rewrites (``--write``) between its markers.
+
+The defaults of :class:`LarpParameters` are the hand-set starting values; ``LarpParameters.calibrated()``
+(used by ``LarpModel()``) overlays the ``CALIBRATED`` block on them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LarpParameters(BaseModel):
+    """Parameters of the phenomenological LARP model (energies in eV, times in min, sizes in nm)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # ---- quantum confinement: E(L) = bulk_gap_eV + confinement_eV_nm / L**confinement_exponent
+    # [calibrated] to the sizing table (edge 4/6/8/12 nm -> ~470/495/505/514 nm; bulk ~520-525 nm),
+    # Protesescu et al. 2015 via chemistry_facts.md.
+    bulk_emission_eV: float = 2.36
+    confinement_eV_nm: float = 4.4
+    confinement_exponent: float = 1.85
+    emission_dEdT_meV_per_K: float = 0.30  # [literature] CsPbBr3 gap widens on heating (~+0.3 meV/K)
+
+    # ---- reverse-micelle size (edge length) at injection
+    reference_edge_nm: float = 22.0  # [paper] "functional CsPbBr3 NC nominal ~20 nm, PL ~520 nm"; [calibrated]
+    size_ligand_exponent: float = 0.30  # [calibrated] L ~ (ligand per Pb)^-a; SHAP Fig 4A: more ligand -> blue
+    size_polarity: float = 1.15  # [calibrated] ln-size drop per unit antisolvent polarity (CF ~500 nm, Fig 6A)
+    size_shortness: float = 0.35  # [calibrated] smaller RMs with C8 chains (text on Fig S5; Aharon 2018)
+    size_free_amine: float = 0.20  # [calibrated] Pb-amine complexes stop growth: L /= 1 + k*reactivity*free/Pb
+    size_shrink_exponent: float = 0.15  # [calibrated] L *= (1 - x_Cs4PbBr6)^s: NCs consumed by the Cs-rich phase
+    size_fragment_exponent: float = 0.10  # [calibrated] L *= surviving^s: fragmentation by ligand desorption (S14A)
+    min_edge_nm: float = 2.5
+    max_edge_nm: float = 80.0
+
+    # ---- amine chemistry (proton transfer and reactivity)
+    free_amine_smoothing: float = 0.03  # width (fraction of acid) of the smooth max(amine - acid, 0)
+    amine_reactivity_shortness: float = 2.0  # [calibrated] OctAm more reactive than OLAm (dipole, Fig S16)
+    majority_width: float = 0.05  # width in ln(amine/acid) of the acid->amine majority switch
+
+    # ---- size dispersion (relative sigma of edge length)
+    dispersion_base: float = 0.10  # [literature] monodisperse cubes at 1:0.1 (Fig 5A)
+    dispersion_ligand_excess: float = 0.6  # [calibrated] 1:15 wider FWHM (Fig 2F, S3)
+    dispersion_free_amine: float = 0.5  # [calibrated] amine-rich broadening (Fig 2E, S5C)
+    dispersion_shortness: float = 2.0  # [calibrated] C8 polydisperse/fused (Fig S9A), FWHM 27.5 nm (S5C)
+    dispersion_polarity: float = 0.3  # [calibrated] CF broadening
+
+    # ---- line widths (energy)
+    homogeneous_fwhm_eV: float = 0.118  # [calibrated] FWHM ~26 nm at >520 nm when size broadening is small (Fig 2E)
+    homogeneous_per_K: float = 0.002  # [literature] phonon broadening, relative increase per K above 25 C
+    cs4pbbr6_broadening_eV: float = 0.03  # [calibrated] sigma added per unit Cs4PbBr6 fraction (Fig 2E ~30 nm)
+    defect_broadening_eV: float = 0.0  # [calibrated] sigma added per unit defect level
+
+    # ---- phases: crystallisation, amine-driven CsPbBr3 -> Cs4PbBr6, desorption, embedded emitters, platelets
+    ligand_solvation: float = 0.3  # [calibrated] yield /= 1 + k*excess (1:15 lower intensity; Le Chatelier text)
+    formation_delay_shortness: float = 1.2  # [calibrated] C8: x_formed(0) = exp(-k*shortness), PL rises (Fig 3E-H)
+    formation_tau_min: float = 20.0  # [calibrated] growth time of the C8 colloids
+    formation_polarity: float = 1.0  # [calibrated] polar antisolvent speeds nucleation/growth
+    cs4pbbr6_per_free_amine: float = 1.5  # [calibrated] X_inf = 1 - exp(-k*reactivity*free amine per Pb)
+    cs4pbbr6_polarity: float = 0.5  # [calibrated] CF: giant hexagonal Cs4PbBr6 already at 1:1 (Fig S14B)
+    abrupt_share: float = 0.8  # [calibrated] share of the transformation done at injection for 1:30 (Fig 2A)
+    le_chatelier: float = 2.0  # [paper, calibrated] ligand excess retards the transformation (1:15 gradual)
+    cs4pbbr6_tau_min: float = 240.0  # [calibrated] slow part of the amine-driven transformation
+    desorption_tau_min: float = 12000.0  # [calibrated] toluene C18 decomposition time (stable 12 h, Fig 2, 3A)
+    desorption_polarity: float = 3.9  # [calibrated] CF acid-majority PL collapses over 12 h (Fig 6B)
+    desorption_shortness: float = 4.2  # [calibrated] C8 PL collapses within hours (Fig 3E-H)
+    desorption_polarity_shortness: float = -2.1  # [calibrated] C8 in CF appears then vanishes (Fig S13)
+    embedded_yield: float = 0.05  # [calibrated] CsPbBr3 inclusions per Cs4PbBr6 in toluene (weak; text on Fig 2)
+    embedded_polarity: float = 10.0  # [calibrated] CF amine-majority PL grows over 12 h (Fig 6B)
+    embedded_shortness: float = 3.0  # [calibrated] no lasting emission with C8 (Fig S13)
+    embedded_initial: float = 0.2  # share of the inclusions present at injection
+    embedded_tau_min: float = 300.0  # [calibrated] integration of small NCs into Cs4PbBr6 over 12 h (Fig 6)
+    embedded_edge_nm: float = 8.0  # [calibrated] inclusion size -> ~500 nm emission
+    embedded_polarity_size: float = 0.15  # [calibrated] smaller inclusions in CF
+    embedded_fwhm_eV: float = 0.12  # [paper] ~25 nm FWHM of bright CF amine-majority wells after 12 h (Fig 6C)
+    embedded_qy: float = 0.3  # [calibrated]
+    platelet_max: float = 0.3  # [literature] polar solvents / amine-poor ligands promote platelets (refs 45, 47)
+    platelet_polarity_onset: float = 1.2  # above chloroform: the paper sees no <500 nm emission in Tol (Fig 3)
+    platelet_polarity_span: float = 0.5
+    platelet_peak_nm: float = 462.0  # [literature] 3-4 monolayer platelets emit 430-490 nm
+    platelet_fwhm_nm: float = 18.0
+    platelet_qy_relative: float = 0.5
+
+    # ---- surface defects and quantum yield: qy = qy_max * exp(-defect_level)
+    qy_max: float = 0.95
+    defect_base: float = 0.30
+    defect_ion_pairs: float = 0.6  # [calibrated] ionic ligand pairs accelerate crystallisation (1:0.5-1:1 dimmer)
+    defect_free_amine: float = 0.8  # [paper TRPL Fig 5F] amine-rich: shorter lifetimes
+    defect_ligand_excess: float = 0.4  # [calibrated] 1:15 lower intensity (Fig 2D)
+    defect_shortness: float = 0.8  # [calibrated]
+    defect_polarity: float = 0.9  # [calibrated] CF wells dimmer at t=0 (Fig 6B, SHAP Fig 4B)
+    defect_desorption: float = 1.0  # [calibrated] desorbed ligands leave a defective surface
+    defect_bare: float = 0.5  # less acid per Pb than the reference: less passivation
+
+    # ---- antisolvent polarity scale: 0 = toluene, 1 = chloroform
+    polarity_dielectric_weight: float = 0.5  # blend of dielectric constant and Snyder index
+    dmf_polarity: float = 0.2  # [paper] DMF fraction matters less than the antisolvent (Discussion)
+    reference_dmf_fraction: float = 15.0 / 266.0
+
+    # ---- excitation (365 nm) and absorbance
+    excitation_od_per_mM: float = 0.5  # effective OD at 365 nm per mM CsPbBr3 units in the read geometry
+    scatter_od_per_mM: float = 0.1  # giant Cs4PbBr6 particles scatter the excitation (Fig 5C/D)
+    absorption_per_M_cm: float = 3.0e3  # [literature] CsPbBr3 per formula unit above the gap (De Roo 2016, ~)
+    exciton_absorption_per_M_cm: float = 1.5e3  # excitonic feature at the band edge
+    stokes_shift_eV: float = 0.02  # [literature] small for weakly confined CsPbBr3
+    cs4pbbr6_absorption_per_M_cm: float = 4.0e3  # [literature] 314 nm band of Cs4PbBr6 (3.9 eV gap)
+    cs4pbbr6_band_eV: float = 3.95
+    cs4pbbr6_band_sigma_eV: float = 0.08
+    scatter_per_M_cm: float = 400.0  # Rayleigh-like tail (lambda/400 nm)^-4 from Cs4PbBr6 particles
+    well_area_cm2: float = 0.32  # [literature] 96-well flat bottom; path = volume / area
+
+    # ---- temperature and batch variability
+    activation_energy_kJ_mol: float = 40.0  # [literature] order of magnitude for ligand exchange / ripening
+    batch_size_sigma: float = 0.02
+    batch_rate_sigma: float = 0.15
+    batch_intensity_sigma: float = 0.08
+    batch_dispersion_sigma: float = 0.05
+    batch_peak_offset_meV: float = 2.0
+
+    @classmethod
+    def calibrated(cls) -> "LarpParameters":
+        """Defaults overlaid with the fitted values of the ``CALIBRATED`` block."""
+        return cls(**CALIBRATED)
+
+
+# BEGIN CALIBRATED (written by scripts/calibrate_chemistry.py --write; do not edit by hand)
+CALIBRATED: dict[str, float] = {}
+# END CALIBRATED

@@ -1,0 +1,135 @@
+"""SimPlateReader: a Cytation 5 twin whose spectra come from the chemistry model, with the reader's timing and noise.
+
+The twin is the only place where chemistry's expected emission becomes counts: gain, shot noise, dark baseline,
+integer RFU and saturation (Gen5's ``OVRFLW``, NaN here).
+"""
+
+from __future__ import annotations
+
+from typing import Generator
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from chemistry import LarpModel
+from instruments.labware import Labware
+from instruments.reader import PlateReader
+from instruments.sim.plate_recipes import recipes_from_plate
+
+
+class ReaderTiming(BaseModel):
+    """Cytation 5 timing figures (seconds), from measured Gen5 sweep-mode reads (reference/cytation_facts.md 1.8).
+
+    A full 96-well plate takes ~10 s per wavelength in sweep mode plus ~11 s per read; the per-wavelength time is
+    split into a fixed part and a per-well part so that partial plates are faster (40 wells, 126 points: ~14 min,
+    matching the paper's ~50 reads in 12 h).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    read_overhead_s: float = Field(11.0, ge=0)
+    per_wavelength_s: float = Field(4.3, ge=0)
+    per_well_per_wavelength_s: float = Field(0.057, ge=0)
+    absorbance_per_wavelength_s: float = Field(10.0, ge=0)
+    tray_open_s: float = Field(1.5, ge=0)
+    tray_close_s: float = Field(6.0, ge=0)
+    heating_C_per_min: float = Field(1.0, gt=0)
+
+    def scan_s(self, n_wells: int, n_wavelengths: int) -> float:
+        """Duration of one emission scan."""
+        return self.read_overhead_s + n_wavelengths * (self.per_wavelength_s
+                                                       + self.per_well_per_wavelength_s * n_wells)
+
+
+class ReaderNoise(BaseModel):
+    """Detector model: RFU per unit of chemistry emission at gain 100, PMT gain law, shot noise, dark counts."""
+
+    model_config = ConfigDict(extra="forbid")
+    rfu_per_unit: float = Field(40_000.0, gt=0, description="RFU of the reference bright well's peak at gain 100")
+    gain_exponent: float = Field(3.0, description="RFU scale ~ (gain/100)**gain_exponent (PMT voltage law)")
+    rfu_per_photoelectron: float = Field(2.0, gt=0, description="at gain 100; sets the shot noise")
+    dark_rfu: float = Field(8.0, ge=0, description="mean dark baseline (paper's blank wells: 0-20 RFU)")
+    dark_sd_rfu: float = Field(3.0, ge=0)
+    saturation_rfu: float = Field(99_999.0, gt=0, description="standard dynamic range ceiling -> OVRFLW")
+    od_sd: float = Field(0.002, ge=0)
+    od_max: float = Field(4.0, gt=0, description="absorbance ceiling (~4.0 OD measured)")
+
+
+class SimPlateReader(PlateReader):
+    """The Cytation 5 twin."""
+
+    def __init__(self, clock, *, model: LarpModel | None = None, rng: np.random.Generator | None = None,
+                 timing: ReaderTiming | None = None, noise: ReaderNoise | None = None):
+        super().__init__(clock)
+        self.model = model or LarpModel()
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.timing = timing or ReaderTiming()
+        self.noise = noise or ReaderNoise()
+        self._batch = None
+        self._recipes_key = None
+        self._recipes = None
+
+    def _on_plate_loaded(self, plate: Labware) -> None:
+        # Well-to-well batch variability is a property of the plate, drawn once when it arrives.
+        self._batch = self.model.sample_batch(plate.n_wells, self.rng)
+        self._recipes_key = None
+
+    def recipes(self):
+        """Recipes of the loaded plate (cached: contents do not change while the plate is in the reader)."""
+        key = (id(self.plate), self.temperature_C)
+        if key != self._recipes_key:
+            self._recipes = recipes_from_plate(self.plate, self.temperature_C)
+            self._recipes_key = key
+        return self._recipes
+
+    def _hw_open_tray(self) -> Generator:
+        yield self.clock.timeout(self.timing.tray_open_s)
+
+    def _hw_close_tray(self) -> Generator:
+        yield self.clock.timeout(self.timing.tray_close_s)
+
+    def _hw_set_temperature(self, celsius: float) -> Generator:
+        yield self.clock.timeout(abs(celsius - self.temperature_C) / self.timing.heating_C_per_min * 60.0)
+
+    def _ages_min(self, at_s: float) -> np.ndarray:
+        return (at_s - self.plate.injected_at_s) / 60.0
+
+    def expected_emission(self, at_s: float, wavelength_nm: np.ndarray) -> np.ndarray:
+        """Noise-free chemistry emission of every well of the loaded plate at campaign time ``at_s``."""
+        return self.model.spectra(self.recipes(), self._ages_min(at_s), wavelength_nm, batch=self._batch)
+
+    def _hw_read_pl(self, wells: np.ndarray, excitation_nm: float, wavelength_nm: np.ndarray,
+                    gain: int) -> Generator:
+        duration = self.timing.scan_s(len(wells), len(wavelength_nm))
+        mid = self.clock.now + duration / 2
+        expected = self.expected_emission(mid, wavelength_nm)[wells]
+        if excitation_nm != 365.0:  # emission scales with the light absorbed at the excitation wavelength
+            recipes = self.recipes()
+            ages = self._ages_min(mid)
+            od = self.model.absorbance(recipes, ages, np.array([excitation_nm, 365.0]), batch=self._batch)[wells]
+            ratio = (1 - 10 ** -od[:, 0]) / np.maximum(1 - 10 ** -od[:, 1], 1e-12)
+            expected = expected * ratio[:, None]
+        yield self.clock.timeout(duration)
+        return self.detect(expected, gain)
+
+    def detect(self, expected: np.ndarray, gain: int) -> np.ndarray:
+        """Expected emission -> RFU: gain, shot noise, dark baseline, integer rounding, overflow as NaN."""
+        n = self.noise
+        g = (gain / 100.0) ** n.gain_exponent
+        signal = np.clip(expected, 0, None) * n.rfu_per_unit * g
+        shot_sd = np.sqrt(signal * n.rfu_per_photoelectron * g)
+        rfu = signal + shot_sd * self.rng.standard_normal(signal.shape)
+        rfu += n.dark_rfu + n.dark_sd_rfu * self.rng.standard_normal(signal.shape)
+        rfu = np.rint(np.clip(rfu, 0, None))
+        rfu[rfu >= n.saturation_rfu] = np.nan
+        return rfu
+
+    def _hw_read_absorbance(self, wells: np.ndarray, wavelength_nm: float) -> Generator:
+        duration = self.timing.read_overhead_s + self.timing.absorbance_per_wavelength_s
+        mid = self.clock.now + duration / 2
+        recipes = self.recipes()
+        od = self.model.absorbance(recipes, self._ages_min(mid), np.array([wavelength_nm]), batch=self._batch)
+        od = od[wells, 0] + self.noise.od_sd * self.rng.standard_normal(len(wells))
+        yield self.clock.timeout(duration)
+        od = np.round(od, 4)
+        od[od >= self.noise.od_max] = np.nan
+        return od

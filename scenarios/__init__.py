@@ -1,0 +1,51 @@
+"""Built-in campaigns: the paper's experiments and full-plate runs. ``larp-twin scenarios`` lists them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+
+from scenarios import plates
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    plate_map: Callable[[], pd.DataFrame]
+    plate_wells: int = 96
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
+    Scenario("paper-toluene", "Fig. 2: OAc:OLAm 1:0.1-1:2 at 1:30 and 1:15 acid:PbBr2 in toluene (40 wells, 12 h)",
+             lambda: plates.paper_series("toluene", "OAc:OLAm")),
+    Scenario("paper-chloroform", "Fig. 6: OAc:OLAm 1:0.1-1:2 at 1:30 and 1:15 in chloroform (40 wells, 12 h)",
+             lambda: plates.paper_series("chloroform", "OAc:OLAm")),
+    Scenario("paper-octyl-toluene", "Figs. 3E-H, S5: OctAc:OctAm 1:0.1-1:2 at 1:30 and 1:15 in toluene (40 wells)",
+             lambda: plates.paper_series("toluene", "OctAc:OctAm")),
+    Scenario("paper-octyl-chloroform", "Fig. S13: OctAc:OctAm 1:0.1-1:2 at 1:30 and 1:15 in chloroform (40 wells)",
+             lambda: plates.paper_series("chloroform", "OctAc:OctAm")),
+    Scenario("plate-96", "Full 96-well plate: 2 antisolvents x 2 ligand pairs x 20 ratios + 1:15 series + blanks",
+             plates.full_96),
+    Scenario("plate-384", "384-well plate: the paper's 160-condition design in duplicate + 64 blanks (30 % volumes)",
+             plates.full_384, 384),
+]}
+
+
+def get_scenario(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise KeyError(f"unknown scenario {name!r}; built-in scenarios: {sorted(SCENARIOS)} "
+                       f"(or pass a plate-map .csv)") from None
+
+
+def build_campaign(name: str, **overrides):
+    """The Campaign of a built-in scenario; ``overrides`` go to ``twin.campaign.Campaign``."""
+    from twin.campaign import Campaign
+
+    s = get_scenario(name)
+    return Campaign(name=s.name, description=s.summary, plate_map=s.plate_map(), plate_wells=s.plate_wells,
+                    **overrides)

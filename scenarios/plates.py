@@ -1,0 +1,75 @@
+"""Plate maps of the paper's experiments, built from the paper's design (Sanchez et al., Matter 2023).
+
+Standard well: 150 uL antisolvent + 100 uL Cs-oleate (5 mM, same antisolvent) + 15 uL PbBr2/DMF (50 mM) premixed
+with the acid (1:30 v/v acid:PbBr2 -> 0.5 uL; 1:15 -> 1.0 uL) and the amine at acid:amine 1:0.1 .. 1:2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from instruments.labware import well_names
+
+#: the paper's acid:amine ratios, 1:0.1 .. 1:2 in steps of 0.1 (OLAm 10..200 against OAc 100)
+PAPER_RATIOS = tuple(np.round(np.arange(1, 21) * 0.1, 1))
+PAIRS = {"OAc:OLAm": ("OAc", "OLAm"), "OctAc:OctAm": ("OctAc", "OctAm")}
+WELL_96 = dict(antisolvent_uL=150.0, cs_uL=100.0, pbbr2_uL=15.0)
+
+
+def ligand_series(antisolvent: str, pair: str, acid_per_pbbr2: int, ratios=PAPER_RATIOS, scale: float = 1.0,
+                  replicate: int = 1) -> pd.DataFrame:
+    """Rows (without wells) for one antisolvent, ligand pair and acid:PbBr2 v/v (30 -> 1:30) across ratios."""
+    acid, amine = PAIRS[pair]
+    pbbr2 = WELL_96["pbbr2_uL"] * scale
+    acid_uL = pbbr2 / acid_per_pbbr2
+    rows = []
+    for r in ratios:
+        rows.append(dict(antisolvent=antisolvent, antisolvent_uL=WELL_96["antisolvent_uL"] * scale,
+                         cs_uL=WELL_96["cs_uL"] * scale, pbbr2_uL=pbbr2, acid=acid, acid_uL=round(acid_uL, 6),
+                         amine=amine, amine_uL=round(acid_uL * r, 6), amine_per_acid=float(r),
+                         acid_to_pbbr2=f"1:{acid_per_pbbr2}", group=f"{antisolvent} {pair} 1:{acid_per_pbbr2}",
+                         replicate=replicate))
+    return pd.DataFrame(rows)
+
+
+def blanks(n: int, antisolvent: str = "toluene", scale: float = 1.0) -> pd.DataFrame:
+    """Antisolvent + Cs-oleate only: no precursor, a dark reference."""
+    return pd.DataFrame([dict(antisolvent=antisolvent, antisolvent_uL=WELL_96["antisolvent_uL"] * scale,
+                              cs_uL=WELL_96["cs_uL"] * scale, pbbr2_uL=0.0, acid="OAc", acid_uL=0.0, amine="OLAm",
+                              amine_uL=0.0, amine_per_acid=np.nan, acid_to_pbbr2="", group=f"blank {antisolvent}",
+                              replicate=1) for _ in range(n)])
+
+
+def place(rows: pd.DataFrame, plate_wells: int = 96) -> pd.DataFrame:
+    """Assign wells in plate order (A1, A2, ...)."""
+    shape = (8, 12) if plate_wells == 96 else (16, 24)
+    names = well_names(*shape)
+    if len(rows) > len(names):
+        raise ValueError(f"{len(rows)} rows do not fit a {plate_wells}-well plate")
+    out = rows.reset_index(drop=True).copy()
+    out.insert(0, "well", names[: len(out)])
+    return out
+
+
+def paper_series(antisolvent: str, pair: str) -> pd.DataFrame:
+    """One of the paper's 40-well experiments: 20 ratios at 1:30 then 20 at 1:15."""
+    return place(pd.concat([ligand_series(antisolvent, pair, 30), ligand_series(antisolvent, pair, 15)]))
+
+
+def full_96() -> pd.DataFrame:
+    """A full 96-well plate: both antisolvents x both ligand pairs at 1:30 (80 wells), 1:15 OAc:OLAm in toluene for
+    ratios 0.1-1.2 (12 wells) and 4 blanks."""
+    parts = [ligand_series(s, p, 30) for s in ("toluene", "chloroform") for p in PAIRS]
+    parts.append(ligand_series("toluene", "OAc:OLAm", 15, ratios=PAPER_RATIOS[:12]))
+    parts.append(blanks(4))
+    return place(pd.concat(parts))
+
+
+def full_384() -> pd.DataFrame:
+    """The paper's 160-condition design (2 antisolvents x 2 pairs x 2 acid:PbBr2 x 20 ratios) twice, plus 64 blanks,
+    on a 384-well plate at 30 % of the 96-well volumes."""
+    parts = [ligand_series(s, p, a, scale=0.3, replicate=k) for k in (1, 2) for s in ("toluene", "chloroform")
+             for p in PAIRS for a in (30, 15)]
+    parts += [blanks(32, "toluene", 0.3), blanks(32, "chloroform", 0.3)]
+    return place(pd.concat(parts), 384)

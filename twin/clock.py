@@ -1,0 +1,50 @@
+"""One clock interface over simpy's virtual and real-time environments, so a campaign runs unchanged on both.
+
+Instrument operations are generators that ``yield clock.timeout(seconds)``; campaigns compose them with
+``yield from``.  A twin yields the duration its timing model predicts; a real driver does its blocking I/O, measures
+how long it took and yields that, so under ``RealtimeEnvironment(strict=False)`` virtual time tracks the wall clock.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Generator
+
+import simpy
+import simpy.rt
+
+
+class Clock:
+    """Virtual (``realtime=False``) or wall-clock (``realtime=True``) time in seconds since the campaign started."""
+
+    def __init__(self, realtime: bool = False, factor: float = 1.0):
+        self.realtime = realtime
+        self.env = simpy.rt.RealtimeEnvironment(factor=factor, strict=False) if realtime else simpy.Environment()
+        self._wall_start = time.perf_counter()
+
+    @property
+    def now(self) -> float:
+        """Seconds since the campaign started (virtual or real)."""
+        return float(self.env.now)
+
+    def timeout(self, seconds: float) -> simpy.events.Timeout:
+        return self.env.timeout(max(float(seconds), 0.0))
+
+    def wait_until(self, t_s: float) -> simpy.events.Timeout:
+        return self.env.timeout(max(float(t_s) - self.env.now, 0.0))
+
+    def process(self, generator: Generator) -> simpy.events.Process:
+        return self.env.process(generator)
+
+    def run(self, until=None):
+        return self.env.run(until=until)
+
+    def run_process(self, generator: Generator):
+        """Run one generator to completion and return its value (re-raising its exception)."""
+        proc = self.env.process(generator)
+        self.env.run(until=proc)
+        return proc.value
+
+    @property
+    def wall_s(self) -> float:
+        return time.perf_counter() - self._wall_start

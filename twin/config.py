@@ -1,0 +1,53 @@
+"""Campaign configuration: the kinetic schedule and which backend drives each instrument (validated pydantic)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from instruments.sim.pipettor import PipettorTiming
+from instruments.sim.reader import ReaderNoise, ReaderTiming
+
+PIPETTOR_BACKENDS = ("sim",)
+READER_BACKENDS = ("sim",)
+
+
+class Schedule(BaseModel):
+    """When and how the plate is read: a PL emission scan of every filled well every ``every_min`` for ``hours``."""
+
+    model_config = ConfigDict(extra="forbid")
+    hours: float = Field(12.0, gt=0, le=168, description="length of the kinetic read-out after the plate is loaded")
+    every_min: float = Field(10.0, gt=0, description="interval between read starts; reads that overrun go back to back")
+    excitation_nm: float = 365.0
+    emission_start_nm: float = 400.0
+    emission_stop_nm: float = 650.0
+    emission_step_nm: float = 2.0
+    gain: int = Field(100, description="PMT gain (Gen5 25..255)")
+    temperature_C: float = Field(25.0, description="reader incubator set-point; 25 = ambient, no incubation")
+    plate_transfer_s: float = Field(60.0, ge=0, description="carrying the plate from the deck to the reader tray")
+
+    @model_validator(mode="after")
+    def _emission_range(self):
+        if self.emission_stop_nm <= self.emission_start_nm:
+            raise ValueError(f"emission_stop_nm ({self.emission_stop_nm}) must exceed emission_start_nm "
+                             f"({self.emission_start_nm})")
+        return self
+
+
+class LabConfig(BaseModel):
+    """Which backend drives each instrument, and the twins' timing and noise figures."""
+
+    model_config = ConfigDict(extra="forbid")
+    pipettor: str = Field("sim", description=f"one of {PIPETTOR_BACKENDS}")
+    reader: str = Field("sim", description=f"one of {READER_BACKENDS}")
+    realtime: bool = Field(False, description="run on the wall clock (real drivers) instead of virtual time")
+    pipettor_timing: PipettorTiming = Field(default_factory=PipettorTiming)
+    reader_timing: ReaderTiming = Field(default_factory=ReaderTiming)
+    reader_noise: ReaderNoise = Field(default_factory=ReaderNoise)
+
+    @model_validator(mode="after")
+    def _known_backends(self):
+        if self.pipettor not in PIPETTOR_BACKENDS:
+            raise ValueError(f"pipettor={self.pipettor!r}; allowed: {list(PIPETTOR_BACKENDS)}")
+        if self.reader not in READER_BACKENDS:
+            raise ValueError(f"reader={self.reader!r}; allowed: {list(READER_BACKENDS)}")
+        return self

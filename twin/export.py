@@ -1,0 +1,81 @@
+"""Write a campaign's results to a directory, atomically: a temp dir beside the target, moved into place at the end.
+
+Files: ``plate.csv``, ``spectra.parquet``, ``features.csv``, ``manifest.json``, ``log.jsonl`` (the command stream
+the real instruments would have received), ``deck.txt`` (the operator's set-up sheet) and ``figures/*.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from twin.results import CampaignResult
+
+
+def _write_parquet(df, path: Path) -> None:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({})  # no pandas/version metadata: same seed, same bytes
+    pq.write_table(table, path, compression="zstd")
+
+
+def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = True) -> Path:
+    """Write every output file of ``result`` into ``out_dir`` (replacing a previous run there)."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
+        spectra = result.spectra_long()
+        _write_parquet(spectra, tmp / "spectra.parquet")
+        features = result.features()
+        features.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
+        with open(tmp / "log.jsonl", "w") as fh:
+            for source, entries in result.logs.items():
+                for e in entries:
+                    fh.write(json.dumps({"instrument": source, **e}, default=float) + "\n")
+        (tmp / "deck.txt").write_text(result.deck_sheet + "\n")
+        if figures:
+            write_figures(result, spectra, features, tmp / "figures")
+        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+        manifest = {**result.manifest, "files": files + ["manifest.json"]}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _groups(plate):
+    """Wells grouped for plotting: by a ``group`` label if the plate map has one, else antisolvent x ligands."""
+    if "group" in plate.columns:
+        return plate.set_index("well")["group"].astype(str)
+    return (plate["antisolvent"] + " " + plate["acid"] + ":" + plate["amine"]).set_axis(plate["well"])
+
+
+def write_figures(result: CampaignResult, spectra, features, fig_dir: Path) -> list[Path]:
+    """Spectro-temporal heatmaps per well group and peak/FWHM/intensity vs time (the paper's Figs 2 and 3)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from twin.analysis import plot_feature_trajectories, plot_heatmaps
+
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    groups = _groups(result.plate)
+    paths = list(plot_heatmaps(spectra, fig_dir, group_by=groups) or [])
+    p = fig_dir / "features_vs_time.png"
+    plot_feature_trajectories(features, p, group_by=groups)
+    paths.append(p)
+    return paths

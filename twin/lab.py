@@ -1,0 +1,32 @@
+"""The Lab: one clock, the instruments on it and the deck they share, built from a LabConfig."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from instruments.sim.pipettor import SimPipettor
+from instruments.sim.reader import SimPlateReader
+from twin.clock import Clock
+from twin.config import LabConfig
+from twin.prep import PrepPlan
+
+
+class Lab:
+    """Clock + pipettor + plate reader. Every random draw comes from one seed, split per instrument."""
+
+    def __init__(self, config: LabConfig, plan: PrepPlan, seed: int = 0):
+        self.config = config
+        self.plan = plan
+        self.clock = Clock(realtime=config.realtime)
+        pip_seed, reader_seed = np.random.SeedSequence(seed).spawn(2)
+        if config.pipettor == "sim":
+            self.pipettor = SimPipettor(self.clock, plan.deck, rng=np.random.default_rng(pip_seed),
+                                        timing=config.pipettor_timing)
+        if config.reader == "sim":
+            self.reader = SimPlateReader(self.clock, rng=np.random.default_rng(reader_seed),
+                                         timing=config.reader_timing, noise=config.reader_noise)
+
+    @property
+    def backends(self) -> dict[str, str]:
+        return {"pipettor": self.config.pipettor, "reader": self.config.reader,
+                "clock": "realtime" if self.config.realtime else "virtual"}

@@ -1,0 +1,126 @@
+"""Campaign results: a labelled spectra cube (well x read x wavelength) with per-well conditions, plus tables.
+
+``dataset`` is an ``xarray.Dataset`` with ``intensity`` (RFU, NaN = OVRFLW) on dims ``(well, read, wavelength_nm)``,
+``time_min`` (well, read) = minutes since that well's precursor injection at the middle of its scan, and the
+plate map's columns as per-well coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from instruments.labware import Labware
+from instruments.pipettor import INJECTION_COMPONENT
+from instruments.sim.plate_recipes import cs_stock_name
+
+FEATURE_COLUMNS = ["well", "time_min", "peak_nm", "fwhm_nm", "height", "area", "r2"]
+
+
+def dispensed_table(plate_map: pd.DataFrame, plate: Labware) -> pd.DataFrame:
+    """The plate map with the volumes that actually reached each well and its injection time."""
+    idx = plate.indices(plate_map["well"])
+    out = plate_map.copy()
+    out["dispensed_antisolvent_uL"] = [plate.component(s)[i] for s, i in zip(plate_map["antisolvent"], idx)]
+    out["dispensed_cs_uL"] = [plate.component(cs_stock_name(s))[i] for s, i in zip(plate_map["antisolvent"], idx)]
+    out["dispensed_pbbr2_uL"] = plate.component(INJECTION_COMPONENT)[idx]
+    out["dispensed_acid_uL"] = [plate.component(a)[i] for a, i in zip(plate_map["acid"], idx)]
+    out["dispensed_amine_uL"] = [plate.component(a)[i] for a, i in zip(plate_map["amine"], idx)]
+    out["injected_at_min"] = plate.injected_at_s[idx] / 60.0
+    for c in [c for c in out.columns if c.startswith("dispensed_")]:
+        out[c] = out[c].round(4)
+    out["injected_at_min"] = out["injected_at_min"].round(4)
+    return out
+
+
+@dataclass
+class CampaignResult:
+    """Everything one campaign produced."""
+
+    name: str
+    seed: int
+    plate: pd.DataFrame
+    dataset: xr.Dataset
+    manifest: dict
+    logs: dict = field(default_factory=dict)
+    deck_sheet: str = ""
+
+    @classmethod
+    def from_run(cls, *, campaign, plate_map, plate: Labware, reads, seed, virtual_s, wall_s, backends, marks,
+                 logs, deck_sheet) -> "CampaignResult":
+        table = dispensed_table(plate_map, plate)
+        wells = reads[0].wells
+        counts = np.stack([r.counts for r in reads], axis=1)  # (well, read, wavelength)
+        mid_s = np.array([(r.start_s + r.end_s) / 2 for r in reads])
+        inj = plate.injected_at_s[plate.indices(wells)]
+        age_min = (mid_s[None, :] - inj[:, None]) / 60.0
+        per_well = table.set_index("well").loc[wells]
+        coords = {
+            "well": wells,
+            "read": np.arange(len(reads)),
+            "wavelength_nm": reads[0].wavelength_nm,
+            "read_start_min": ("read", np.array([r.start_s for r in reads]) / 60.0),
+            "time_min": (("well", "read"), age_min),
+        }
+        for col in per_well.columns:
+            coords[col] = ("well", per_well[col].to_numpy())
+        ds = xr.Dataset({"intensity": (("well", "read", "wavelength_nm"), counts)}, coords=coords)
+        ds.attrs.update(campaign=campaign.name, seed=seed, excitation_nm=reads[0].excitation_nm, gain=reads[0].gain,
+                        units="RFU")
+        from twin import __version__
+
+        manifest = {
+            "larp_twin_version": __version__,
+            "scenario": campaign.name,
+            "description": campaign.description,
+            "seed": seed,
+            "backends": backends,
+            "plate_wells": int(plate.n_wells),
+            "wells_read": len(wells),
+            "reads": len(reads),
+            "wavelengths": int(len(reads[0].wavelength_nm)),
+            "schedule": campaign.schedule.model_dump(),
+            "virtual_s": round(float(virtual_s), 3),
+            "prep_s": round(float(marks["prep_done_s"]), 3),
+            "kinetic_start_s": round(float(marks["kinetic_start_s"]), 3),
+            "wall_s": round(float(wall_s), 3),
+            "overflow_points": int(np.isnan(counts).sum()),
+        }
+        return cls(campaign.name, seed, table, ds, manifest, logs, deck_sheet)
+
+    def spectra_long(self) -> pd.DataFrame:
+        """Long format: ``well, read, time_min, wavelength_nm, intensity`` (one row per point)."""
+        ds = self.dataset
+        nw, nr, nl = ds["intensity"].shape
+        return pd.DataFrame({
+            "well": np.repeat(ds["well"].values, nr * nl),
+            "read": np.tile(np.repeat(ds["read"].values, nl), nw),
+            "time_min": np.repeat(np.round(ds["time_min"].values, 4).ravel(), nl),
+            "wavelength_nm": np.tile(ds["wavelength_nm"].values, nw * nr),
+            "intensity": ds["intensity"].values.ravel(),
+        })
+
+    @cached_property
+    def fit(self):
+        """Gaussian fit of every spectrum (batched)."""
+        from twin.analysis import fit_gaussians
+
+        return fit_gaussians(self.dataset["intensity"].values, self.dataset["wavelength_nm"].values)
+
+    def features(self) -> pd.DataFrame:
+        """``well, read, time_min, peak_nm, fwhm_nm, height, area, r2, status`` for every spectrum."""
+        ds, f = self.dataset, self.fit
+        nw, nr = ds["time_min"].shape
+        out = pd.DataFrame({
+            "well": np.repeat(ds["well"].values, nr),
+            "read": np.tile(ds["read"].values, nw),
+            "time_min": np.round(ds["time_min"].values.ravel(), 4),
+        })
+        for name in ("peak_nm", "fwhm_nm", "height", "area", "r2"):
+            out[name] = np.round(np.asarray(getattr(f, name), float).ravel(), 6)
+        out["status"] = np.asarray(f.status_name if hasattr(f, "status_name") else f.status).ravel()
+        return out
