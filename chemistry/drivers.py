@@ -46,6 +46,7 @@ class Drivers:
     reactivity: np.ndarray  # amine reactivity relative to OLAm (short amines attack Pb more)
     polarity: np.ndarray  # antisolvent + DMF polarity, toluene = 0, chloroform = 1
     temperature_K: np.ndarray
+    volume_uL: np.ndarray  # liquid in the well
 
 
 def _shortness(n_carbons: np.ndarray) -> np.ndarray:
@@ -100,4 +101,5 @@ def compute_drivers(recipes: WellRecipes, params: LarpParameters) -> Drivers:
         reactivity=1.0 + params.amine_reactivity_shortness * amine_short,
         polarity=polarity_scale(recipes.dielectric_constant, recipes.polarity_index, recipes.dmf_fraction, params),
         temperature_K=recipes.temperature_C + 273.15,
+        volume_uL=vol,
     )

@@ -15,8 +15,9 @@ well's batch multiplier):
   PL grows over 12 h, Fig 6B; "integration of small CsPbBr3 PNCs with the Cs4PbBr6 NCs");
 - platelets only above chloroform's polarity and with acid majority (none in toluene: no emission < 500 nm, Fig 3);
 - edge length: reverse-micelle size ~ (ligand per Pb)^-a, smaller in polar antisolvent and with short chains, capped by
-  Pb-amine complexes (1 + k * reactivity * free amine per Pb)^-1; shrinks as the NCs are consumed by Cs4PbBr6 and
-  fragmented by desorption;
+  Pb-amine complexes by at most a factor (1 - c_max); shrinks as the NCs are consumed by Cs4PbBr6 and
+  fragmented by desorption; a soft floor (L^4 + L_min^4)^(1/4) keeps cubes above the smallest size this protocol
+  makes (the paper sees no strongly confined species);
 - size dispersion and defect level: base values plus one additive term per mechanism (listed in parameters.py).
 """
 
@@ -106,12 +107,14 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     # size
     ligand = np.maximum(col(drivers.ligand_per_pb), 0.05 * REFERENCE_LIGAND_PER_PB)
     ln_edge0 = (np.log(p.reference_edge_nm) - p.size_ligand_exponent * np.log(ligand / REFERENCE_LIGAND_PER_PB)
-                - p.size_polarity * polarity - p.size_shortness * short
-                - np.log1p(p.size_free_amine * reactivity * free_amine))
+                - p.size_polarity * polarity - p.size_shortness * short)
+    capped = 1.0 - p.size_free_amine_max * (1.0 - np.exp(-p.size_free_amine * reactivity * free_amine))
     size_mult = col(batch.size_multiplier)
-    edge = (np.exp(ln_edge0) * size_mult * np.power(np.maximum(1.0 - x46, 1e-6), p.size_shrink_exponent)
+    edge = (np.exp(ln_edge0) * capped * np.power(np.maximum(1.0 - x46, 1e-6), p.size_shrink_exponent)
             * np.power(surviving, p.size_fragment_exponent))
-    edge = np.clip(edge, p.min_edge_nm, p.max_edge_nm)
+    # soft floor: this protocol makes cubes, not strongly confined dots (no emission < 500 nm in toluene, Fig 3)
+    edge = np.power(edge ** 4 + p.min_edge_nm ** 4, 0.25) * size_mult
+    edge = np.minimum(edge, p.max_edge_nm)
     edge_emb = np.clip(p.embedded_edge_nm * np.exp(-p.embedded_polarity_size * polarity) * size_mult,
                        p.min_edge_nm, p.max_edge_nm)
 

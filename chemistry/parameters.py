@@ -33,10 +33,11 @@ class LarpParameters(BaseModel):
     size_ligand_exponent: float = 0.30  # [calibrated] L ~ (ligand per Pb)^-a; SHAP Fig 4A: more ligand -> blue
     size_polarity: float = 1.15  # [calibrated] ln-size drop per unit antisolvent polarity (CF ~500 nm, Fig 6A)
     size_shortness: float = 0.35  # [calibrated] smaller RMs with C8 chains (text on Fig S5; Aharon 2018)
-    size_free_amine: float = 0.20  # [calibrated] Pb-amine complexes stop growth: L /= 1 + k*reactivity*free/Pb
+    size_free_amine: float = 1.0  # [calibrated] Pb-amine complexes stop growth (sudden shift when amine > acid, S5A)
+    size_free_amine_max: float = 0.35  # [calibrated] L *= 1 - c_max (1 - exp(-k*reactivity*free amine per Pb))
     size_shrink_exponent: float = 0.15  # [calibrated] L *= (1 - x_Cs4PbBr6)^s: NCs consumed by the Cs-rich phase
-    size_fragment_exponent: float = 0.10  # [calibrated] L *= surviving^s: fragmentation by ligand desorption (S14A)
-    min_edge_nm: float = 2.5
+    size_fragment_exponent: float = 0.02  # [calibrated] L *= surviving^s: fragmentation by ligand desorption (S14A)
+    min_edge_nm: float = 6.0  # [calibrated] soft floor of the edge length (peaks stay >= ~495 nm)
     max_edge_nm: float = 80.0
 
     # ---- amine chemistry (proton transfer and reactivity)
@@ -55,7 +56,7 @@ class LarpParameters(BaseModel):
     homogeneous_fwhm_eV: float = 0.118  # [calibrated] FWHM ~26 nm at >520 nm when size broadening is small (Fig 2E)
     homogeneous_per_K: float = 0.002  # [literature] phonon broadening, relative increase per K above 25 C
     cs4pbbr6_broadening_eV: float = 0.03  # [calibrated] sigma added per unit Cs4PbBr6 fraction (Fig 2E ~30 nm)
-    defect_broadening_eV: float = 0.0  # [calibrated] sigma added per unit defect level
+    defect_broadening_eV: float = 0.02  # [calibrated] sigma added per unit defect level
 
     # ---- phases: crystallisation, amine-driven CsPbBr3 -> Cs4PbBr6, desorption, embedded emitters, platelets
     ligand_solvation: float = 0.3  # [calibrated] yield /= 1 + k*excess (1:15 lower intensity; Le Chatelier text)

@@ -39,19 +39,16 @@ def robust_noise(counts: np.ndarray) -> np.ndarray:
     A second difference of white noise has variance 6 sigma^2; the median keeps a peak covering less than half the
     grid from inflating the estimate. Returns NaN where fewer than one finite triple exists.
     """
-    d2 = counts[:, :-2] - 2.0 * counts[:, 1:-1] + counts[:, 2:]
-    d2 = np.abs(d2)
+    d2 = np.abs(counts[:, :-2] - 2.0 * counts[:, 1:-1] + counts[:, 2:])
     finite = np.isfinite(d2)
-    n_finite = finite.sum(axis=1)
-    d2 = np.where(finite, d2, np.inf)
-    d2.sort(axis=1)
     noise = np.full(counts.shape[0], np.nan)
-    has = n_finite > 0
-    idx = n_finite[has]
-    lo = d2[has, (idx - 1) // 2]
-    hi = d2[has, idx // 2]
-    noise[has] = 0.5 * (lo + hi) * _MAD_TO_SIGMA / np.sqrt(6.0)
-    return noise
+    full = finite.all(axis=1)
+    if full.any():
+        noise[full] = np.median(d2[full], axis=1)
+    partial = ~full & finite.any(axis=1)
+    if partial.any():
+        noise[partial] = np.nanmedian(d2[partial], axis=1)
+    return noise * (_MAD_TO_SIGMA / np.sqrt(6.0))
 
 
 def initial_guess(wavelength_nm: np.ndarray, counts: np.ndarray, weight: np.ndarray, baseline: bool) -> np.ndarray:
@@ -134,35 +131,45 @@ def model(params: np.ndarray, x: np.ndarray, xs: np.ndarray) -> np.ndarray:
     return f
 
 
-def _normal_equations(params: np.ndarray, x: np.ndarray, xs: np.ndarray, counts: np.ndarray, weight: np.ndarray):
+def _evaluate(params: np.ndarray, x: np.ndarray, xs: np.ndarray, counts: np.ndarray, weight: np.ndarray):
+    """z, g = exp(-z^2/2), weighted residual r and cost for each spectrum; cost is +inf for an invalid Gaussian."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        z = (x - params[:, 1:2]) / params[:, 2:3]
+        g = np.exp(-0.5 * z * z)
+        f = params[:, 0:1] * g
+        if params.shape[1] == 5:
+            f = f + params[:, 3:4] + params[:, 4:5] * xs
+        r = (counts - f) * weight
+        cost = np.einsum("nm,nm->n", r, r)
+    bad = ~np.isfinite(cost) | ~(params[:, 2] > 0) | ~np.all(np.isfinite(params), axis=1)
+    return z, g, r, np.where(bad, np.inf, cost)
+
+
+def _normal_equations(params: np.ndarray, xs: np.ndarray, z: np.ndarray, g: np.ndarray, r: np.ndarray,
+                      weight: np.ndarray):
     """J^T J (n, k, k) and J^T r (n, k) of the weighted residuals, built from a few moment sums.
 
     With z = (x - center) / sigma and g = exp(-z^2 / 2), the Gaussian's derivatives are g, (h/sigma) g z and
     (h/sigma) g z^2, so every entry of J^T J is a sum of w g^2 z^p (p = 0..4) times a per-spectrum factor. That keeps
     each iteration at a few (n, m) passes instead of building an (n, m, k) Jacobian.
     """
-    height, center, sigma = params[:, 0:1], params[:, 1:2], params[:, 2:3]
-    z = (x - center) / sigma
-    g = np.exp(-0.5 * z * z)
-    wg = weight * g
-    f = height * g
     k = params.shape[1]
-    if k == 5:
-        f = f + params[:, 3:4] + params[:, 4:5] * xs
-    r = (counts - f) * weight
+    n = params.shape[0]
+    wg = weight * g
     wgg = wg * g
     z2 = z * z
+    wggz = wgg * z
     s0 = wgg.sum(axis=1)
-    s1 = np.einsum("nm,nm->n", wgg, z)
+    s1 = wggz.sum(axis=1)
     s2 = np.einsum("nm,nm->n", wgg, z2)
-    s3 = np.einsum("nm,nm->n", wgg * z, z2)
-    s4 = np.einsum("nm,nm->n", wgg * z2, z2)
-    gr = wg * r
+    s3 = np.einsum("nm,nm->n", wggz, z2)
+    s4 = np.einsum("nm,nm->n", wggz * z, z2)
+    gr = g * r  # r already carries the weight
+    grz = gr * z
     t0 = gr.sum(axis=1)
-    t1 = np.einsum("nm,nm->n", gr, z)
-    t2 = np.einsum("nm,nm->n", gr, z2)
-    a = (height / sigma)[:, 0]
-    n = params.shape[0]
+    t1 = grz.sum(axis=1)
+    t2 = np.einsum("nm,nm->n", grz, z)
+    a = params[:, 0] / params[:, 2]
     jtj = np.empty((n, k, k))
     jtr = np.empty((n, k))
     jtj[:, 0, 0] = s0
@@ -175,34 +182,20 @@ def _normal_equations(params: np.ndarray, x: np.ndarray, xs: np.ndarray, counts:
     jtr[:, 1] = a * t1
     jtr[:, 2] = a * t2
     if k == 5:
+        wgz = wg * z
         wxs = weight * xs
-        u0 = wg.sum(axis=1)
-        u1 = np.einsum("nm,nm->n", wg, z)
-        u2 = np.einsum("nm,nm->n", wg, z2)
-        v0 = np.einsum("nm,m->n", wg, xs)
-        v1 = np.einsum("nm,nm->n", wg * z, wxs)
-        v2 = np.einsum("nm,nm->n", wg * z2, wxs)
-        jtj[:, 0, 3] = jtj[:, 3, 0] = u0
-        jtj[:, 1, 3] = jtj[:, 3, 1] = a * u1
-        jtj[:, 2, 3] = jtj[:, 3, 2] = a * u2
-        jtj[:, 0, 4] = jtj[:, 4, 0] = v0
-        jtj[:, 1, 4] = jtj[:, 4, 1] = a * v1
-        jtj[:, 2, 4] = jtj[:, 4, 2] = a * v2
+        jtj[:, 0, 3] = jtj[:, 3, 0] = wg.sum(axis=1)
+        jtj[:, 1, 3] = jtj[:, 3, 1] = a * wgz.sum(axis=1)
+        jtj[:, 2, 3] = jtj[:, 3, 2] = a * np.einsum("nm,nm->n", wgz, z)
+        jtj[:, 0, 4] = jtj[:, 4, 0] = np.einsum("nm,m->n", wg, xs)
+        jtj[:, 1, 4] = jtj[:, 4, 1] = a * np.einsum("nm,m->n", wgz, xs)
+        jtj[:, 2, 4] = jtj[:, 4, 2] = a * np.einsum("nm,nm->n", wgz * z, wxs)
         jtj[:, 3, 3] = weight.sum(axis=1)
         jtj[:, 3, 4] = jtj[:, 4, 3] = wxs.sum(axis=1)
         jtj[:, 4, 4] = np.einsum("nm,m->n", wxs, xs)
         jtr[:, 3] = r.sum(axis=1)
         jtr[:, 4] = np.einsum("nm,m->n", r, xs)
     return jtj, jtr
-
-
-def _cost(params, x, xs, counts, weight) -> np.ndarray:
-    """Sum of squared weighted residuals; +inf where sigma or height is not a valid Gaussian."""
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        r = (counts - model(params, x, xs)) * weight
-        c = np.einsum("nm,nm->n", r, r)
-    bad = ~np.isfinite(c) | (params[:, 2] <= 0) | ~np.all(np.isfinite(params), axis=1)
-    return np.where(bad, np.inf, c)
 
 
 def levenberg_marquardt(
@@ -214,90 +207,74 @@ def levenberg_marquardt(
     max_iter: int = 200,
     ftol: float = 1e-10,
     xtol: float = 1e-10,
-    block: int = 1024,
-) -> LMResult:
-    """Run :func:`_lm_block` over blocks of ``block`` spectra and stitch the results together.
-
-    Blocks of about a thousand spectra keep the (block, n_wavelengths) temporaries inside the CPU cache, which is
-    two to three times faster than one pass over the whole stack; within a block everything stays vectorized.
-    """
-    parts = [
-        _lm_block(wavelength_nm, counts[i : i + block], weight[i : i + block], p0[i : i + block],
-                  max_iter=max_iter, ftol=ftol, xtol=xtol)
-        for i in range(0, max(counts.shape[0], 1), block)
-    ]
-    if len(parts) == 1:
-        return parts[0]
-    return LMResult(*(np.concatenate([getattr(r, name) for r in parts]) for name in LMResult.__dataclass_fields__))
-
-
-def _lm_block(
-    wavelength_nm: np.ndarray,
-    counts: np.ndarray,
-    weight: np.ndarray,
-    p0: np.ndarray,
-    *,
-    max_iter: int,
-    ftol: float,
-    xtol: float,
 ) -> LMResult:
     """Minimise the unweighted sum of squares over the points with weight 1, for all spectra at once.
 
-    Marquardt's scaled damping (J^T J + lambda diag(J^T J)); a step is kept per spectrum only if it lowers that
-    spectrum's cost. A spectrum stops once a kept step changes its cost by less than ``ftol`` (relative) or its
-    parameters by less than ``xtol`` (relative), or once no step can lower the cost (damping saturated); spectra
-    still running after ``max_iter`` are reported as not converged. Converged spectra leave the active set, so late
-    iterations only touch the few hard cases.
+    Marquardt's scaled damping (J^T J + lambda diag(J^T J)); a step is kept per spectrum only if it does not raise
+    that spectrum's cost. A spectrum stops once the actual and predicted relative cost changes are below ``ftol``
+    (MINPACK's test), its step is below ``xtol`` relative to the parameter scale, the fit is exact, or no step lowers
+    the cost any more (damping saturated); spectra still running after ``max_iter`` are reported as not converged.
+    Finished spectra leave the active set, and the Gaussian evaluated for an accepted trial is reused for the next
+    normal equations, so each iteration costs one exp over the still-active spectra.
     """
     x = np.asarray(wavelength_nm, dtype=float)
     xs = scaled_axis(x)
     counts = np.where(weight > 0, counts, 0.0)
     n, k = p0.shape
-    params = p0.copy()
-    cost = _cost(params, x, xs, counts, weight)
-    lam = np.full(n, 1e-3)
+    params = p0.astype(float, copy=True)
+    cost = np.full(n, np.inf)
     converged = np.zeros(n, dtype=bool)
     n_iter = np.zeros(n, dtype=int)
-    active = np.flatnonzero(np.isfinite(cost))
-    eye = np.eye(k)
-    data_scale = np.maximum(np.abs(counts).max(axis=1), 1e-300)
+    jtj_out = np.zeros((n, k, k))
+
     scale = np.empty((n, k))
+    data_scale = np.maximum(np.abs(counts).max(axis=1), 1e-300)
     scale[:, 0] = data_scale
     scale[:, 1:3] = x[-1] - x[0]
     if k == 5:
         scale[:, 3:5] = data_scale[:, None]
     exact = 1e-28 * np.einsum("nm,nm->n", counts, counts)
+    eye = np.eye(k)
+
+    # compact state of the active spectra
+    idx = np.arange(n)
+    P, Y, W, S, E = params, counts, weight, scale, exact
+    Z, G, R, C = _evaluate(P, x, xs, Y, W)
+    cost[:] = C
+    L = np.full(n, 1e-3)
+    keep = np.isfinite(C)
+    idx, P, Y, W, S, E, Z, G, R, C, L = (v[keep] for v in (idx, P, Y, W, S, E, Z, G, R, C, L))
     for _ in range(max_iter):
-        if active.size == 0:
+        if idx.size == 0:
             break
-        p, y, w = params[active], counts[active], weight[active]
-        jtj, jtr = _normal_equations(p, x, xs, y, w)
+        jtj, jtr = _normal_equations(P, xs, Z, G, R, W)
         diag = np.einsum("nii->ni", jtj)
         diag = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
-        a = jtj + (lam[active][:, None] * diag)[:, :, None] * eye
-        step = np.linalg.solve(a, jtr[..., None])[..., 0]
-        trial = p + step
-        c_old = cost[active]
-        c_new = _cost(trial, x, xs, y, w)
-        accept = c_new <= c_old
-        n_iter[active] += 1
+        step = np.linalg.solve(jtj + (L[:, None] * diag)[:, :, None] * eye, jtr[..., None])[..., 0]
+        trial = P + step
+        z_t, g_t, r_t, c_t = _evaluate(trial, x, xs, Y, W)
+        accept = c_t <= C
+        n_iter[idx] += 1
 
-        # MINPACK-style test: both the actual and the predicted relative reduction are below ftol
         predicted = 2.0 * np.einsum("ni,ni->n", step, jtr) - np.einsum("ni,nij,nj->n", step, jtj, step)
-        c_ref = np.maximum(c_old, 1e-300)
-        flat_cost = (np.abs(c_old - c_new) <= ftol * c_ref) & (np.abs(predicted) <= ftol * c_ref)
-        small_step = np.all(np.abs(step) <= xtol * (np.abs(p) + scale[active]), axis=1)
-        done = (accept & (flat_cost | small_step)) | (np.minimum(c_new, c_old) <= exact[active])
-        done |= ~accept & (lam[active] > 1e10)  # no step lowers the cost any more: at the minimum
+        c_ref = np.maximum(C, 1e-300)
+        flat_cost = (np.abs(C - c_t) <= ftol * c_ref) & (np.abs(predicted) <= ftol * c_ref)
+        small_step = np.all(np.abs(step) <= xtol * (np.abs(P) + S), axis=1)
+        done = (accept & (flat_cost | small_step)) | (np.minimum(c_t, C) <= E)
+        done |= ~accept & (L > 1e10)  # no step lowers the cost any more: at the minimum
 
-        idx_acc = active[accept]
-        params[idx_acc] = trial[accept]
-        cost[idx_acc] = c_new[accept]
-        lam[idx_acc] = np.maximum(lam[idx_acc] * 0.2, 1e-12)
-        idx_rej = active[~accept]
-        lam[idx_rej] = lam[idx_rej] * 10.0
-        converged[active[done]] = True
-        active = active[~done]
+        P = np.where(accept[:, None], trial, P)
+        C = np.where(accept, c_t, C)
+        Z[accept], G[accept], R[accept] = z_t[accept], g_t[accept], r_t[accept]
+        L = np.where(accept, np.maximum(L * 0.2, 1e-12), L * 10.0)
 
-    jtj, _ = _normal_equations(params, x, xs, counts, weight)
-    return LMResult(params=params, cost=cost, converged=converged, n_iter=n_iter, jtj=jtj)
+        fin = idx[done]
+        params[fin], cost[fin], jtj_out[fin] = P[done], C[done], jtj[done]
+        converged[fin] = True
+        if done.any():
+            keep = ~done
+            idx, P, Y, W, S, E, Z, G, R, C, L = (v[keep] for v in (idx, P, Y, W, S, E, Z, G, R, C, L))
+    if idx.size:  # iteration limit: keep the last iterate, flagged as not converged
+        params[idx], cost[idx] = P, C
+        jtj_out[idx] = _normal_equations(P, xs, Z, G, R, W)[0]
+    return LMResult(params=params, cost=cost, converged=converged, n_iter=n_iter, jtj=jtj_out)

@@ -17,6 +17,7 @@ from twin.analysis.errors import FitError
 
 FWHM_PER_SIGMA = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
 MIN_FIT_POINTS = 5
+BLOCK = 1024  # spectra per batched pass: big enough to amortise numpy overhead, small enough to stay in cache
 
 
 class FitStatus(enum.IntEnum):
@@ -115,14 +116,16 @@ def _validate(spectra, wavelength_nm) -> tuple[np.ndarray, np.ndarray]:
     return counts, grid
 
 
-def _check_negative(counts: np.ndarray, finite: np.ndarray, noise: np.ndarray, leading: tuple[int, ...]) -> None:
+def _check_negative(
+    counts: np.ndarray, finite: np.ndarray, noise: np.ndarray, leading: tuple[int, ...], first_index: int
+) -> None:
     """Counts below zero by more than the noise mean a wrong blank subtraction or corrupt data: refuse them."""
     limit = -(6.0 * np.nan_to_num(noise, nan=0.0) + 1.0)
     low = np.where(finite, counts, 0.0).min(axis=1)
     bad = low < limit
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        where = np.unravel_index(i, leading) if leading else ()
+        where = np.unravel_index(first_index + i, leading) if leading else ()
         raise FitError(
             f"spectra: counts down to {low[i]:.4g} at spectrum {tuple(int(v) for v in where)} "
             f"({int(bad.sum())} spectra affected); allowed >= {limit[i]:.4g} (minus 6 noise sigma)"
@@ -157,57 +160,79 @@ def fit_gaussians(
     counts, grid = _validate(spectra, wavelength_nm)
     leading = counts.shape[:-1]
     flat = counts.reshape(-1, grid.size)
-    n = flat.shape[0]
-    if n == 0:
-        return _assemble(_empty_features(0), leading)
-    finite = np.isfinite(flat)
-    if not finite.any():
+    if flat.shape[0] and not np.isfinite(flat).any():
         raise FitError(f"spectra: all {flat.size} values are NaN/inf; nothing to fit")
-    noise = robust_noise(np.where(finite, flat, np.nan))
-    _check_negative(flat, finite, noise, leading)
+    settings = _Settings(
+        baseline=bool(baseline),
+        min_snr=float(min_snr),
+        max_fwhm_nm=0.5 * (grid[-1] - grid[0]) if max_fwhm_nm is None else float(max_fwhm_nm),
+        max_iter=int(max_iter),
+    )
+    blocks = [
+        _fit_block(grid, flat[i : i + BLOCK], settings, first_index=i, leading=leading)
+        for i in range(0, flat.shape[0], BLOCK)
+    ]
+    if not blocks:
+        return _assemble(_empty_features(0), leading)
+    feats = {name: np.concatenate([blk[name] for blk in blocks]) for name in blocks[0]}
+    return _assemble(feats, leading)
 
+
+@dataclass(frozen=True)
+class _Settings:
+    baseline: bool
+    min_snr: float
+    max_fwhm_nm: float
+    max_iter: int
+
+
+def _fit_block(
+    grid: np.ndarray, flat: np.ndarray, settings: _Settings, first_index: int, leading: tuple[int, ...]
+) -> dict[str, np.ndarray]:
+    """Fit one block of spectra (n, n_wavelengths); blocks keep temporaries cache-sized. Returns flat features."""
+    n = flat.shape[0]
+    finite = np.isfinite(flat)
+    values = np.where(finite, flat, 0.0)
+    noise = robust_noise(np.where(finite, flat, np.nan))
+    _check_negative(values, finite, noise, leading, first_index)
+    noise = np.nan_to_num(noise, nan=0.0)
     span = grid[-1] - grid[0]
     step = float(np.min(np.diff(grid)))
-    max_fwhm = 0.5 * span if max_fwhm_nm is None else float(max_fwhm_nm)
-    noise = np.nan_to_num(noise, nan=0.0)
     n_finite = finite.sum(axis=1)
     weight = finite.astype(float)
-    values = np.where(finite, flat, 0.0)
 
     status = np.full(n, FitStatus.OK, dtype=np.int8)
     status[n_finite < MIN_FIT_POINTS] = FitStatus.NO_DATA
-    # pre-fit gate: the finite range must stand out of the noise, else it is dark
+    # pre-fit gate: the finite range must stand out of the noise, else the spectrum is dark
     lo = np.where(finite, flat, np.inf).min(axis=1)
     hi = np.where(finite, flat, -np.inf).max(axis=1)
-    dark = (hi - lo) <= np.maximum(min_snr * noise, 1e-12 * np.maximum(np.abs(hi), 1.0))
+    dark = (hi - lo) <= np.maximum(settings.min_snr * noise, 1e-12 * np.maximum(np.abs(hi), 1.0))
     status[(status == FitStatus.OK) & dark] = FitStatus.NO_PEAK
 
     feats = _empty_features(n)
     todo = np.flatnonzero(status == FitStatus.OK)
     if todo.size:
-        k = 5 if baseline else 3
-        p0 = initial_guess(grid, values[todo], weight[todo], baseline)
-        res = levenberg_marquardt(grid, values[todo], weight[todo], p0, max_iter=max_iter)
+        k = 5 if settings.baseline else 3
+        y, w = values[todo], weight[todo]
+        p0 = initial_guess(grid, y, w, settings.baseline)
+        res = levenberg_marquardt(grid, y, w, p0, max_iter=settings.max_iter)
         p = res.params
         height, center, sigma = p[:, 0], p[:, 1], np.abs(p[:, 2])
         dof = np.maximum(n_finite[todo] - k, 1)
         cov = np.linalg.pinv(res.jtj) * (res.cost / dof)[:, None, None]
-        var = np.einsum("nii->ni", cov)
-        stderr = np.sqrt(np.clip(var, 0.0, None))
-        y = values[todo]
-        w = weight[todo]
-        mean = (y * w).sum(axis=1) / n_finite[todo]
-        ss_tot = (((y - mean[:, None]) * w) ** 2).sum(axis=1)
+        stderr = np.sqrt(np.clip(np.einsum("nii->ni", cov), 0.0, None))
+        mean = y.sum(axis=1) / n_finite[todo]
+        ss_tot = np.einsum("nm,nm->n", (y - mean[:, None]) * w, (y - mean[:, None]) * w)
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(ss_tot > 0, 1.0 - res.cost / ss_tot, np.nan)
         fwhm = FWHM_PER_SIGMA * sigma
         no_peak = (
             ~np.isfinite(height)
-            | (height <= min_snr * noise[todo])
+            | (height <= settings.min_snr * noise[todo])
             | (height <= 0)
             | (center < grid[0])
             | (center > grid[-1])
-            | (fwhm > max_fwhm)
+            | (fwhm > settings.max_fwhm_nm)
             | (fwhm < step)
         )
         st = np.where(res.converged, FitStatus.OK, FitStatus.DID_NOT_CONVERGE).astype(np.int8)
@@ -215,9 +240,8 @@ def fit_gaussians(
         st[no_peak] = FitStatus.NO_PEAK
         st[~np.isfinite(res.cost)] = FitStatus.DID_NOT_CONVERGE
         status[todo] = st
-        if baseline:
-            half = 0.5 * span
-            slope = p[:, 4] / half
+        if settings.baseline:
+            slope = p[:, 4] / (0.5 * span)
             offset = p[:, 3] + slope * (center - 0.5 * (grid[0] + grid[-1]))
         else:
             slope = offset = np.zeros(todo.size)
@@ -233,11 +257,11 @@ def fit_gaussians(
         feats["n_iter"][todo] = res.n_iter
 
     blank = (status == FitStatus.NO_PEAK) | (status == FitStatus.NO_DATA)
-    for name in feats:
-        if feats[name].dtype.kind == "f":
-            feats[name][blank] = np.nan
+    for name, arr in feats.items():
+        if arr.dtype.kind == "f":
+            arr[blank] = np.nan
     feats["status_code"] = status
-    return _assemble(feats, leading)
+    return feats
 
 
 def _empty_features(n: int) -> dict[str, np.ndarray]:

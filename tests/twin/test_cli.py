@@ -1,0 +1,92 @@
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from twin.cli import main
+
+SMALL = """well,antisolvent,antisolvent_uL,cs_uL,pbbr2_uL,acid,acid_uL,amine,amine_uL,group
+A1,toluene,150,100,15,OAc,0.5,OLAm,0.05,acid-rich
+A2,toluene,150,100,15,OAc,0.5,OLAm,1.0,amine-rich
+A3,chloroform,150,100,15,OAc,0.5,OLAm,0.25,cf
+A4,toluene,150,100,0,OAc,0,OLAm,0,blank
+"""
+
+
+@pytest.fixture(scope="module")
+def plate_csv(tmp_path_factory):
+    p = tmp_path_factory.mktemp("pm") / "small.csv"
+    p.write_text(SMALL)
+    return p
+
+
+@pytest.fixture(scope="module")
+def run_dir(plate_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "run"
+    assert main(["run", str(plate_csv), "--out", str(out), "--seed", "3", "--hours", "1", "--quiet"]) == 0
+    return out
+
+
+def _digest(d: Path) -> dict:
+    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(d.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+
+
+def test_run_writes_every_output(run_dir):
+    for name in ["plate.csv", "spectra.parquet", "features.csv", "manifest.json", "log.jsonl", "deck.txt"]:
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "figures").glob("*.png"))
+    spectra = pd.read_parquet(run_dir / "spectra.parquet")
+    assert list(spectra.columns)[:1] == ["well"] and {"time_min", "wavelength_nm", "intensity"} <= set(spectra.columns)
+    features = pd.read_csv(run_dir / "features.csv")
+    assert {"well", "time_min", "peak_nm", "fwhm_nm", "height", "area", "r2"} <= set(features.columns)
+    plate = pd.read_csv(run_dir / "plate.csv")
+    assert {"injected_at_min", "dispensed_acid_uL", "group"} <= set(plate.columns)
+    m = json.loads((run_dir / "manifest.json").read_text())
+    assert m["seed"] == 3 and m["scenario"] == "small" and m["backends"]["pipettor"] == "sim"
+    assert m["virtual_s"] > 3600 and m["wall_s"] > 0
+
+
+def test_blank_well_is_dark_and_flagged(run_dir):
+    f = pd.read_csv(run_dir / "features.csv")
+    assert (f[f.well == "A4"].status == "no_peak").all()
+
+
+def test_same_seed_same_bytes(run_dir, plate_csv, tmp_path):
+    again = tmp_path / "again"
+    assert main(["run", str(plate_csv), "--out", str(again), "--seed", "3", "--hours", "1", "--quiet"]) == 0
+    assert _digest(again) == _digest(run_dir)
+    m1 = json.loads((run_dir / "manifest.json").read_text())
+    m2 = json.loads((again / "manifest.json").read_text())
+    m1.pop("wall_s"), m2.pop("wall_s")
+    assert m1 == m2
+
+
+def test_bad_plate_map_leaves_no_output(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(SMALL.replace("A3,chloroform", "A3,water"))
+    out = tmp_path / "out"
+    assert main(["run", str(bad), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "row 3 (A3), column 'antisolvent': unknown value 'water'" in err and "allowed" in err
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_scenarios_lists_one_line_each(capsys):
+    assert main(["scenarios"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith("paper-toluene") for line in lines) and len(lines) >= 4
+
+
+def test_unknown_target(tmp_path):
+    with pytest.raises(SystemExit, match="neither a built-in scenario"):
+        main(["run", "no-such-thing", "--out", str(tmp_path / "x")])
+
+
+def test_console_script_installed():
+    r = subprocess.run([sys.executable, "-m", "twin.cli", "scenarios"], capture_output=True, text=True)
+    assert r.returncode == 0 and "paper-toluene" in r.stdout
