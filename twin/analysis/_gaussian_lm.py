@@ -61,18 +61,16 @@ def initial_guess(wavelength_nm: np.ndarray, counts: np.ndarray, weight: np.ndar
     x = wavelength_nm
     span = x[-1] - x[0]
     step = float(np.min(np.diff(x)))
-    y = np.where(weight > 0, counts, np.nan)
-    floor = np.nanmin(y, axis=1)
-    above = np.where(weight > 0, counts - floor[:, None], 0.0)
-    above = np.clip(above, 0.0, None)
+    floor = np.where(weight > 0, counts, np.inf).min(axis=1)
+    above = np.clip(counts - floor[:, None], 0.0, None) * weight
     top = above.max(axis=1)
     i_top = above.argmax(axis=1)
     x_top = x[i_top]
 
     # weighted log-parabola in a centred, scaled variable u = (x - x_top) / span
-    use = (above > 0.15 * top[:, None]) & (above > 0)
+    use = above > 0.15 * top[:, None]
     u = (x[None, :] - x_top[:, None]) / span
-    w = np.where(use, above**2, 0.0)
+    w = np.where(use, above * above, 0.0)
     log_y = np.log(np.where(use, above, 1.0))
     s, t = [], []
     wu = w
@@ -81,16 +79,8 @@ def initial_guess(wavelength_nm: np.ndarray, counts: np.ndarray, weight: np.ndar
         if p < 3:
             t.append(np.einsum("nm,nm->n", wu, log_y))
         wu = wu * u
-    normal = np.stack(
-        [np.stack([s[0], s[1], s[2]], -1), np.stack([s[1], s[2], s[3]], -1), np.stack([s[2], s[3], s[4]], -1)], -2
-    )
-    rhs = np.stack(t, -1)
-    enough = use.sum(axis=1) >= 3
-    det = np.linalg.det(normal)
-    good = enough & (np.abs(det) > 1e-300)
-    coef = np.zeros((counts.shape[0], 3))
-    if good.any():
-        coef[good] = np.linalg.solve(normal[good], rhs[good][..., None])[..., 0]
+    coef, det = _solve_sym3(s, t)
+    good = (use.sum(axis=1) >= 3) & (np.abs(det) > 1e-300)
     c0, c1, c2 = coef[:, 0], coef[:, 1], coef[:, 2]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         sigma = span * np.sqrt(-0.5 / c2)
@@ -120,6 +110,26 @@ def initial_guess(wavelength_nm: np.ndarray, counts: np.ndarray, weight: np.ndar
     if not baseline:
         return np.stack([height, center, sigma], axis=1)
     return np.stack([height, center, sigma, floor, np.zeros_like(floor)], axis=1)
+
+
+def _solve_sym3(s: list[np.ndarray], t: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Solve the Hankel normal equations [[s0,s1,s2],[s1,s2,s3],[s2,s3,s4]] c = t by Cramer's rule, batched.
+
+    Returns (coef (n, 3), determinant (n,)); rows with a zero determinant get zeros, to be rejected by the caller.
+    """
+    s0, s1, s2, s3, s4 = s
+    t0, t1, t2 = t
+    m00 = s2 * s4 - s3 * s3
+    m01 = s1 * s4 - s2 * s3
+    m02 = s1 * s3 - s2 * s2
+    det = s0 * m00 - s1 * m01 + s2 * m02
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c0 = (t0 * m00 - s1 * (t1 * s4 - s3 * t2) + s2 * (t1 * s3 - s2 * t2)) / det
+        c1 = (s0 * (t1 * s4 - s3 * t2) - t0 * m01 + s2 * (s1 * t2 - t1 * s2)) / det
+        c2 = (s0 * (s2 * t2 - t1 * s3) - s1 * (s1 * t2 - t1 * s2) + t0 * m02) / det
+    coef = np.stack([c0, c1, c2], axis=1)
+    coef[~np.isfinite(coef).all(axis=1)] = 0.0
+    return coef, det
 
 
 def model(params: np.ndarray, x: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -205,7 +215,7 @@ def levenberg_marquardt(
     p0: np.ndarray,
     *,
     max_iter: int = 200,
-    ftol: float = 1e-10,
+    ftol: float = 1e-9,
     xtol: float = 1e-10,
 ) -> LMResult:
     """Minimise the unweighted sum of squares over the points with weight 1, for all spectra at once.

@@ -219,7 +219,7 @@ def _fit_block(
         p = res.params
         height, center, sigma = p[:, 0], p[:, 1], np.abs(p[:, 2])
         dof = np.maximum(n_finite[todo] - k, 1)
-        cov = np.linalg.pinv(res.jtj) * (res.cost / dof)[:, None, None]
+        cov = _inverse(res.jtj) * (res.cost / dof)[:, None, None]
         stderr = np.sqrt(np.clip(np.einsum("nii->ni", cov), 0.0, None))
         mean = y.sum(axis=1) / n_finite[todo]
         ss_tot = np.einsum("nm,nm->n", (y - mean[:, None]) * w, (y - mean[:, None]) * w)
@@ -262,6 +262,14 @@ def _fit_block(
             arr[blank] = np.nan
     feats["status_code"] = status
     return feats
+
+
+def _inverse(jtj: np.ndarray) -> np.ndarray:
+    """Batched inverse of J^T J for the covariance; falls back to the pseudo-inverse if any matrix is singular."""
+    try:
+        return np.linalg.inv(jtj)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(jtj)
 
 
 def _empty_features(n: int) -> dict[str, np.ndarray]:
