@@ -184,7 +184,7 @@ class Cytation5Emulator:
     def _send(self, data: bytes) -> None:
         if self.hang_next_reply:
             self.hang_next_reply = False
-            data = data.rstrip(p.ETX)[:-1] + b"\x15" * 64  # never terminated
+            data = data[:-1]  # the ETX never comes
         elif self.garble_next_reply:
             self.garble_next_reply = False
             data = b"\x15?" + data[2:]
@@ -267,7 +267,6 @@ class Cytation5Emulator:
         elif letter == "A":
             self._sleep(t.tray_in_s)
             s.tray_out = False
-            s.geometry = s.geometry  # geometry stays; the driver re-sends it anyway
             self._reply(p.STATUS_MOTION_DONE)
         elif letter == "O":
             self._start_read()
@@ -275,8 +274,9 @@ class Cytation5Emulator:
             self._abort()
         # anything else (stray ETX, garbage) is ignored, as the firmware does with unknown bytes
 
-    def _abort(self) -> None:
-        self._pending = self._pending.replace(b"x", b"", 1)
+    def _abort(self, consume: bool = False) -> None:
+        if consume:
+            self._pending = self._pending.replace(b"x", b"", 1)
         time.sleep(self.timing.abort_reply_s * self.time_factor)
         self._reply(p.STATUS_OK)  # the stale reply
 
@@ -339,7 +339,7 @@ class Cytation5Emulator:
         self._reply(p.STATUS_OK)
         fixed = t.fluorescence_fixed_s if d.kind == "fluorescence" else t.absorbance_fixed_s
         if not self._sleep(fixed + t.per_well_s * d.region.n_wells):
-            self._abort()
+            self._abort(consume=True)
             return
         cells = d.region.serpentine()
         rows = np.array([r - 1 for r, _ in cells])
