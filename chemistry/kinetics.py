@@ -110,20 +110,22 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
                 - p.size_polarity * polarity - p.size_shortness * short)
     capped = 1.0 - p.size_free_amine_max * (1.0 - np.exp(-p.size_free_amine * reactivity * free_amine))
     size_mult = col(batch.size_multiplier)
-    edge = (np.exp(ln_edge0) * capped * np.power(np.maximum(1.0 - x46, 1e-6), p.size_shrink_exponent)
+    edge_injected = np.exp(ln_edge0) * capped
+    edge = (edge_injected * np.power(np.maximum(1.0 - x46, 1e-6), p.size_shrink_exponent)
             * np.power(surviving, p.size_fragment_exponent))
     # soft floor: this protocol makes cubes, not strongly confined dots (no emission < 500 nm in toluene, Fig 3)
-    edge = np.power(edge ** 4 + p.min_edge_nm ** 4, 0.25) * size_mult
-    edge = np.minimum(edge, p.max_edge_nm)
-    edge_emb = np.clip(p.embedded_edge_nm * np.exp(-p.embedded_polarity_size * polarity) * size_mult,
-                       p.min_edge_nm, p.max_edge_nm)
+    floor = p.min_edge_nm * np.exp(-p.min_edge_polarity * polar_plus)
+    soft_floor = lambda x: np.minimum(np.power(x ** 4 + floor ** 4, 0.25) * size_mult, p.max_edge_nm)  # noqa: E731
+    edge = soft_floor(edge)
+    # inclusions: small CsPbBr3 crystallites of the same batch trapped in the Cs4PbBr6 host
+    edge_emb = soft_floor(p.embedded_edge_ratio * edge_injected)
 
     dispersion = p.dispersion_base * col(batch.dispersion_multiplier) * (
         1.0 + p.dispersion_ligand_excess * excess_plus + p.dispersion_free_amine * reactivity * free_amine
         + p.dispersion_shortness * short + p.dispersion_polarity * polar_plus)
 
     defect = (p.defect_base + p.defect_ion_pairs * col(drivers.ion_pair_share)
-              + p.defect_free_amine * reactivity * free_amine + p.defect_ligand_excess * excess_plus
+              + p.defect_free_amine * (1.0 - np.exp(-reactivity * free_amine)) + p.defect_ligand_excess * excess_plus
               + p.defect_shortness * short + p.defect_polarity * polar_plus + p.defect_desorption * (1.0 - surviving)
               + p.defect_bare * np.maximum(-col(drivers.ligand_excess), 0.0))
 

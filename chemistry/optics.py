@@ -10,6 +10,8 @@ absorbed_i = OD_i / OD_total * (1 - 10^-OD_total). No noise: the reader twin add
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,23 +115,63 @@ def emission_lines(material: MaterialState, drivers: Drivers, params: LarpParame
     )
 
 
+NEGLIGIBLE_AMPLITUDE = 1e-9
+"""Lines weaker than this (relative units, reference well = 1) are not rendered: exactly invisible at any gain."""
+_ROWS_PER_CHUNK = 1024  # ~1 MB work arrays at 126 wavelengths: cache-resident passes
+_executor: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """A small shared thread pool (numpy releases the GIL inside ufunc loops)."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),
+                                       thread_name_prefix="chemistry-render")
+    return _executor
+
+
 def render_emission(lines: EmissionLines, wavelength_nm: np.ndarray) -> np.ndarray:
-    """Sum of the Gaussian-in-energy lines on the wavelength grid -> array (*ages.shape, n_wavelengths)."""
-    energy = HC_EV_NM / wavelength_nm
-    out = np.zeros(lines.nc_eV.shape + energy.shape)
-    work = np.empty_like(out)
-    for center, sigma, amplitude in lines.lines():
-        if not np.any(amplitude > 0):
-            continue  # a line absent from every well costs nothing
-        inv = 1.0 / (np.sqrt(2.0) * np.maximum(sigma, 1e-9))
-        np.subtract(energy, center[..., None], out=work)
-        work *= inv[..., None]
-        np.square(work, out=work)
-        np.negative(work, out=work)
-        np.exp(work, out=work)
-        work *= amplitude[..., None]
-        out += work
-    return out
+    """Sum of the Gaussian-in-energy lines on the wavelength grid -> array (*ages.shape, n_wavelengths).
+
+    Rows (well x age) are rendered in cache-sized chunks, on a few threads for large plates; a line is evaluated
+    only in the rows where its amplitude exceeds :data:`NEGLIGIBLE_AMPLITUDE` (most wells have one bright line).
+    """
+    energy = HC_EV_NM / np.asarray(wavelength_nm, dtype=np.float64)
+    shape = lines.nc_eV.shape
+    n_rows = int(np.prod(shape))
+    out = np.zeros((n_rows, energy.size))
+    flat = [(c.reshape(-1), (1.0 / (np.sqrt(2.0) * np.maximum(s, 1e-9))).reshape(-1), a.reshape(-1))
+            for c, s, a in lines.lines()]
+
+    def render_rows(start: int, stop: int) -> None:
+        block = out[start:stop]
+        work = np.empty_like(block)
+        for center, inv, amplitude in flat:
+            amp = amplitude[start:stop]
+            rows = np.flatnonzero(amp > NEGLIGIBLE_AMPLITUDE)
+            if rows.size == 0:
+                continue
+            whole = rows.size == amp.size
+            w = work if whole else work[: rows.size]
+            pick = slice(start, stop) if whole else rows + start
+            np.subtract(energy, center[pick][:, None], out=w)
+            w *= inv[pick][:, None]
+            np.square(w, out=w)
+            np.negative(w, out=w)
+            np.exp(w, out=w)
+            w *= amplitude[pick][:, None]
+            if whole:
+                block += w
+            else:
+                block[rows] += w
+
+    starts = range(0, n_rows, _ROWS_PER_CHUNK)
+    if n_rows * energy.size < 200_000 or (os.cpu_count() or 1) == 1:
+        for s0 in starts:
+            render_rows(s0, min(s0 + _ROWS_PER_CHUNK, n_rows))
+    else:
+        list(_pool().map(lambda s0: render_rows(s0, min(s0 + _ROWS_PER_CHUNK, n_rows)), starts))
+    return out.reshape(shape + energy.shape)
 
 
 def render_absorbance(material: MaterialState, lines: EmissionLines, drivers: Drivers, params: LarpParameters,

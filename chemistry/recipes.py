@@ -17,8 +17,8 @@ from typing import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import InvalidAmountError, UnknownMaterialError
-from .materials import ACIDS, AMINES, SOLVENTS, Ligand, Solvent, find_acid, find_amine, find_solvent
+from .errors import InvalidAmountError
+from .materials import Ligand, Solvent, find_acid, find_amine, find_solvent
 
 CS_STOCK_mM = 5.0
 """Cs concentration of the Cs-oleate stock in the antisolvent (paper: 0.0163 g Cs2CO3 in 20 mL -> 5.0 mM Cs)."""
@@ -243,5 +243,4 @@ def _well_count(*values: object) -> int:
     return 1
 
 
-__all__ = ["WellRecipes", "WellVolumes", "CS_STOCK_mM", "PBBR2_STOCK_mM", "ACIDS", "AMINES", "SOLVENTS",
-           "UnknownMaterialError"]
+__all__ = ["WellRecipes", "WellVolumes", "CS_STOCK_mM", "PBBR2_STOCK_mM", "TEMPERATURE_RANGE_C"]

@@ -101,7 +101,7 @@ class Pipettor(abc.ABC):
     def choose_pipette(self, volume_uL: float) -> str:
         """The smallest mounted pipette whose range holds ``volume_uL``."""
         for name, spec in sorted(self.pipettes.items(), key=lambda kv: kv[1].max_uL):
-            if spec.min_uL <= volume_uL <= spec.max_uL:
+            if spec.min_uL - 1e-9 <= volume_uL <= spec.max_uL + 1e-9:
                 return name
         ranges = ", ".join(f"{n} {s.min_uL:g}-{s.max_uL:g} uL" for n, s in self.pipettes.items())
         raise VolumeError(f"no mounted pipette can move {volume_uL:g} uL; ranges: {ranges}")

@@ -55,6 +55,16 @@ def cmd_scenarios(args) -> int:
     return 0
 
 
+def cmd_export_ot2(args) -> int:
+    from twin.protocol_export import export_protocol
+
+    campaign = _campaign_from_arg(args.target, None, None)
+    out = export_protocol(campaign.plate_map, args.out, api_level=args.api_level,
+                          plate_wells=campaign.plate_wells, name=f"LARP {campaign.name}")
+    print(f"{campaign.name}: OT-2 protocol -> {out} (check: opentrons_simulate {out})")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="larp-twin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +77,11 @@ def main(argv=None) -> int:
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("export-ot2", help="write a stand-alone OT-2 protocol (.py) for the Opentrons App")
+    p.add_argument("target", help="scenario name or PLATE.csv")
+    p.add_argument("-o", "--out", required=True, help="protocol file to write")
+    p.add_argument("--api-level", default="2.20", help="OT-2 protocol apiLevel (default 2.20)")
+    p.set_defaults(func=cmd_export_ot2)
     p = sub.add_parser("scenarios", help="list the built-in scenarios")
     p.set_defaults(func=cmd_scenarios)
     args = parser.parse_args(argv)
@@ -77,7 +92,7 @@ def main(argv=None) -> int:
 
     try:
         return args.func(args)
-    except (PlateMapError, InstrumentError, ValidationError, KeyError) as e:
+    except (PlateMapError, InstrumentError, ValidationError, KeyError, ValueError) as e:
         print(f"larp-twin: error: {e}", file=sys.stderr)
         return 2
 

@@ -7,7 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from instruments.sim.pipettor import PipettorTiming
 from instruments.sim.reader import ReaderNoise, ReaderTiming
 
-PIPETTOR_BACKENDS = ("sim",)
+#: "sim": the twin; "ot2-sim": the real OT-2 driver on opentrons' own simulator; "ot2": the robot (realtime)
+PIPETTOR_BACKENDS = ("sim", "ot2-sim", "ot2")
 READER_BACKENDS = ("sim",)
 
 
@@ -48,6 +49,8 @@ class LabConfig(BaseModel):
     def _known_backends(self):
         if self.pipettor not in PIPETTOR_BACKENDS:
             raise ValueError(f"pipettor={self.pipettor!r}; allowed: {list(PIPETTOR_BACKENDS)}")
+        if self.pipettor == "ot2" and not self.realtime:
+            raise ValueError("pipettor='ot2' drives the real robot: set realtime=True")
         if self.reader not in READER_BACKENDS:
             raise ValueError(f"reader={self.reader!r}; allowed: {list(READER_BACKENDS)}")
         return self

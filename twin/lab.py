@@ -22,6 +22,11 @@ class Lab:
         if config.pipettor == "sim":
             self.pipettor = SimPipettor(self.clock, plan.deck, rng=np.random.default_rng(pip_seed),
                                         timing=config.pipettor_timing)
+        elif config.pipettor in ("ot2", "ot2-sim"):
+            from instruments.ot2 import OT2Pipettor, robot_context, simulated_context
+
+            ctx = robot_context() if config.pipettor == "ot2" else simulated_context()
+            self.pipettor = OT2Pipettor(self.clock, plan.deck, context=ctx)
         if config.reader == "sim":
             self.reader = SimPlateReader(self.clock, rng=np.random.default_rng(reader_seed),
                                          timing=config.reader_timing, noise=config.reader_noise)

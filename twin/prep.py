@@ -201,8 +201,8 @@ def prepare_plate(pipettor: Pipettor, plan: PrepPlan, plate_map: pd.DataFrame) -
                 v = pm.batch_uL[comp]
                 yield from _move(pipettor, plan, pip, comp, v, pm.vial)
             yield from pipettor.drop_tip(pip)
-    for pm in plan.premixes:  # homogenise each vial
-        vol = pm.vial.labware.volume_uL[pm.vial.index]
+    for pm in plan.premixes:  # homogenise each vial (volumes from the plan, so the command stream is noise-free)
+        vol = sum(pm.batch_uL.values())
         pip = "p300" if vol >= 40 and "p300" in pipettor.pipettes else "p20"
         yield from _ensure_tip(pipettor, pip)
         yield from pipettor.pick_up_tip(pip)

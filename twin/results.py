@@ -1,7 +1,8 @@
 """Campaign results: a labelled spectra cube (well x read x wavelength) with per-well conditions, plus tables.
 
 ``dataset`` is an ``xarray.Dataset`` with ``intensity`` (RFU, NaN = OVRFLW) on dims ``(well, read, wavelength_nm)``,
-``time_min`` (well, read) = minutes since that well's precursor injection at the middle of its scan, and the
+``time_min`` (well, read) = minutes since that well's precursor injection at the middle of its scan (blanks, never
+injected: since the plate's first injection), and the
 plate map's columns as per-well coordinates.
 """
 
@@ -57,6 +58,9 @@ class CampaignResult:
         counts = np.stack([r.counts for r in reads], axis=1)  # (well, read, wavelength)
         mid_s = np.array([(r.start_s + r.end_s) / 2 for r in reads])
         inj = plate.injected_at_s[plate.indices(wells)]
+        # wells never injected (blanks) run on the plate's clock: time since its first injection
+        first = np.nanmin(plate.injected_at_s) if np.isfinite(plate.injected_at_s).any() else marks["kinetic_start_s"]
+        inj = np.where(np.isfinite(inj), inj, first)
         age_min = (mid_s[None, :] - inj[:, None]) / 60.0
         per_well = table.set_index("well").loc[wells]
         coords = {

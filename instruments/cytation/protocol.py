@@ -368,7 +368,7 @@ def cover_with_rectangles(cells: Iterable[tuple[int, int]]) -> list[Region]:
     return regions
 
 
-def grown_regions(region: Region, rows: int, columns: int, max_steps: int = 4) -> list[Region]:
+def grown_regions(region: Region, rows: int, columns: int, max_steps: int = 8) -> list[Region]:
     """Rectangles that contain ``region`` and fit the plate, smallest first (padding candidates for the 94..99 rule)."""
     seen = {region}
     frontier = [region]

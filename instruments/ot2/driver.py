@@ -92,12 +92,15 @@ class OT2Pipettor(Pipettor):
     deck : the ``Deck`` (e.g. ``plan_deck(...).deck``); every labware on it is loaded into the context at its slot,
         under its load name, labelled with its deck name.
     context : an opentrons ``ProtocolContext``; default: a fresh ``simulated_context(api_level)``.
+    refill_prompt : called with a message when the operator must put out full tip racks; default
+        ``context.pause`` (resumed from the Opentrons App).  In a Jupyter session on the robot pass ``input``.
     """
 
     def __init__(self, clock, deck: Deck, pipettes=("p20", "p300"), *, context=None,
-                 api_level: str = DEFAULT_API_LEVEL):
+                 api_level: str = DEFAULT_API_LEVEL, refill_prompt: Callable[[str], Any] | None = None):
         super().__init__(clock, deck, pipettes)
         self.context = context if context is not None else simulated_context(api_level)
+        self.refill_prompt = refill_prompt or self.context.pause
         self.ot_labware: dict[str, Any] = {}
         for lw in sorted(deck, key=lambda lw: lw.slot):
             self.ot_labware[lw.name] = self._call(
@@ -109,8 +112,8 @@ class OT2Pipettor(Pipettor):
             self.instruments[name] = self._call(
                 f"loading {spec.model} on the {MOUNTS[name]} mount", self.context.load_instrument,
                 spec.model, MOUNTS[name], tip_racks=racks)
-        #: tips this driver has taken from each rack since the rack was last known full
-        self._taken: dict[str, set[int]] = {lw.name: set() for lw in deck if lw.type.is_tiprack}
+        #: tips the driver expects left in each rack; more than that means an operator put full racks out
+        self._tips_left: dict[str, int] = {lw.name: int(lw.tip_present.sum()) for lw in deck if lw.type.is_tiprack}
 
     # -- plumbing -------------------------------------------------------------------------------------------------
     def _call(self, step: str, fn: Callable, *args, **kwargs):
@@ -132,28 +135,39 @@ class OT2Pipettor(Pipettor):
         return self._call(f"finding {well}", self.ot_labware[well.labware.name].__getitem__, well.name)
 
     @property
+    def rack_pipette(self) -> dict[str, str]:
+        """Tip-rack label -> the pipette it serves (for ``runlog.parse_run_log``)."""
+        return {r.name: p for p in self.pipettes for r in self.tipracks(p)}
+
+    def steps(self):
+        """The opentrons run log so far as ``runlog.Step`` tuples, comparable with ``steps_from_log(self.log)``."""
+        from instruments.ot2.runlog import parse_run_log
+
+        return parse_run_log(self.run_log, self.rack_pipette)
+
+    @property
     def run_log(self) -> list[str]:
         """The opentrons run log so far (``ProtocolContext.commands()``)."""
         return list(self.context.commands())
 
     # -- hooks ----------------------------------------------------------------------------------------------------
     def _hw_pick_up_tip(self, pipette: str, rack: Labware, index: int) -> Generator:
-        taken = self._taken.setdefault(rack.name, set())
-        if index in taken:  # the front end saw full racks again: an operator refilled them
-            yield from self._refill(pipette)
-        taken.add(index)
+        racks = self.tipracks(pipette)
+        if any(r.tip_present.sum() > self._tips_left.get(r.name, 0) for r in racks):
+            yield from self._refill(pipette, racks)  # the front end sees fuller racks: an operator refilled them
         where = rack[rack.wells[index]]
         yield from self._timed(f"pick up a {pipette} tip from {where}", self.instruments[pipette].pick_up_tip,
                                self._well(where))
+        self._tips_left[rack.name] = int(rack.tip_present.sum()) - 1  # the front end marks this tip taken next
 
-    def _refill(self, pipette: str) -> Generator:
-        racks = self.tipracks(pipette)
+    def _refill(self, pipette: str, racks: list[Labware]) -> Generator:
+        """Pause the robot for the operator's tip refill and forget opentrons' record of used tips."""
         names = ", ".join(f"{r.name} (slot {r.slot})" for r in racks)
-        yield from self._timed(f"pause for a tip refill of {names}", self.context.pause,
+        yield from self._timed(f"pause for a tip refill of {names}", self.refill_prompt,
                                f"Replace the {pipette} tip racks {names} with full ones, then resume.")
         for r in racks:
             self.ot_labware[r.name].reset()
-            self._taken[r.name] = set()
+            self._tips_left[r.name] = int(r.tip_present.sum())
 
     def _hw_drop_tip(self, pipette: str) -> Generator:
         yield from self._timed(f"drop the {pipette} tip", self.instruments[pipette].drop_tip)

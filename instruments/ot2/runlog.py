@@ -96,6 +96,11 @@ def parse_run_log(run_log: Iterable, rack_pipette: dict[str, str] | None = None)
     return steps
 
 
+def rack_pipettes(deck) -> dict[str, str]:
+    """Tip-rack label -> the pipette whose tips it holds, for every tip rack on ``deck``."""
+    return {lw.name: p for p, spec in PIPETTES.items() for lw in deck if lw.type.load_name == spec.tiprack}
+
+
 def steps_from_log(log: Iterable[dict]) -> list[Step]:
     """Steps of a ``Pipettor.log`` (twin or OT-2 driver), in the same form as ``parse_run_log``."""
     steps: list[Step] = []

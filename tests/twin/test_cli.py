@@ -49,6 +49,14 @@ def test_run_writes_every_output(run_dir):
     m = json.loads((run_dir / "manifest.json").read_text())
     assert m["seed"] == 3 and m["scenario"] == "small" and m["backends"]["pipettor"] == "sim"
     assert m["virtual_s"] > 3600 and m["wall_s"] > 0
+    assert m["reads"] == 7 and m["schedule"]["hours"] == 1  # --hours 1 at every 10 min: reads at 0, 10, ... 60
+
+
+def test_every_min_changes_the_schedule(plate_csv, tmp_path):
+    out = tmp_path / "r"
+    assert main(["run", str(plate_csv), "--out", str(out), "--hours", "1", "--every-min", "20", "--quiet",
+                 "--no-figures"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["reads"] == 4
 
 
 def test_blank_well_is_dark_and_flagged(run_dir):

@@ -12,7 +12,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from twin.analysis._gaussian_lm import SQRT_2PI, initial_guess, levenberg_marquardt, robust_noise
+from twin.analysis._gaussian_guess import SQRT_2PI, initial_guess, robust_noise
+from twin.analysis._gaussian_lm import levenberg_marquardt
 from twin.analysis.errors import FitError
 
 FWHM_PER_SIGMA = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
