@@ -49,8 +49,8 @@ class LarpParameters(BaseModel):
     # ---- size dispersion (relative sigma of edge length)
     dispersion_base: float = 0.10  # [literature] monodisperse cubes at 1:0.1 (Fig 5A)
     dispersion_ligand_excess: float = 0.6  # [calibrated] 1:15 wider FWHM (Fig 2F, S3)
-    dispersion_free_amine: float = 0.5  # [calibrated, >= 0.2] amine excess -> larger size distribution (Fig 5C/D)
-    dispersion_shortness: float = 1.0  # [calibrated, >= 0.3] C8 NCs polydisperse/fused (TEM Fig S9A)
+    dispersion_free_amine: float = 0.5  # [calibrated] amine excess -> larger size distribution (Fig 5C/D)
+    dispersion_shortness: float = 2.0  # [calibrated] C8 NCs polydisperse/fused (TEM Fig S9A)
     dispersion_polarity: float = 0.3  # [calibrated] CF broadening
 
     # ---- line widths (energy)
@@ -132,41 +132,43 @@ class LarpParameters(BaseModel):
 
 # BEGIN CALIBRATED (written by scripts/calibrate_chemistry.py --write; do not edit by hand)
 # Fitted 2026-11-25 to 65 targets from Sanchez et al. Matter 2023 (Figs 2, 3, 4C, 6, S5, S13)
-# and the sizing table of chemistry_facts.md; least-squares cost 112.637. Re-run the script to reproduce.
+# and the sizing table of chemistry_facts.md; least-squares cost 24.996. Re-run the script to reproduce.
 CALIBRATED: dict[str, float] = {
     'bulk_emission_eV': 2.36844,
     'confinement_eV_nm': 2.66715,
     'confinement_exponent': 1.65434,
-    'reference_edge_nm': 24.3353,
-    'size_ligand_exponent': 0.1012,
-    'size_polarity': 1.5051,
-    'size_shortness': 0.0705677,
-    'size_free_amine': 9.99996,
-    'size_free_amine_max': 0.359672,
-    'size_shrink_exponent': 0.189716,
-    'min_edge_nm': 8.42815,
-    'min_edge_polarity': 0.306247,
-    'embedded_shortness': 4.50533,
-    'dispersion_ligand_excess': 6.16668e-06,
-    'dispersion_polarity': 1.37847e-08,
-    'homogeneous_fwhm_eV': 0.123667,
-    'cs4pbbr6_broadening_eV': 0.0408746,
-    'defect_broadening_eV': 0.00117885,
-    'ligand_solvation': 1.36476,
-    'formation_delay_shortness': 0.789425,
-    'formation_tau_min': 2.29787,
-    'cs4pbbr6_per_free_amine': 1.42639,
-    'desorption_polarity': 3.53675,
-    'desorption_shortness': 3.91306,
-    'desorption_polarity_shortness': -1.81449,
-    'embedded_yield': 0.0538059,
-    'embedded_polarity': 0.76326,
-    'embedded_edge_ratio': 0.800915,
-    'embedded_qy': 0.497993,
-    'defect_ion_pairs': 0.789584,
-    'defect_free_amine': 1.61334,
-    'defect_ligand_excess': 0.0622232,
-    'defect_shortness': 0.00030156,
-    'defect_polarity': 0.836727,
+    'reference_edge_nm': 32.5076,
+    'size_ligand_exponent': 0.429245,
+    'size_polarity': 1.72449,
+    'size_shortness': 0.681488,
+    'size_free_amine': 2.13435,
+    'size_free_amine_max': 0.494193,
+    'size_shrink_exponent': 0.082014,
+    'min_edge_nm': 7.99871,
+    'min_edge_polarity': 0.24984,
+    'embedded_shortness': 5.89888,
+    'dispersion_ligand_excess': 1.52886e-05,
+    'dispersion_polarity': 6.38811e-08,
+    'dispersion_free_amine': 0.2,
+    'dispersion_shortness': 0.3,
+    'homogeneous_fwhm_eV': 0.121459,
+    'cs4pbbr6_broadening_eV': 0.0282042,
+    'defect_broadening_eV': 0.0102717,
+    'ligand_solvation': 0.00616211,
+    'formation_delay_shortness': 1.1258,
+    'formation_tau_min': 6.54671,
+    'cs4pbbr6_per_free_amine': 0.466732,
+    'desorption_polarity': 3.21142,
+    'desorption_shortness': 4.04976,
+    'desorption_polarity_shortness': -1.49213,
+    'embedded_yield': 0.0203291,
+    'embedded_polarity': 12.2782,
+    'embedded_edge_ratio': 1.0372,
+    'embedded_qy': 0.309717,
+    'defect_ion_pairs': 0.923823,
+    'defect_free_amine': 1.50538,
+    'defect_ligand_excess': 0.476607,
+    'defect_shortness': 1.70005e-06,
+    'defect_polarity': 0.798878,
 }
 # END CALIBRATED

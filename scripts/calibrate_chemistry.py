@@ -172,8 +172,8 @@ FREE_PARAMETERS: dict[str, tuple[float, float]] = {
     "size_shortness": (0.0, 1.0), "size_free_amine": (0.1, 10.0), "size_free_amine_max": (0.0, 0.7),
     "size_shrink_exponent": (0.0, 0.5), "min_edge_nm": (7.0, 8.5), "min_edge_polarity": (0.0, 0.6),
     "embedded_shortness": (0.0, 10.0),
-    "dispersion_ligand_excess": (0.0, 3.0), "dispersion_polarity": (0.0, 3.0),
-    "dispersion_free_amine": (0.2, 3.0), "dispersion_shortness": (0.3, 5.0), "homogeneous_fwhm_eV": (0.08, 0.14), "cs4pbbr6_broadening_eV": (0.0, 0.1),
+    "dispersion_ligand_excess": (0.0, 3.0), "dispersion_free_amine": (0.0, 3.0), "dispersion_shortness": (0.0, 5.0),
+    "dispersion_polarity": (0.0, 3.0), "homogeneous_fwhm_eV": (0.08, 0.14), "cs4pbbr6_broadening_eV": (0.0, 0.1),
     "defect_broadening_eV": (0.0, 0.06), "ligand_solvation": (0.0, 2.0), "formation_delay_shortness": (0.0, 4.0),
     "formation_tau_min": (2.0, 120.0), "cs4pbbr6_per_free_amine": (0.2, 5.0), "desorption_polarity": (1.0, 6.0),
     "desorption_shortness": (1.0, 6.0), "desorption_polarity_shortness": (-5.0, 0.0), "embedded_yield": (0.0, 0.3),
@@ -181,9 +181,9 @@ FREE_PARAMETERS: dict[str, tuple[float, float]] = {
     "embedded_qy": (0.05, 1.0), "defect_ion_pairs": (0.0, 2.0), "defect_free_amine": (0.0, 3.0),
     "defect_ligand_excess": (0.0, 2.0), "defect_shortness": (0.0, 3.0), "defect_polarity": (0.0, 3.0),
 }
-# dispersion_free_amine and dispersion_shortness have non-zero lower bounds: TEM shows broader size distributions
-# with amine excess and C8 chains (Figs 5C/D, S9), while the PL widths alone cannot separate size broadening from
-# the other widths (an unbounded fit drives them to zero).
+# Known degeneracy: the PL widths alone cannot separate size broadening from the Cs4PbBr6 / defect broadening; the
+# fit puts the amine-rich and C8 broadening into the latter (dispersion_free_amine, dispersion_shortness -> ~0) even
+# though TEM shows broader size distributions there (Figs 5C/D, S9). Lower bounds > 0 on them fit clearly worse.
 PRIOR_WEIGHT = 0.15
 RESTARTS = 2  # residual per (parameter change / bound width): weak pull to the hand-set default
 

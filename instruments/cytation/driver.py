@@ -76,6 +76,7 @@ class CytationSerialReader(PlateReader):
         self.settings = settings or LinkSettings()
         self._serial_factory = serial_factory
         self.ser: serial.Serial | None = None
+        self._rx = bytearray()
         self.firmware: str | None = None
         #: one entry per emission wavelength / absorbance read: wall seconds, wells, rectangles, retries
         self.timings: list[dict] = []
@@ -109,23 +110,28 @@ class CytationSerialReader(PlateReader):
             self.ser = None
 
     def _purge(self) -> None:
+        self._rx.clear()
         self.ser.reset_input_buffer()
         self.ser.reset_output_buffer()
 
     def _read_until(self, terminator: bytes, timeout_s: float, what: str) -> bytes:
-        buf = bytearray()
+        """Bytes up to and including the first ``terminator``; anything after it stays buffered for the next call
+        (the ``O`` reply and the data body can arrive in one chunk)."""
         deadline = time.monotonic() + timeout_s
         while True:
+            end = self._rx.find(terminator)
+            if end >= 0:
+                frame = bytes(self._rx[:end + len(terminator)])
+                del self._rx[:end + len(terminator)]
+                return frame
+            if len(self._rx) > self.settings.max_reply_bytes:
+                raise p.ProtocolError(f"{what}: reply exceeds {self.settings.max_reply_bytes} bytes without "
+                                      f"{terminator!r}; received {bytes(self._rx[:40])!r}...")
             chunk = self.ser.read(max(1, self.ser.in_waiting))
             if chunk:
-                buf += chunk
-                if buf.endswith(terminator):
-                    return bytes(buf)
-                if len(buf) > self.settings.max_reply_bytes:
-                    raise p.ProtocolError(f"{what}: reply exceeds {self.settings.max_reply_bytes} bytes without "
-                                          f"{terminator!r}; received {bytes(buf[:40])!r}...")
+                self._rx += chunk
             elif time.monotonic() > deadline:
-                got = f"{len(buf)} bytes, last {bytes(buf[-20:])!r}" if buf else "nothing"
+                got = f"{len(self._rx)} bytes, last {bytes(self._rx[-20:])!r}" if self._rx else "nothing"
                 raise p.LinkTimeout(f"{what}: no {terminator!r} within {timeout_s:g} s (received {got})")
 
     def _transact(self, letter: str, param: str | None = None, *, timeout_s: float | None = None) -> str:

@@ -74,7 +74,7 @@ def sim_reader_source(sim, at_s: Callable[[], float] | None = None, gain: int = 
 
 @dataclass
 class EmulatorTiming:
-    """Real-unit durations (s) before ``time_factor``; fluorescence ~20 s and absorbance ~14 s for 9 wells (facts 1.8)."""
+    """Real-unit durations (s) before ``time_factor``: 9-well fluorescence ~20 s, absorbance ~14 s (facts 1.8)."""
 
     query_s: float = 0.03
     param_s: float = 0.05

@@ -33,6 +33,7 @@ import numpy as np
 
 from instruments.errors import ReaderError
 from instruments.labware import well_names
+from instruments.reader import emission_grid
 
 OVERFLOW = "OVRFLW"
 #: non-numeric cells Gen5 writes; all become NaN (OVRFLW is also flagged in ``overflow``).
@@ -350,14 +351,12 @@ def read_gen5_spectra(path, *, read_type: str | None = "Fluorescence Spectrum") 
         tables.append((np.array(values, float).T, np.array(flags, bool).T))
 
     if "emission_step_nm" in procedure:
-        from instruments.reader import emission_grid
-
         declared = emission_grid(procedure["emission_start_nm"], procedure["emission_stop_nm"],
                                  procedure["emission_step_nm"])
         if not np.array_equal(declared, wavelength):
             raise Gen5FormatError(
-                f"{name}: Procedure Details declare {len(declared)} emission wavelengths {declared[0]:g}..{declared[-1]:g} "
-                f"nm, section {sections[0][0]!r} holds {len(wavelength)} ({wavelength[0]:g}..{wavelength[-1]:g} nm): "
+                f"{name}: Procedure Details declare {len(declared)} emission wavelengths "
+                f"{declared[0]:g}..{declared[-1]:g} nm, section {sections[0][0]!r} holds {len(wavelength)} ({wavelength[0]:g}..{wavelength[-1]:g} nm): "
                 f"truncated or edited export")
     read_mask = np.any(np.array(wells_seen, bool), axis=0)
     wells = [w for w, m in zip(header0, read_mask) if m]

@@ -1,10 +1,10 @@
 """The pyserial Cytation driver against the protocol emulator over a real pty (os.openpty), through the front end."""
 
+import threading
 import time
 
 import numpy as np
 import pytest
-import serial
 
 from instruments.cytation import protocol as p
 from instruments.cytation.driver import CytationSerialReader, LinkSettings
@@ -131,7 +131,6 @@ def test_failure_mid_scan_keeps_the_wavelengths_already_read(emulator):
             time.sleep(0.001)
         emulator.press_eject()
 
-    import threading
     threading.Thread(target=eject_after_two, daemon=True).start()
     with pytest.raises(TrayError) as info:
         clock.run_process(gen)
@@ -214,3 +213,15 @@ def test_sim_plate_reader_physics_behind_the_wire():
     bright, blank = read.counts
     assert np.nanmax(bright) > 20 * np.nanmax(blank)
     assert blank.max() <= 40
+
+
+def test_body_arriving_in_the_same_chunk_as_the_start_reply_is_not_lost():
+    from instruments.cytation.emulator import EmulatorTiming
+
+    instant = EmulatorTiming(query_s=0, param_s=0, tray_out_s=0, tray_in_s=0, fluorescence_fixed_s=0,
+                             absorbance_fixed_s=0, per_well_s=0, abort_reply_s=0)
+    with Cytation5Emulator(timing=instant, line_rate=False) as emu:
+        clock, reader = loaded(emu)
+        read = clock.run_process(reader.read_pl(["A1", "B2"], emission_start_nm=500, emission_stop_nm=540,
+                                                emission_step_nm=2))
+    np.testing.assert_array_equal(read.counts, expected(["A1", "B2"], 365.0, read.wavelength_nm))

@@ -159,6 +159,12 @@ def fit_gaussians(
     more negative than the noise allows, and when no spectrum holds a single finite point.
     """
     counts, grid = _validate(spectra, wavelength_nm)
+    if not (np.isfinite(min_snr) and min_snr >= 0):
+        raise FitError(f"min_snr: {min_snr!r}; allowed: a finite number >= 0")
+    if max_fwhm_nm is not None and not (np.isfinite(max_fwhm_nm) and max_fwhm_nm > 0):
+        raise FitError(f"max_fwhm_nm: {max_fwhm_nm!r}; allowed: None or a finite width > 0 nm")
+    if int(max_iter) < 1:
+        raise FitError(f"max_iter: {max_iter!r}; allowed: an integer >= 1")
     leading = counts.shape[:-1]
     flat = counts.reshape(-1, grid.size)
     if flat.shape[0] and not np.isfinite(flat).any():

@@ -165,3 +165,9 @@ def test_negative_counts_beyond_noise_raise_but_slightly_negative_noise_does_not
     with pytest.raises(FitError, match=r"spectra: counts down to -5000 at spectrum \(1,\)"):
         fit_gaussians(spectra, GRID)
     assert issubclass(FitError, ValueError)
+
+
+@pytest.mark.parametrize("option", [{"min_snr": -1.0}, {"max_fwhm_nm": 0.0}, {"max_iter": 0}])
+def test_bad_options_raise_a_fit_error_naming_the_option(option):
+    with pytest.raises(FitError, match=next(iter(option))):
+        fit_gaussians(gaussians(510.0, 30.0, 1e4), GRID, **option)
