@@ -92,12 +92,19 @@ class LarpModel:
         _, _, lines = self._evaluate(recipes, age_min, batch)
         return render_emission(lines, wl)
 
-    def absorbance(self, recipes: WellRecipes, age_min, wavelength_nm, batch: PlateBatch | None = None) -> np.ndarray:
-        """Expected optical density through the liquid column, float64 array (*age_min.shape, n_wavelengths)."""
+    def absorbance(self, recipes: WellRecipes, age_min, wavelength_nm, batch: PlateBatch | None = None, *,
+                   path_length_cm: float | None = None) -> np.ndarray:
+        """Expected optical density, float64 array (*age_min.shape, n_wavelengths).
+
+        path_length_cm: optical path; default None = the liquid column of each well (volume / well area, ~0.8 cm
+        for 266 uL in a 96-well plate, where the undiluted reference well reaches OD ~4.7 below 450 nm).
+        """
         wl = _wavelengths(wavelength_nm)
+        if path_length_cm is not None and not (np.isfinite(path_length_cm) and path_length_cm > 0):
+            raise InvalidAmountError(f"path_length_cm = {path_length_cm!r}; allowed: finite and > 0, or None")
         _, material, lines = self._evaluate(recipes, age_min, batch)
         drivers = compute_drivers(recipes, self.params)
-        return render_absorbance(material, lines, drivers, self.params, wl)
+        return render_absorbance(material, lines, drivers, self.params, wl, path_length_cm)
 
     # ------------------------------------------------------------------ internals
     def _evaluate(self, recipes: WellRecipes, age_min, batch: PlateBatch | None):

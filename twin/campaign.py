@@ -10,6 +10,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +33,8 @@ class Campaign(BaseModel):
     plate_wells: int | None = Field(None, description="96 or 384; default: the smallest plate that fits")
     schedule: Schedule = Field(default_factory=Schedule)
     lab: LabConfig = Field(default_factory=LabConfig)
+    start_time: datetime = Field(datetime(2000, 1, 1, 9, 0), description="wall-clock date of campaign t=0 written "
+                                 "into exports; fixed by default so the same seed gives the same bytes")
 
 
 @dataclass
@@ -121,6 +124,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
         clock.run_process(main())
     finally:
         prog.close()
+        lab.close()
     return CampaignResult.from_run(
         campaign=campaign, plate_map=plate_map, plate=plan.plate, reads=reads, seed=seed,
         virtual_s=marks["done_s"], wall_s=time.perf_counter() - wall0, backends=lab.backends, marks=marks,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from instruments.cytation.driver import LinkSettings
 from instruments.sim.pipettor import PipettorTiming
 from instruments.sim.reader import ReaderNoise, ReaderTiming
 
 #: "sim": the twin; "ot2-sim": the real OT-2 driver on opentrons' own simulator; "ot2": the robot (realtime)
 PIPETTOR_BACKENDS = ("sim", "ot2-sim", "ot2")
-READER_BACKENDS = ("sim",)
+#: "sim": the twin; "cytation-serial": a Cytation 5 over its USB-serial link (or the pty emulator)
+READER_BACKENDS = ("sim", "cytation-serial")
 
 
 class Schedule(BaseModel):
@@ -40,6 +42,8 @@ class LabConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pipettor: str = Field("sim", description=f"one of {PIPETTOR_BACKENDS}")
     reader: str = Field("sim", description=f"one of {READER_BACKENDS}")
+    reader_port: str | None = Field(None, description="serial port of the Cytation (reader='cytation-serial')")
+    reader_link: LinkSettings = Field(default_factory=LinkSettings)
     realtime: bool = Field(False, description="run on the wall clock (real drivers) instead of virtual time")
     pipettor_timing: PipettorTiming = Field(default_factory=PipettorTiming)
     reader_timing: ReaderTiming = Field(default_factory=ReaderTiming)
@@ -53,4 +57,6 @@ class LabConfig(BaseModel):
             raise ValueError("pipettor='ot2' drives the real robot: set realtime=True")
         if self.reader not in READER_BACKENDS:
             raise ValueError(f"reader={self.reader!r}; allowed: {list(READER_BACKENDS)}")
+        if self.reader == "cytation-serial" and not self.reader_port:
+            raise ValueError("reader='cytation-serial' needs reader_port (e.g. '/dev/ttyUSB0')")
         return self

@@ -1,7 +1,8 @@
 """Write a campaign's results to a directory, atomically: a temp dir beside the target, moved into place at the end.
 
 Files: ``plate.csv``, ``spectra.parquet``, ``features.csv``, ``manifest.json``, ``log.jsonl`` (the command stream
-the real instruments would have received), ``deck.txt`` (the operator's set-up sheet) and ``figures/*.png``.
+the real instruments would have received), ``deck.txt`` (the operator's set-up sheet), ``gen5_export.txt`` (the spectra as Gen5 would export them) and
+``figures/*.png``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
                 for e in entries:
                     fh.write(json.dumps({"instrument": source, **e}, default=float) + "\n")
         (tmp / "deck.txt").write_text(result.deck_sheet + "\n")
+        write_gen5(result, tmp / "gen5_export.txt")
         if figures:
             write_figures(result, spectra, features, tmp / "figures")
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
@@ -56,6 +58,23 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def write_gen5(result: CampaignResult, path: Path, layout: str = "tab") -> Path:
+    """The spectra as the Gen5 export the lab's Cytation would have written (one ``Read N:EM Spectrum`` per read)."""
+    from datetime import datetime
+
+    from instruments.cytation import write_gen5_spectra
+
+    ds = result.dataset
+    n = int(ds.attrs.get("plate_wells", 96))
+    rows, cols = (8, 12) if n == 96 else (16, 24)
+    return write_gen5_spectra(
+        path, list(ds["well"].values), ds["wavelength_nm"].values, ds["intensity"].values.transpose(1, 0, 2),
+        layout=layout, excitation_nm=float(ds.attrs["excitation_nm"]), gain=int(ds.attrs["gain"]),
+        reading_type=ds.attrs.get("reading_type", "Simulation"), when=datetime.fromisoformat(ds.attrs["start_time"]),
+        plate_type=f"{n} WELL PLATE (Use plate lid)", plate_rows=rows, plate_columns=cols,
+    )
 
 
 def _groups(plate):

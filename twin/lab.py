@@ -30,6 +30,17 @@ class Lab:
         if config.reader == "sim":
             self.reader = SimPlateReader(self.clock, rng=np.random.default_rng(reader_seed),
                                          timing=config.reader_timing, noise=config.reader_noise)
+        elif config.reader == "cytation-serial":
+            from instruments.cytation import CytationSerialReader
+
+            self.reader = CytationSerialReader(self.clock, config.reader_port, settings=config.reader_link)
+            self.reader_firmware = self.reader.connect()
+
+    def close(self) -> None:
+        """Release instrument connections (serial ports)."""
+        close = getattr(self.reader, "close", None)
+        if close is not None:
+            close()
 
     @property
     def backends(self) -> dict[str, str]:

@@ -74,7 +74,8 @@ class CampaignResult:
             coords[col] = ("well", per_well[col].to_numpy())
         ds = xr.Dataset({"intensity": (("well", "read", "wavelength_nm"), counts)}, coords=coords)
         ds.attrs.update(campaign=campaign.name, seed=seed, excitation_nm=reads[0].excitation_nm, gain=reads[0].gain,
-                        units="RFU")
+                        units="RFU", plate_wells=int(plate.n_wells), start_time=campaign.start_time.isoformat(),
+                        reading_type="Simulation" if backends["reader"] == "sim" else "Reader")
         from twin import __version__
 
         manifest = {
@@ -82,6 +83,7 @@ class CampaignResult:
             "scenario": campaign.name,
             "description": campaign.description,
             "seed": seed,
+            "start_time": campaign.start_time.isoformat(),
             "backends": backends,
             "plate_wells": int(plate.n_wells),
             "wells_read": len(wells),

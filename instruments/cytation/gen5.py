@@ -76,6 +76,18 @@ def _fmt(value: float) -> str:
     return repr(float(value))  # shortest text that reads back to the same float
 
 
+def _fmt_array(values: np.ndarray) -> np.ndarray:
+    """``_fmt`` over a whole array at once (object array of str): integers as integers, NaN as OVRFLW."""
+    out = np.empty(values.shape, dtype=object)
+    nan = np.isnan(values)
+    integral = ~nan & (values == np.round(values))
+    out[integral] = values[integral].astype(np.int64).astype(str)
+    other = ~nan & ~integral
+    out[other] = [repr(float(v)) for v in values[other]]
+    out[nan] = OVERFLOW
+    return out
+
+
 def _num(value: float) -> str:
     return format(float(value), "g")
 
@@ -156,13 +168,16 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
         add("", "Read Speed: Sweep,  Delay: 0 msec,  Measurements/Data Point: 1")
         add("", f"Read Height: {_num(read_height_mm)} mm")
     add()
+    cells = np.full((n_reads, len(header_wells), len(wl)), "", dtype=object)
+    read_cols = [k for k, pw in enumerate(header_wells) if pw in column_of]
+    cells[:, read_cols, :] = _fmt_array(data[:, [column_of[header_wells[k]] for k in read_cols], :])
+    wl_text = [_num(w) for w in wl]
     for k, name in enumerate(names):
         add(name)
         add()
         add("Wavelength", *header_wells, table=True)
-        for j, w in enumerate(wl):
-            add(_num(w), *[_fmt(data[k, column_of[pw], j]) if pw in column_of else "" for pw in header_wells],
-                table=True)
+        for j, w in enumerate(wl_text):
+            add(w, *cells[k, :, j].tolist(), table=True)
         add()
     add("Results")
     add("", *[str(c + 1) for c in range(plate_columns)], table=True)

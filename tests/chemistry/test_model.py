@@ -193,3 +193,13 @@ def test_new_chain_length_ligands_work(model):
     # C10/C12 chains sit between C8 and C18 in size
     c8 = model.state(standard_recipes([0.1], ligands="C8"), 60.0)
     assert c8.edge_nm[0] < st.edge_nm[0] < st.edge_nm[1] * 1.01
+
+
+def test_absorbance_scales_with_path_length(model):
+    r = standard_recipes([0.1, 2.0])
+    wl = np.array([365.0, 450.0, 600.0])
+    column = model.absorbance(r, 30.0, wl)
+    thin = model.absorbance(r, 30.0, wl, path_length_cm=0.1)
+    np.testing.assert_allclose(thin / 0.1, column / (r.total_uL[:, None] * 1e-3 / model.params.well_area_cm2))
+    with pytest.raises(ChemistryError, match="path_length_cm"):
+        model.absorbance(r, 30.0, wl, path_length_cm=-1.0)
