@@ -118,7 +118,7 @@ def emission_lines(material: MaterialState, drivers: Drivers, params: LarpParame
 NEGLIGIBLE_AMPLITUDE = 1e-9
 """Lines weaker than this (relative units, reference well = 1) are not rendered: exactly invisible at any gain."""
 _Z_CUT = 6.5  # |E - centre| / (sqrt(2) sigma) beyond which a Gaussian is < 5e-19 of its peak
-_ROWS_PER_CHUNK = 1024  # rows per cache-resident block (~1008 kB at 126 wavelengths)
+_ROWS_PER_CHUNK = 256  # rows per block: ~250 kB work arrays stay in cache; narrow wavelength windows
 _executor: ThreadPoolExecutor | None = None
 
 

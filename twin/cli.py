@@ -65,6 +65,53 @@ def cmd_export_ot2(args) -> int:
     return 0
 
 
+def cmd_fit(args) -> int:
+    """Fit every spectrum of a Gen5 export (the twin's or a real Cytation's) and write features.csv."""
+    import numpy as np
+    import pandas as pd
+
+    from instruments.cytation import read_gen5_spectra
+    from twin.analysis import fit_gaussians
+
+    g = read_gen5_spectra(args.export)
+    fit = fit_gaussians(g.counts, g.wavelength_nm)  # (reads, wells)
+    n_reads, n_wells = g.counts.shape[:2]
+    table = pd.DataFrame({
+        "well": np.tile(np.asarray(g.wells, dtype=object), n_reads),
+        "read": np.repeat(np.arange(n_reads), n_wells),
+        # Gen5 spectrum exports carry no time column: reads are taken as every_min apart
+        "time_min": np.repeat(np.arange(n_reads) * args.every_min, n_wells).astype(float),
+    })
+    for name in ("peak_nm", "fwhm_nm", "height", "area", "r2"):
+        table[name] = np.round(np.asarray(getattr(fit, name), float).ravel(), 6)
+    table["status"] = np.asarray(fit.status_name if hasattr(fit, "status_name") else fit.status).ravel()
+    table = table.sort_values(["well", "read"], kind="stable", key=lambda c: c.map(
+        {w: i for i, w in enumerate(g.wells)}) if c.name == "well" else c)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "features.csv", index=False, lineterminator="\n")
+    counts = table["status"].value_counts().to_dict()
+    print(f"{args.export}: {n_wells} wells x {n_reads} reads x {len(g.wavelength_nm)} wavelengths fitted "
+          f"({', '.join(f'{k}: {v}' for k, v in counts.items())}) -> {out / 'features.csv'}")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    """Summarise a Gen5 spectra export."""
+    import numpy as np
+
+    from instruments.cytation import read_gen5_spectra
+
+    g = read_gen5_spectra(args.export, read_type=None)
+    md = g.metadata
+    print(f"reader: {md.get('Reader Type', '?')} serial {md.get('Reader Serial Number', '?')}, "
+          f"Gen5 {md.get('Software Version', '?')}, {md.get('Reading Type', '?')}")
+    print(f"wells: {len(g.wells)} ({g.wells[0]}..{g.wells[-1]}), reads: {g.counts.shape[0]}, "
+          f"wavelengths: {g.wavelength_nm[0]:g}-{g.wavelength_nm[-1]:g} nm ({len(g.wavelength_nm)} points)")
+    print(f"overflow (OVRFLW) points: {int(np.asarray(g.overflow).sum())}; time span: n/a (not in spectrum exports)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="larp-twin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,6 +129,14 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--out", required=True, help="protocol file to write")
     p.add_argument("--api-level", default="2.20", help="OT-2 protocol apiLevel (default 2.20)")
     p.set_defaults(func=cmd_export_ot2)
+    p = sub.add_parser("fit", help="Gaussian-fit every spectrum of a Gen5 export -> DIR/features.csv")
+    p.add_argument("export", help="Gen5 spectra export (.txt TAB or the lab's .csv)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--every-min", type=float, default=10.0, help="minutes between reads (Gen5 spectra carry no times)")
+    p.set_defaults(func=cmd_fit)
+    p = sub.add_parser("inspect", help="summarise a Gen5 spectra export")
+    p.add_argument("export")
+    p.set_defaults(func=cmd_inspect)
     p = sub.add_parser("scenarios", help="list the built-in scenarios")
     p.set_defaults(func=cmd_scenarios)
     args = parser.parse_args(argv)
@@ -92,6 +147,9 @@ def main(argv=None) -> int:
 
     try:
         return args.func(args)
+    except FileNotFoundError as e:
+        print(f"larp-twin: error: {e}", file=sys.stderr)
+        return 2
     except (PlateMapError, InstrumentError, ValidationError, KeyError, ValueError) as e:
         print(f"larp-twin: error: {e}", file=sys.stderr)
         return 2

@@ -98,3 +98,25 @@ def test_unknown_target(tmp_path):
 def test_console_script_installed():
     r = subprocess.run([sys.executable, "-m", "twin.cli", "scenarios"], capture_output=True, text=True)
     assert r.returncode == 0 and "paper-toluene" in r.stdout
+
+
+def test_gen5_export_fits_back_to_the_same_features(run_dir, tmp_path, capsys):
+    export = run_dir / "gen5_export.txt"
+    assert export.read_bytes().startswith(b"\r\n\r\nSoftware Version")
+    assert main(["fit", str(export), "--out", str(tmp_path / "fit")]) == 0
+    refit = pd.read_csv(tmp_path / "fit" / "features.csv")
+    orig = pd.read_csv(run_dir / "features.csv")
+    merged = orig.merge(refit, on=["well", "read"], suffixes=("", "_gen5"))
+    assert len(merged) == len(orig)
+    ok = merged.status == "ok"
+    assert (merged.loc[ok, "peak_nm"] - merged.loc[ok, "peak_nm_gen5"]).abs().max() < 1e-6
+    assert main(["inspect", str(export)]) == 0
+    assert "Simulation" in capsys.readouterr().out
+
+
+def test_fit_of_a_missing_or_wrong_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["fit", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")]) == 2
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not a gen5 file\n")
+    assert main(["fit", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "error" in capsys.readouterr().err
