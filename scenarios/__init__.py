@@ -27,6 +27,8 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              lambda: plates.paper_series("toluene", "OctAc:OctAm")),
     Scenario("paper-octyl-chloroform", "Fig. S13: OctAc:OctAm 1:0.1-1:2 at 1:30 and 1:15 in chloroform (40 wells)",
              lambda: plates.paper_series("chloroform", "OctAc:OctAm")),
+    Scenario("paper-shap-160", "Figs. 4, S7: the 160-condition SHAP learning design (OAc:OLAm at 1:30/1:20/1:15 "
+             "PbBr2, OctAc:OctAm at 1:30, toluene and chloroform; 384-well plate, 30 % volumes)", plates.shap_160, 384),
     Scenario("plate-96", "Full 96-well plate: 2 antisolvents x 2 ligand pairs x 20 ratios + 1:15 series + blanks",
              plates.full_96),
     Scenario("plate-384", "384-well plate: the paper's 160-condition design in duplicate + 64 blanks (30 % volumes)",

@@ -19,8 +19,10 @@ WELL_96 = dict(antisolvent_uL=150.0, cs_uL=100.0, pbbr2_uL=15.0)
 
 def ligand_series(antisolvent: str, pair: str, acid_per_pbbr2: int, ratios=PAPER_RATIOS, scale: float = 1.0,
                   replicate: int = 1) -> pd.DataFrame:
-    """Rows (without wells) for one antisolvent, ligand pair and acid:PbBr2 v/v (30 -> 1:30) across ratios."""
-    acid, amine = PAIRS[pair]
+    """Rows (without wells) for one antisolvent, ligand pair and acid:PbBr2 v/v (30 -> 1:30) across ratios.
+
+    pair: a key of PAIRS or any "<acid>:<amine>" of the chemistry's ligand tables (e.g. "DecAc:DDAm")."""
+    acid, amine = PAIRS.get(pair) or tuple(pair.split(":"))
     pbbr2 = WELL_96["pbbr2_uL"] * scale
     acid_uL = pbbr2 / acid_per_pbbr2
     rows = []
@@ -73,3 +75,40 @@ def full_384() -> pd.DataFrame:
              for p in PAIRS for a in (30, 15)]
     parts += [blanks(32, "toluene", 0.3), blanks(32, "chloroform", 0.3)]
     return place(pd.concat(parts), 384)
+
+
+#: the SHAP learning table's PbBr2 volumes against OAc 100 (300/200/150 -> 1:30, 1:20, 1:15): uL per 96-type well
+SHAP_PBBR2_uL = {30: 15.0, 20: 10.0, 15: 7.5}
+
+
+def pbbr2_series(antisolvent: str, pair: str, acid_per_pbbr2: int, acid_uL: float = 0.5, ratios=PAPER_RATIOS,
+                 scale: float = 1.0) -> pd.DataFrame:
+    """Rows with the acid volume fixed and the PbBr2/DMF volume set by acid:PbBr2 (the SHAP table's coding)."""
+    rows = ligand_series(antisolvent, pair, 30, ratios=ratios, scale=scale)
+    pbbr2 = acid_uL * acid_per_pbbr2 * scale
+    rows["pbbr2_uL"] = round(pbbr2, 6)
+    rows["acid_uL"] = round(acid_uL * scale, 6)
+    rows["amine_uL"] = (rows["acid_uL"] * rows["amine_per_acid"]).round(6)
+    rows["acid_to_pbbr2"] = f"1:{acid_per_pbbr2}"
+    rows["group"] = f"{antisolvent} {pair} 1:{acid_per_pbbr2}"
+    return rows
+
+
+def shap_160(scale: float = 0.3) -> pd.DataFrame:
+    """The 160-condition learning design (Fig. 4, S7), on a 384-well plate at ``scale`` x the 96-well volumes.
+
+    Reconstructed from the paper's table coding (OAc fixed, OLAm 10..200, PbBr2 300/200/150, toluene or chloroform):
+    OAc:OLAm x 20 ratios x {1:30, 1:20, 1:15} (PbBr2 varied, acid fixed) x {toluene, chloroform} = 120 wells, plus
+    OctAc:OctAm x 20 ratios at 1:30 x {toluene, chloroform} = 40 wells.
+    """
+    parts = [pbbr2_series(s, "OAc:OLAm", a, scale=scale) for s in ("toluene", "chloroform") for a in (30, 20, 15)]
+    parts += [pbbr2_series(s, "OctAc:OctAm", 30, scale=scale) for s in ("toluene", "chloroform")]
+    return place(pd.concat(parts), 384)
+
+
+def replicates(antisolvent: str, pair: str, amine_per_acid: float, n: int, acid_per_pbbr2: int = 30,
+               plate_wells: int = 96) -> pd.DataFrame:
+    """``n`` identical wells of one condition (replicate = 1..n), for scatter studies."""
+    rows = pd.concat([ligand_series(antisolvent, pair, acid_per_pbbr2, ratios=(amine_per_acid,), replicate=k + 1)
+                      for k in range(n)])
+    return place(rows, plate_wells)

@@ -139,6 +139,9 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_inspect)
     p = sub.add_parser("scenarios", help="list the built-in scenarios")
     p.set_defaults(func=cmd_scenarios)
+    from twin.reproduce import add_cli as add_reproduce_cli
+
+    add_reproduce_cli(sub)
     args = parser.parse_args(argv)
     from pydantic import ValidationError
 
