@@ -174,13 +174,3 @@ def cmd_reproduce(args) -> int:
         if not c.passed:
             print(f"  FAIL {c.key} ({c.figure}): {c.measured}")
     return 0
-
-
-def add_cli(subparsers) -> None:
-    """Add the ``reproduce`` sub-command to ``larp-twin``'s argparse sub-parsers."""
-    p = subparsers.add_parser("reproduce", help="run the paper's experiments on the twin and write a PASS/FAIL "
-                              "report (report.md, report.html) of every claim")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--hours", type=float, default=12.0, help="kinetic read-out per campaign (default 12)")
-    p.set_defaults(func=cmd_reproduce)
