@@ -4,7 +4,7 @@
 reader twin's scan time stretches it), fits every spectrum, measures each claim of Sanchez et al. (Matter 2023) on
 those noisy fitted features (see :mod:`scenarios.claims`), draws the paper's figures from twin data and writes
 ``report.md`` and ``report.html`` (figures embedded as base64 PNG) into ``out_dir``, with the figures, SHAP tables and
-``claims.csv`` beside them. ``larp-twin reproduce --out DIR`` does the same from the shell (see :func:`add_cli`).
+``claims.csv`` beside them. ``larp-twin reproduce --out DIR`` does the same from the shell.
 """
 
 from __future__ import annotations

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 
 import pytest
 
-from twin.reproduce import add_cli, reproduce
+from twin.reproduce import reproduce
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +47,9 @@ def test_scale_is_reported_as_not_modelled(rep):
     assert "no notion of scale" in rep.report_md.read_text()
 
 
-def test_cli_subcommand_is_wired_by_add_cli():
-    parser = argparse.ArgumentParser()
-    add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["reproduce", "--out", "x", "--seed", "3"])
-    assert args.out == "x" and args.seed == 3 and args.hours == 12.0 and callable(args.func)
+def test_cli_subcommand_is_wired(capsys):
+    from twin.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    assert "--hours" in capsys.readouterr().out
