@@ -317,5 +317,8 @@ def shap_claims(run: PaperRun, peak, height) -> list[Claim]:
     out.append(Claim("shap-intensity-directions", "Fig. 4B", "Intensity: less ligand ratio and OLAm, more PbBr2 -> "
                      "brighter", run.name, ", ".join(f"{k} {v:+.2f}" for k, v in dh.items()),
                      "ligand ratio < 0, OLAm < 0, PbBr2 > 0",
-                     bool(dh["ligand_ratio"] < 0 and dh["OLAm_uL"] < 0 and dh["PbBr2_uL"] > 0)))
+                     bool(dh["ligand_ratio"] < 0 and dh["OLAm_uL"] < 0 and dh["PbBr2_uL"] > 0),
+                     "OLAm and the ligand ratio are collinear in this design ((acid + amine)/10 with the acid "
+                     "fixed): the forest credits the dimming to the ligand ratio, leaving OLAm's own SHAP direction "
+                     "near zero and its sign to the noise draw"))
     return out

@@ -34,12 +34,22 @@ def cmd_run(args) -> int:
     from twin.export import write_results
 
     campaign = _campaign_from_arg(args.target, args.hours, args.every_min)
+    if args.faults:
+        from twin.faults import FaultPlan
+
+        campaign = campaign.model_copy(update={"faults": FaultPlan.load(args.faults)})
+    progress = None if not args.quiet else False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = run_campaign(campaign, seed=args.seed, progress=None if not args.quiet else False)
+        if args.durable:
+            from twin.resume import run_durable
+
+            result = run_durable(campaign, args.out, seed=args.seed, figures=not args.no_figures, progress=progress)
+        else:
+            result = run_campaign(campaign, seed=args.seed, progress=progress)
     for w in caught:
         print(f"note: {w.message}", file=sys.stderr)
-    out = write_results(result, args.out, figures=not args.no_figures)
+    out = Path(args.out) / "results" if args.durable else write_results(result, args.out, figures=not args.no_figures)
     m = result.manifest
     print(f"{m['scenario']}: {m['wells_read']} wells x {m['reads']} reads x {m['wavelengths']} wavelengths; "
           f"{m['virtual_s'] / 3600:.2f} virtual h in {m['wall_s']:.2f} wall s -> {out}")
@@ -134,6 +144,10 @@ def main(argv=None) -> int:
     p.add_argument("--every-min", type=float, default=None, help="minutes between reads (default 10)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--faults", default=None, help="fault plan (YAML/JSON) to inject; see twin/faults.py")
+    p.add_argument("--durable", action="store_true",
+                   help="journal every read into OUT/journal.jsonl, results in OUT/results; "
+                        "an interrupted run continues with `larp-twin resume OUT`")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("export-ot2", help="write a stand-alone OT-2 protocol (.py) for the Opentrons App")
     p.add_argument("target", help="scenario name or PLATE.csv")
@@ -150,6 +164,11 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_inspect)
     p = sub.add_parser("scenarios", help="list the built-in scenarios")
     p.set_defaults(func=cmd_scenarios)
+    from twin.resume import add_cli as add_resume_cli
+    from twin.sweep import add_cli as add_sweep_cli
+
+    add_resume_cli(sub)
+    add_sweep_cli(sub)
     p = sub.add_parser("reproduce", help="run the paper's experiments on the twin and write a PASS/FAIL report "
                        "(report.md, report.html) of every claim")
     p.add_argument("--out", required=True, help="output directory")

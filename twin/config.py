@@ -18,8 +18,10 @@ class Schedule(BaseModel):
     """When and how the plate is read: a PL emission scan of every filled well every ``every_min`` for ``hours``."""
 
     model_config = ConfigDict(extra="forbid")
-    hours: float = Field(12.0, gt=0, le=168, description="length of the kinetic read-out after the plate is loaded")
-    every_min: float = Field(10.0, gt=0, description="interval between read starts; reads that overrun go back to back")
+    hours: float = Field(12.0, gt=0, le=168, allow_inf_nan=False,
+                         description="length of the kinetic read-out after the plate is loaded")
+    every_min: float = Field(10.0, gt=0, le=24 * 60, allow_inf_nan=False,
+                             description="interval between read starts; reads that overrun go back to back")
     excitation_nm: float = 365.0
     emission_start_nm: float = 400.0
     emission_stop_nm: float = 650.0

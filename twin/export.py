@@ -42,6 +42,10 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
                     fh.write(json.dumps({"instrument": source, **e}, default=float) + "\n")
         (tmp / "deck.txt").write_text(result.deck_sheet + "\n")
         write_gen5(result, tmp / "gen5_export.txt")
+        if "faults" in result.manifest:
+            with open(tmp / "events.jsonl", "w") as fh:
+                for e in result.events:
+                    fh.write(json.dumps(e, default=float) + "\n")
         if figures:
             write_figures(result, spectra, features, tmp / "figures")
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())

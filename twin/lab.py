@@ -14,14 +14,15 @@ from twin.prep import PrepPlan
 class Lab:
     """Clock + pipettor + plate reader. Every random draw comes from one seed, split per instrument."""
 
-    def __init__(self, config: LabConfig, plan: PrepPlan, seed: int = 0):
+    def __init__(self, config: LabConfig, plan: PrepPlan, seed: int = 0, faults=None):
+        """``faults``: a ``twin.faults.FaultInjector`` handed to the twins (real drivers meet real faults)."""
         self.config = config
         self.plan = plan
         self.clock = Clock(realtime=config.realtime)
         pip_seed, reader_seed = np.random.SeedSequence(seed).spawn(2)
         if config.pipettor == "sim":
             self.pipettor = SimPipettor(self.clock, plan.deck, rng=np.random.default_rng(pip_seed),
-                                        timing=config.pipettor_timing)
+                                        timing=config.pipettor_timing, faults=faults)
         elif config.pipettor in ("ot2", "ot2-sim"):
             from instruments.ot2 import OT2Pipettor, robot_context, simulated_context
 
@@ -29,7 +30,7 @@ class Lab:
             self.pipettor = OT2Pipettor(self.clock, plan.deck, context=ctx)
         if config.reader == "sim":
             self.reader = SimPlateReader(self.clock, rng=np.random.default_rng(reader_seed),
-                                         timing=config.reader_timing, noise=config.reader_noise)
+                                         timing=config.reader_timing, noise=config.reader_noise, faults=faults)
         elif config.reader == "cytation-serial":
             from instruments.cytation import CytationSerialReader
 

@@ -188,7 +188,7 @@ def prepare_plate(pipettor: Pipettor, plan: PrepPlan, plate_map: pd.DataFrame) -
     """The whole robot protocol: premix vials, antisolvent, Cs-oleate, then one precursor injection per well."""
     yield from pipettor.home()
     # 1. premixed precursors: each stock with one tip across all vials (clean vials, same liquid)
-    components = sorted({c for pm in plan.premixes for c in pm.batch_uL}, key=lambda c: c != INJECTION_COMPONENT)
+    components = sorted({c for pm in plan.premixes for c in pm.batch_uL}, key=lambda c: (c != INJECTION_COMPONENT, c))  # sorted: set order varies with PYTHONHASHSEED
     for comp in components:
         users = [pm for pm in plan.premixes if comp in pm.batch_uL]
         by_pip: dict[str, list[Premix]] = {}

@@ -13,7 +13,12 @@ What it models (``shared/reference/cytation_facts.md`` part 1):
   desynchronises a driver that does not purge;
 - the line rate: a reply takes 11 bits per byte at the configured baud; a driver at another baud rate gets no reply
   (the emulator reads the slave's termios through the master, so pyserial's baud setting is what counts);
-- timing: every delay is the real unit's (measured) duration times ``time_factor``.
+- timing: every delay is the real unit's (measured) duration times ``time_factor``;
+- injected faults (``faults=``, a ``twin.faults.FaultInjector``, duck-typed ``fire(kind, now_s, **context)``),
+  consulted at every read start ``O`` (``reader_timeout``: the reply never ends; ``read_refused``: ``2D06``;
+  ``garbled_frame``: broken framing), tray move ``J``/``A`` (``tray_jam``: assumed status ``2C04``) and
+  temperature query ``h`` (``temperature_excursion``), on the emulated instrument's clock (wall seconds since
+  ``start()`` divided by ``time_factor``), so the real serial driver meets them.
 
 Counts come from a pluggable ``source(rows, cols, excitation_nm, emission_nm) -> counts`` (rows/cols 0-based numpy
 arrays); ``sim_reader_source`` plugs in the project's ``SimPlateReader`` (chemistry + detector model).
@@ -36,6 +41,9 @@ from instruments.cytation import protocol as p
 
 EmissionSource = Callable[[np.ndarray, np.ndarray, float, float], np.ndarray]
 AbsorbanceSource = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
+
+#: ASSUMED status of a jammed tray (the real firmware's code is not documented).
+STATUS_TRAY_JAM_ASSUMED = "2C04"
 
 _BAUD_CONSTANTS = {getattr(termios, f"B{b}"): b for b in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)}
 
@@ -104,7 +112,8 @@ class Cytation5Emulator:
     def __init__(self, *, source: EmissionSource | None = None, absorbance_source: AbsorbanceSource | None = None,
                  time_factor: float = 1.0, baudrate: int = 9600, serial_number: str = "23030927",
                  firmware: str = "2.09", refused_checksums=p.REFUSED_CHECKSUMS,
-                 timing: EmulatorTiming | None = None, heating_C_per_min: float = 1.0, line_rate: bool = True):
+                 timing: EmulatorTiming | None = None, heating_C_per_min: float = 1.0, line_rate: bool = True,
+                 faults=None):
         self.source = source or gaussian_source()
         self.absorbance_source = absorbance_source or flat_absorbance
         self.time_factor = float(time_factor)
@@ -125,9 +134,12 @@ class Cytation5Emulator:
         self._stop = threading.Event()
         self._pending = bytearray()
         self._last_temp_update = time.monotonic()
+        self.faults = faults
+        self._t0 = time.monotonic()
 
     # -- lifecycle --------------------------------------------------------------------------------------------
     def start(self) -> "Cytation5Emulator":
+        self._t0 = time.monotonic()
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo before (or after) pyserial opens it
         self.port = os.ttyname(self._slave)
@@ -153,6 +165,20 @@ class Cytation5Emulator:
     def press_eject(self) -> None:
         """The front-panel eject button: the tray goes out without the driver knowing."""
         self.state.tray_out = True
+
+    def now_s(self) -> float:
+        """Emulated instrument time: wall seconds since ``start()`` divided by ``time_factor``."""
+        elapsed = time.monotonic() - self._t0
+        return elapsed / self.time_factor if self.time_factor > 0 else elapsed
+
+    def _fault(self, kind: str, **context) -> object | None:
+        """Ask the injector about one opportunity; an injected error or a returned fault both mean 'it fired'."""
+        if self.faults is None:
+            return None
+        try:
+            return self.faults.fire(kind, self.now_s(), **context)
+        except Exception as exc:  # the injector raises the driver-side error type; here we only act on it
+            return exc
 
     # -- I/O helpers ------------------------------------------------------------------------------------------
     def _link_matches(self) -> bool:
@@ -259,13 +285,23 @@ class Cytation5Emulator:
         elif letter == "h":
             self._sleep(t.query_s)
             self._update_temperature()
-            self._reply(f"{round(s.temperature_C * 100_000):07d}")
+            offset = 0.0
+            if self.faults is not None:
+                hit = self._fault("temperature_excursion")
+                offset = self.faults.temperature_offset_C(self.now_s()) + getattr(hit, "delta_C", 0.0)
+            self._reply(f"{max(round((s.temperature_C + offset) * 100_000), 0):07d}")
         elif letter == "J":
             self._sleep(t.tray_out_s)
+            if self._fault("tray_jam", move="out") is not None:
+                self._reply(STATUS_TRAY_JAM_ASSUMED)
+                return
             s.tray_out = True
             self._reply(p.STATUS_OK)
         elif letter == "A":
             self._sleep(t.tray_in_s)
+            if self._fault("tray_jam", move="in") is not None:
+                self._reply(STATUS_TRAY_JAM_ASSUMED)
+                return
             s.tray_out = False
             self._reply(p.STATUS_MOTION_DONE)
         elif letter == "O":
@@ -331,6 +367,14 @@ class Cytation5Emulator:
 
     def _start_read(self) -> None:
         t, d = self.timing, self.state.definition
+        if self._fault("reader_timeout") is not None:
+            self.hang_next_reply = True
+        elif self._fault("garbled_frame") is not None:
+            self.garble_next_reply = True
+        elif self._fault("read_refused") is not None:
+            self._sleep(t.query_s)
+            self._reply(p.STATUS_READ_REFUSED)
+            return
         refusal = self._refusal()
         if refusal:
             self._sleep(t.query_s)

@@ -57,12 +57,18 @@ def liquid_class_of(liquid: dict[str, float]) -> str:
 
 
 class SimPipettor(Pipettor):
-    """The OT-2 twin: moves take the gantry's time, volumes carry the pipettes' error, every command is logged."""
+    """The OT-2 twin: moves take the gantry's time, volumes carry the pipettes' error, every command is logged.
+
+    ``faults``: an optional fault injector (``twin.faults.FaultInjector``, duck-typed: ``fire(kind, now_s,
+    **context)``) consulted at every tip pick-up (``tip_pickup``), aspiration (``short_aspiration``) and dispense
+    into a plate (``well_skipped``); an injected error is raised after the motion's time has passed.
+    """
 
     def __init__(self, clock, deck, pipettes=("p20", "p300"), *, rng: np.random.Generator | None = None,
                  timing: PipettorTiming | None = None, liquid_classes: dict[str, LiquidClass] | None = None,
-                 calibration_sd: float = 0.01):
+                 calibration_sd: float = 0.01, faults=None):
         super().__init__(clock, deck, pipettes)
+        self.faults = faults
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.timing = timing or PipettorTiming()
         self.liquid_classes = liquid_classes or LIQUID_CLASSES
@@ -78,6 +84,9 @@ class SimPipettor(Pipettor):
 
     def _hw_pick_up_tip(self, pipette: str, rack: Labware, index: int) -> Generator:
         yield self.clock.timeout(self._move_s(rack.slot) + self.timing.tip_pick_up_s)
+        if self.faults is not None:
+            self.faults.fire("tip_pickup", self.clock.now, pipette=pipette, rack=rack.name, tip=rack.wells[index],
+                             rack_obj=rack, index=index)
 
     def _hw_drop_tip(self, pipette: str) -> Generator:
         yield self.clock.timeout(self._move_s(TRASH_SLOT) + self.timing.tip_drop_s)
@@ -85,11 +94,19 @@ class SimPipettor(Pipettor):
     def _hw_aspirate(self, pipette: str, well: WellRef, volume_uL: float, liquid: dict[str, float]) -> Generator:
         spec = PIPETTES[pipette]
         yield self.clock.timeout(self._move_s(well.labware.slot) + volume_uL / spec.flow_uL_s + self.timing.settle_s)
-        return volume_uL * (1.0 + self.error_fraction(pipette, volume_uL, liquid))
+        short = None
+        if self.faults is not None:  # a detected clog raises here; an undetected one delivers `fraction`
+            short = self.faults.fire("short_aspiration", self.clock.now, pipette=pipette,
+                                     labware=well.labware.name, well=well.name, volume_uL=float(volume_uL))
+        actual = volume_uL * (1.0 + self.error_fraction(pipette, volume_uL, liquid))
+        return actual * short.fraction if short is not None else actual
 
     def _hw_dispense(self, pipette: str, well: WellRef, volume_uL: float) -> Generator:
         spec = PIPETTES[pipette]
         yield self.clock.timeout(self._move_s(well.labware.slot) + volume_uL / spec.flow_uL_s + self.timing.settle_s)
+        if self.faults is not None and well.labware.n_wells in (96, 384) and not well.labware.type.is_tiprack:
+            self.faults.fire("well_skipped", self.clock.now, pipette=pipette, labware=well.labware.name,
+                             well=well.name)
 
     def _hw_mix(self, pipette: str, well: WellRef, repetitions: int, volume_uL: float) -> Generator:
         spec = PIPETTES[pipette]

@@ -54,12 +54,23 @@ class ReaderNoise(BaseModel):
     od_max: float = Field(4.0, gt=0, description="absorbance ceiling (~4.0 OD measured)")
 
 
+#: how long each injected reader fault takes before it surfaces (s): a serial timeout, a refusal, a bad frame.
+FAULT_DELAY_S = {"reader_timeout": 20.0, "read_refused": 0.1, "garbled_frame": 16.0}
+
+
 class SimPlateReader(PlateReader):
-    """The Cytation 5 twin."""
+    """The Cytation 5 twin.
+
+    ``faults``: an optional fault injector (``twin.faults.FaultInjector``, duck-typed) consulted at every PL read
+    (``reader_timeout``, ``read_refused``, ``garbled_frame``: raised after the time the real unit takes to fail),
+    every tray move (``tray_jam``) and every ``current_temperature_C()`` (``temperature_excursion``).  The
+    excursion shows only in the reported temperature; the chemistry keeps the set-point.
+    """
 
     def __init__(self, clock, *, model: LarpModel | None = None, rng: np.random.Generator | None = None,
-                 timing: ReaderTiming | None = None, noise: ReaderNoise | None = None):
+                 timing: ReaderTiming | None = None, noise: ReaderNoise | None = None, faults=None):
         super().__init__(clock)
+        self.faults = faults
         self.model = model or LarpModel()
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self.timing = timing or ReaderTiming()
@@ -83,9 +94,28 @@ class SimPlateReader(PlateReader):
 
     def _hw_open_tray(self) -> Generator:
         yield self.clock.timeout(self.timing.tray_open_s)
+        if self.faults is not None:
+            self.faults.fire("tray_jam", self.clock.now, move="out")
 
     def _hw_close_tray(self) -> Generator:
         yield self.clock.timeout(self.timing.tray_close_s)
+        if self.faults is not None:
+            self.faults.fire("tray_jam", self.clock.now, move="in")
+
+    def current_temperature_C(self) -> float:
+        """The incubator's reported temperature: the set-point, plus any injected excursion."""
+        if self.faults is None:
+            return self.temperature_C
+        hit = self.faults.fire("temperature_excursion", self.clock.now)
+        return self.temperature_C + self.faults.temperature_offset_C(self.clock.now) + (hit.delta_C if hit else 0.0)
+
+    def _read_faults(self) -> Generator:
+        for kind, delay_s in FAULT_DELAY_S.items():
+            try:
+                self.faults.fire(kind, self.clock.now)
+            except Exception:
+                yield self.clock.timeout(delay_s)
+                raise
 
     def _hw_set_temperature(self, celsius: float) -> Generator:
         yield self.clock.timeout(abs(celsius - self.temperature_C) / self.timing.heating_C_per_min * 60.0)
@@ -99,6 +129,8 @@ class SimPlateReader(PlateReader):
 
     def _hw_read_pl(self, wells: np.ndarray, excitation_nm: float, wavelength_nm: np.ndarray,
                     gain: int) -> Generator:
+        if self.faults is not None:
+            yield from self._read_faults()
         duration = self.timing.scan_s(len(wells), len(wavelength_nm))
         mid = self.clock.now + duration / 2
         expected = self.expected_emission(mid, wavelength_nm)[wells]

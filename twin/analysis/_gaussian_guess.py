@@ -30,36 +30,67 @@ def robust_noise(counts: np.ndarray) -> np.ndarray:
     return noise * (_MAD_TO_SIGMA / np.sqrt(6.0))
 
 
-def initial_guess(wavelength_nm: np.ndarray, counts: np.ndarray, weight: np.ndarray, baseline: bool) -> np.ndarray:
-    """Starting parameters from a weighted log-parabola through the upper part of each peak.
+def quick_noise(counts: np.ndarray) -> np.ndarray:
+    """Cheap per-spectrum noise sigma from the mean absolute second difference (finite counts only).
 
-    ln(y - floor) is a parabola for a Gaussian; fitting it with weights y^2 (Caruana/Guo) over points above 15 % of
-    the finite maximum gives height, center and sigma in one batched 3x3 solve, and it uses the flanks when the top is
-    masked (saturated). Where that fails (no curvature, nonsense values) a moment guess takes over.
+    Unbiased for white noise and inflated by a peak's curvature, so it errs high where a peak is present; used to
+    spare the median-based :func:`robust_noise` for spectra that are obviously bright.
+    """
+    d2 = np.abs(counts[:, :-2] - 2.0 * counts[:, 1:-1] + counts[:, 2:])
+    return d2.mean(axis=1) * (np.sqrt(0.5 * np.pi) / np.sqrt(6.0))
+
+
+def smooth(counts: np.ndarray, weight: np.ndarray, half_width: int = 2) -> np.ndarray:
+    """Moving average over 2 half_width + 1 points that skips masked points (weight 0); NaN where none is left."""
+    n, m = counts.shape
+    pad = np.zeros((n, 1))
+    csum = np.concatenate([pad, np.cumsum(counts * weight, axis=1)], axis=1)
+    wsum = np.concatenate([pad, np.cumsum(weight, axis=1)], axis=1)
+    lo = np.clip(np.arange(m) - half_width, 0, m)
+    hi = np.clip(np.arange(m) + half_width + 1, 0, m)
+    total, used = csum[:, hi] - csum[:, lo], wsum[:, hi] - wsum[:, lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / used
+
+
+def initial_guess(wavelength_nm: np.ndarray, counts: np.ndarray, weight: np.ndarray, baseline: bool) -> np.ndarray:
+    """Starting parameters from a weighted log-parabola through the upper half of each peak.
+
+    ln(y - floor) is a parabola for a Gaussian; fitting it with weights y^2 (Caruana/Guo) gives height, center and
+    sigma in one batched 3x3 solve. The floor (baseline level) and the selection of points (upper half of the peak,
+    unmasked) come from a 5-point moving average, so a dim peak on a noisy dark baseline still gets a sensible width;
+    the parabola itself uses the raw counts, so noise-free Gaussians are recovered exactly. Saturated (masked) tops
+    leave the flanks to fit. Where that fails (no curvature, nonsense values) a moment guess takes over.
     """
     x = wavelength_nm
     span = x[-1] - x[0]
     step = float(np.min(np.diff(x)))
-    floor = np.where(weight > 0, counts, np.inf).min(axis=1)
-    above = np.clip(counts - floor[:, None], 0.0, None) * weight
-    top = above.max(axis=1)
-    i_top = above.argmax(axis=1)
-    x_top = x[i_top]
+    smoothed = smooth(counts, weight)
+    finite = np.isfinite(smoothed)
+    floor = np.where(finite, smoothed, np.inf).min(axis=1)
+    floor = np.where(np.isfinite(floor), floor, 0.0)
+    above_smooth = np.where(finite, smoothed - floor[:, None], 0.0)
+    top = above_smooth.max(axis=1)
+    x_top = x[above_smooth.argmax(axis=1)]
+    above = counts - floor[:, None]
 
-    # weighted log-parabola in a centred, scaled variable u = (x - x_top) / span
-    use = above > 0.15 * top[:, None]
-    u = (x[None, :] - x_top[:, None]) / span
-    w = np.where(use, above * above, 0.0)
-    log_y = np.log(np.where(use, above, 1.0))
+    # weighted log-parabola in a centred, scaled variable u = (x - x_top) / span, over the selected points only
+    use = (above_smooth > 0.5 * top[:, None]) & (weight > 0) & (above > 0)
+    rows, cols = np.nonzero(use)
+    a = above[rows, cols]
+    u = (x[cols] - x_top[rows]) / span
+    wu = a * a
+    log_a = np.log(a)
+    n = counts.shape[0]
     s, t = [], []
-    wu = w
     for p in range(5):
-        s.append(wu.sum(axis=1))
+        s.append(np.bincount(rows, weights=wu, minlength=n))
         if p < 3:
-            t.append(np.einsum("nm,nm->n", wu, log_y))
-        wu = wu * u
+            t.append(np.bincount(rows, weights=wu * log_a, minlength=n))
+        if p < 4:
+            wu = wu * u
     coef, det = _solve_sym3(s, t)
-    good = (use.sum(axis=1) >= 3) & (np.abs(det) > 1e-300)
+    good = (np.bincount(rows, minlength=n) >= 3) & (np.abs(det) > 1e-300)
     c0, c1, c2 = coef[:, 0], coef[:, 1], coef[:, 2]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         sigma = span * np.sqrt(-0.5 / c2)
@@ -79,7 +110,7 @@ def initial_guess(wavelength_nm: np.ndarray, counts: np.ndarray, weight: np.ndar
         & (height < 20.0 * np.maximum(top, 1e-300))
     )
     # moment fallback: height = max, sigma from area / height
-    area = np.sum(above, axis=1) * np.mean(np.diff(x))
+    area = np.sum(above_smooth, axis=1) * np.mean(np.diff(x))
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma_m = np.clip(area / (np.maximum(top, 1e-300) * SQRT_2PI), step, 0.25 * span)
     sigma = np.where(ok, sigma, sigma_m)

@@ -5,9 +5,9 @@ Internal numerics for :mod:`twin.analysis.fitting`, on plain float arrays of sha
 per spectrum: ``[height, center_nm, sigma_nm]`` plus, with a baseline, ``[offset, slope]`` where the slope multiplies
 the wavelength rescaled to [-1, 1] across the grid (for conditioning).
 
-Every iteration works on all still-active spectra together. The (n, n_wavelengths) work arrays are allocated once
-per call and reused through numpy's ``out=`` arguments: allocating fresh megabyte-sized temporaries on every
-operation costs more (page faults) than the arithmetic itself.
+Every iteration works on all still-active spectra together. The (n, n_wavelengths) work arrays live in a
+:class:`Workspace` allocated once per ``fit_gaussians`` call and reused through numpy's ``out=`` arguments:
+allocating fresh megabyte-sized temporaries on every operation costs more (page faults) than the arithmetic.
 """
 from __future__ import annotations
 
@@ -33,23 +33,24 @@ def scaled_axis(wavelength_nm: np.ndarray) -> np.ndarray:
     return (2.0 * wavelength_nm - (lo + hi)) / (hi - lo)
 
 
-def model(params: np.ndarray, x: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """Gaussian (+ linear baseline when params has 5 columns) evaluated on the grid: shape (n, n_wavelengths)."""
-    height, center, sigma = params[:, 0:1], params[:, 1:2], params[:, 2:3]
-    f = height * np.exp(-0.5 * ((x - center) / sigma) ** 2)
-    if params.shape[1] == 5:
-        f = f + params[:, 3:4] + params[:, 4:5] * xs
-    return f
+class Workspace:
+    """Reusable (n, m) float buffers for the Levenberg-Marquardt loop, shared by every block of one fit call.
 
+    State arrays (data, weights, z, g, residual) live in rotating buffers: compaction copies the surviving rows into
+    a spare buffer with ``np.take(..., out=)`` and an accepted trial is adopted by swapping buffers, so the loop never
+    allocates a fresh (n, m) array.
+    """
 
-class _Work:
-    """Reusable (n, m) buffers; ``view(n_active)`` hands out their first rows, so nothing is reallocated."""
+    ROTATING = {"y": 2, "w": 2, "z": 3, "g": 3, "r": 3}
+    TEMPS = ("t1", "t2", "t3")
 
-    def __init__(self, n: int, m: int, names: tuple[str, ...]):
-        self._full = {name: np.empty((n, m)) for name in names}
+    def __init__(self, n: int, m: int):
+        self.shape = (n, m)
+        self.bufs = {name: [np.empty((n, m)) for _ in range(count)] for name, count in self.ROTATING.items()}
+        self.temps = {name: np.empty((n, m)) for name in self.TEMPS}
 
-    def view(self, n_active: int) -> dict[str, np.ndarray]:
-        return {name: buf[:n_active] for name, buf in self._full.items()}
+    def fits(self, n: int, m: int) -> bool:
+        return n <= self.shape[0] and m == self.shape[1]
 
 
 def _evaluate(p, x, xs, y, w, masked: bool, z, g, r, tmp) -> np.ndarray:
@@ -133,23 +134,24 @@ def levenberg_marquardt(
     p0: np.ndarray,
     *,
     max_iter: int = 200,
-    ftol: float = 1e-9,
+    ftol: float = 1e-8,
     xtol: float = 1e-10,
+    workspace: Workspace | None = None,
 ) -> LMResult:
     """Minimise the unweighted sum of squares over the points with weight 1, for all spectra at once.
 
     Marquardt's scaled damping (J^T J + lambda diag(J^T J)); a step is kept per spectrum only if it does not raise
-    that spectrum's cost. A spectrum stops once the actual and predicted relative cost changes are below ``ftol``
-    (MINPACK's test), its step is below ``xtol`` relative to the parameter scale, the fit is exact, or no step lowers
-    the cost any more (damping saturated); spectra still running after ``max_iter`` are reported as not converged.
-    Finished spectra leave the active set, and the Gaussian evaluated for an accepted trial is reused for the next
-    normal equations, so each iteration costs one exp over the still-active spectra.
+    that spectrum's cost. A spectrum is finished when the fit is exact, when the next near-Gauss-Newton step
+    (lambda <= 0.01) predicts a relative cost reduction below ``ftol`` (lmfit/MINPACK use 1.5e-8), when an accepted
+    step is below ``xtol`` relative to the parameter scale, or when no step lowers the cost any more (damping
+    saturated); spectra still running after ``max_iter`` are reported as not converged. Finished spectra leave the
+    active set, and the Gaussian evaluated for an accepted trial is reused for the next normal equations, so each
+    iteration costs one exp over the still-active spectra.
     """
     x = np.asarray(wavelength_nm, dtype=float)
     xs = scaled_axis(x)
     n, k = p0.shape
     m = x.size
-    masked = bool(np.any(weight == 0))
     params = p0.astype(float, copy=True)
     cost = np.full(n, np.inf)
     converged = np.zeros(n, dtype=bool)
@@ -157,65 +159,104 @@ def levenberg_marquardt(
     jtj_out = np.zeros((n, k, k))
     if n == 0:
         return LMResult(params, cost, converged, n_iter, jtj_out)
+    ws = workspace if workspace is not None and workspace.fits(n, m) else Workspace(n, m)
+    masked = bool(np.any(weight == 0))
+    bufs, tmp = ws.bufs, ws.temps
+    cur = {name: 0 for name in bufs}  # index of the buffer holding each state array
 
-    Y = np.where(weight > 0, counts, 0.0)
-    W = np.ascontiguousarray(weight, dtype=float)
+    def arr(name: str, na: int) -> np.ndarray:
+        return bufs[name][cur[name]][:na]
+
+    def compact(keep_rows: np.ndarray, na: int) -> None:
+        nk = keep_rows.size
+        for name in bufs:
+            spare = (cur[name] + 1) % len(bufs[name])
+            if name in ("z", "g", "r"):  # slot cur+1 is the trial buffer; use the third one
+                spare = (cur[name] + 2) % 3
+            np.take(bufs[name][cur[name]][:na], keep_rows, axis=0, out=bufs[name][spare][:nk], mode="clip")
+            cur[name] = spare
+
+    def trial_buffer(name: str) -> int:
+        return (cur[name] + 1) % 3
+
+    y0 = arr("y", n)
+    np.copyto(y0, counts)
+    if masked:
+        y0[weight == 0] = 0.0
+    np.copyto(arr("w", n), weight)
     scale = np.empty((n, k))
-    scale[:, 0] = np.maximum(np.abs(Y).max(axis=1), 1e-300)
+    scale[:, 0] = np.maximum(np.abs(y0).max(axis=1), 1e-300)
     scale[:, 1:3] = x[-1] - x[0]
     if k == 5:
         scale[:, 3:5] = scale[:, 0:1]
-    exact = 1e-28 * np.einsum("nm,nm->n", Y, Y)
+    exact = 1e-28 * np.einsum("nm,nm->n", y0, y0)
     eye = np.eye(k)
-    work = _Work(n, m, ("zt", "gt", "rt", "t1", "t2", "t3"))
 
-    # state of the active spectra, compacted as they finish
     idx = np.arange(n)
     P, S, E = params.copy(), scale, exact
-    Z, G, R = np.empty((n, m)), np.empty((n, m)), np.empty((n, m))
-    C = _evaluate(P, x, xs, Y, W, masked, Z, G, R, work.view(n)["t1"])
+    C = _evaluate(P, x, xs, y0, arr("w", n), masked, arr("z", n), arr("g", n), arr("r", n), tmp["t1"][:n])
     cost[:] = C
     L = np.full(n, 1e-3)
-    keep = np.isfinite(C)
-    if not keep.all():
-        idx, P, Y, W, S, E, Z, G, R, C, L = (v[keep] for v in (idx, P, Y, W, S, E, Z, G, R, C, L))
+    keep = np.flatnonzero(np.isfinite(C))
+    if keep.size < n:
+        compact(keep, n)
+        idx, P, S, E, C, L = (v[keep] for v in (idx, P, S, E, C, L))
     for _ in range(max_iter):
         na = idx.size
         if na == 0:
             break
-        buf = work.view(na)
-        jtj, jtr = _normal_equations(P, xs, W, masked, Z, G, R, buf["t1"], buf["t2"], buf["t3"])
+        t1, t2, t3 = (tmp[name][:na] for name in Workspace.TEMPS)
+        W = arr("w", na)
+        jtj, jtr = _normal_equations(P, xs, W, masked, arr("z", na), arr("g", na), arr("r", na), t1, t2, t3)
         diag = np.einsum("nii->ni", jtj)
         diag = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
         step = np.linalg.solve(jtj + (L[:, None] * diag)[:, :, None] * eye, jtr[..., None])[..., 0]
-        trial = P + step
-        c_t = _evaluate(trial, x, xs, Y, W, masked, buf["zt"], buf["gt"], buf["rt"], buf["t1"])
-        accept = c_t <= C
         n_iter[idx] += 1
 
+        # finished before trying the step: exact fit, or a near-Gauss-Newton step that would change nothing
         predicted = 2.0 * np.einsum("ni,ni->n", step, jtr) - np.einsum("ni,nij,nj->n", step, jtj, step)
-        c_ref = np.maximum(C, 1e-300)
-        flat_cost = (np.abs(C - c_t) <= ftol * c_ref) & (np.abs(predicted) <= ftol * c_ref)
-        small_step = np.all(np.abs(step) <= xtol * (np.abs(P) + S), axis=1)
-        done = (accept & (flat_cost | small_step)) | (np.minimum(c_t, C) <= E)
-        done |= ~accept & (L > 1e10)  # no step lowers the cost any more: at the minimum
-
-        P[accept] = trial[accept]
-        C = np.where(accept, c_t, C)
-        rows = accept[:, None]
-        np.copyto(Z, buf["zt"], where=rows)
-        np.copyto(G, buf["gt"], where=rows)
-        np.copyto(R, buf["rt"], where=rows)
-        L = np.where(accept, np.maximum(L * 0.2, 1e-12), L * 10.0)
-
+        done = (C <= E) | ((L <= 1e-2) & (np.abs(predicted) <= ftol * np.maximum(C, 1e-300)))
         if done.any():
             fin = idx[done]
             params[fin], cost[fin], jtj_out[fin] = P[done], C[done], jtj[done]
             converged[fin] = True
-            keep = ~done
-            idx, P, Y, W, S, E, Z, G, R, C, L = (v[keep] for v in (idx, P, Y, W, S, E, Z, G, R, C, L))
+            keep = np.flatnonzero(~done)
+            compact(keep, na)
+            idx, P, S, E, C, L, step = (v[keep] for v in (idx, P, S, E, C, L, step))
+            jtj = jtj[keep]
+            na = idx.size
+            if na == 0:
+                break
+            t1 = tmp["t1"][:na]
+            W = arr("w", na)
+
+        trial = P + step
+        zt, gt, rt = (bufs[name][trial_buffer(name)][:na] for name in ("z", "g", "r"))
+        c_t = _evaluate(trial, x, xs, arr("y", na), W, masked, zt, gt, rt, t1)
+        accept = c_t <= C
+        small_step = np.all(np.abs(step) <= xtol * (np.abs(P) + S), axis=1)
+        P[accept] = trial[accept]
+        C = np.where(accept, c_t, C)
+        L = np.where(accept, np.maximum(L * 0.2, 1e-12), L * 10.0)
+        rejected = np.flatnonzero(~accept)
+        for name in ("z", "g", "r"):  # adopt the trial buffers, then restore the rows whose step was rejected
+            old, new = cur[name], trial_buffer(name)
+            cur[name] = new
+            if rejected.size:
+                bufs[name][new][rejected] = bufs[name][old][rejected]
+
+        done = (accept & small_step) | (~accept & (L > 1e10))  # tiny step, or no step lowers the cost
+        if done.any():
+            fin = idx[done]
+            params[fin], cost[fin], jtj_out[fin] = P[done], C[done], jtj[done]
+            converged[fin] = True
+            keep = np.flatnonzero(~done)
+            compact(keep, na)
+            idx, P, S, E, C, L = (v[keep] for v in (idx, P, S, E, C, L))
     if idx.size:  # iteration limit: keep the last iterate, flagged as not converged
-        buf = work.view(idx.size)
+        na = idx.size
         params[idx], cost[idx] = P, C
-        jtj_out[idx] = _normal_equations(P, xs, W, masked, Z, G, R, buf["t1"], buf["t2"], buf["t3"])[0]
+        t1, t2, t3 = (tmp[name][:na] for name in Workspace.TEMPS)
+        jtj_out[idx] = _normal_equations(P, xs, arr("w", na), masked, arr("z", na), arr("g", na), arr("r", na),
+                                         t1, t2, t3)[0]
     return LMResult(params=params, cost=cost, converged=converged, n_iter=n_iter, jtj=jtj_out)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from twin.analysis._gaussian_guess import SQRT_2PI, initial_guess, robust_noise
-from twin.analysis._gaussian_lm import levenberg_marquardt
+from twin.analysis._gaussian_guess import SQRT_2PI, initial_guess, quick_noise, robust_noise
+from twin.analysis._gaussian_lm import Workspace, levenberg_marquardt
 from twin.analysis.errors import FitError
 
 FWHM_PER_SIGMA = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
@@ -117,12 +117,13 @@ def _validate(spectra, wavelength_nm) -> tuple[np.ndarray, np.ndarray]:
     return counts, grid
 
 
-def _check_negative(
-    counts: np.ndarray, finite: np.ndarray, noise: np.ndarray, leading: tuple[int, ...], first_index: int
-) -> None:
-    """Counts below zero by more than the noise mean a wrong blank subtraction or corrupt data: refuse them."""
+def _check_negative(values: np.ndarray, noise: np.ndarray, leading: tuple[int, ...], first_index: int) -> None:
+    """Counts below zero by more than the noise mean a wrong blank subtraction or corrupt data: refuse them.
+
+    ``values`` are the block's counts with masked points already set to 0.
+    """
     limit = -(6.0 * np.nan_to_num(noise, nan=0.0) + 1.0)
-    low = np.where(finite, counts, 0.0).min(axis=1)
+    low = values.min(axis=1)
     bad = low < limit
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -155,8 +156,22 @@ def fit_gaussians(
 
     Returns
     -------
-    GaussianFit with arrays of the leading shape (...). Raises FitError for an unusable grid or stack, for counts
-    more negative than the noise allows, and when no spectrum holds a single finite point.
+    GaussianFit with arrays of the leading shape (...). Raises FitError for an unusable grid, stack or option, for
+    counts more negative than 6 noise sigma (a wrong blank subtraction), and when no spectrum holds a finite point.
+
+    Status
+    ------
+    ``no_data``: fewer than 5 finite points. ``no_peak``: the spectrum's range is within ``min_snr`` noise sigma
+    (dark), or the fitted Gaussian is not a peak: height <= ``min_snr`` x noise or <= ``min_snr`` x its own standard
+    error, centre outside the grid, FWHM above ``max_fwhm_nm`` or below one grid step. ``did_not_converge``: still
+    moving after ``max_iter`` iterations. ``saturated``: converged with some points masked. Else ``ok``. Features are
+    NaN for ``no_peak`` and ``no_data``; use ``GaussianFit.usable`` (ok or saturated) to select trustworthy fits.
+
+    Notes
+    -----
+    The fit is unweighted least squares, like lmfit's default, so peak and FWHM agree with lmfit's GaussianModel to
+    well within its standard errors. Without ``baseline`` a dark offset of the reader (~10 counts) is absorbed by
+    the Gaussian, broadening dim peaks; pass ``baseline=True`` for dim wells.
     """
     counts, grid = _validate(spectra, wavelength_nm)
     if not (np.isfinite(min_snr) and min_snr >= 0):
@@ -175,8 +190,9 @@ def fit_gaussians(
         max_fwhm_nm=0.5 * (grid[-1] - grid[0]) if max_fwhm_nm is None else float(max_fwhm_nm),
         max_iter=int(max_iter),
     )
+    workspace = Workspace(min(BLOCK, flat.shape[0]), grid.size) if flat.shape[0] else None
     blocks = [
-        _fit_block(grid, flat[i : i + BLOCK], settings, first_index=i, leading=leading)
+        _fit_block(grid, flat[i : i + BLOCK], settings, first_index=i, leading=leading, workspace=workspace)
         for i in range(0, flat.shape[0], BLOCK)
     ]
     if not blocks:
@@ -194,14 +210,28 @@ class _Settings:
 
 
 def _fit_block(
-    grid: np.ndarray, flat: np.ndarray, settings: _Settings, first_index: int, leading: tuple[int, ...]
+    grid: np.ndarray,
+    flat: np.ndarray,
+    settings: _Settings,
+    first_index: int,
+    leading: tuple[int, ...],
+    workspace: Workspace | None = None,
 ) -> dict[str, np.ndarray]:
     """Fit one block of spectra (n, n_wavelengths); blocks keep temporaries cache-sized. Returns flat features."""
     n = flat.shape[0]
     finite = np.isfinite(flat)
-    values = np.where(finite, flat, 0.0)
-    noise = robust_noise(np.where(finite, flat, np.nan))
-    _check_negative(values, finite, noise, leading, first_index)
+    masked = not finite.all()
+    values = np.where(finite, flat, 0.0) if masked else flat
+    lo = (np.where(finite, flat, np.inf) if masked else flat).min(axis=1)
+    hi = (np.where(finite, flat, -np.inf) if masked else flat).max(axis=1)
+    # noise: the cheap estimate where a spectrum is clearly bright and non-negative, the robust median elsewhere
+    has_mask = ~finite.all(axis=1)
+    noise = quick_noise(values)
+    exact = has_mask | (lo < -1.0) | ((hi - lo) <= 2.0 * settings.min_snr * noise)
+    if exact.any():
+        rows = flat[exact]
+        noise[exact] = robust_noise(np.where(np.isfinite(rows), rows, np.nan))
+    _check_negative(values, noise, leading, first_index)
     noise = np.nan_to_num(noise, nan=0.0)
     span = grid[-1] - grid[0]
     step = float(np.min(np.diff(grid)))
@@ -211,8 +241,6 @@ def _fit_block(
     status = np.full(n, FitStatus.OK, dtype=np.int8)
     status[n_finite < MIN_FIT_POINTS] = FitStatus.NO_DATA
     # pre-fit gate: the finite range must stand out of the noise, else the spectrum is dark
-    lo = np.where(finite, flat, np.inf).min(axis=1)
-    hi = np.where(finite, flat, -np.inf).max(axis=1)
     dark = (hi - lo) <= np.maximum(settings.min_snr * noise, 1e-12 * np.maximum(np.abs(hi), 1.0))
     status[(status == FitStatus.OK) & dark] = FitStatus.NO_PEAK
 
@@ -220,22 +248,26 @@ def _fit_block(
     todo = np.flatnonzero(status == FitStatus.OK)
     if todo.size:
         k = 5 if settings.baseline else 3
-        y, w = values[todo], weight[todo]
+        every = todo.size == n
+        y, w = (values, weight) if every else (values[todo], weight[todo])
         p0 = initial_guess(grid, y, w, settings.baseline)
-        res = levenberg_marquardt(grid, y, w, p0, max_iter=settings.max_iter)
+        res = levenberg_marquardt(grid, y, w, p0, max_iter=settings.max_iter, workspace=workspace)
         p = res.params
         height, center, sigma = p[:, 0], p[:, 1], np.abs(p[:, 2])
         dof = np.maximum(n_finite[todo] - k, 1)
-        cov = _inverse(res.jtj) * (res.cost / dof)[:, None, None]
-        stderr = np.sqrt(np.clip(np.einsum("nii->ni", cov), 0.0, None))
-        mean = y.sum(axis=1) / n_finite[todo]
-        ss_tot = np.einsum("nm,nm->n", (y - mean[:, None]) * w, (y - mean[:, None]) * w)
+        variance = _inverse_diagonal(res.jtj) * (res.cost / dof)[:, None]
+        stderr = np.sqrt(np.clip(variance, 0.0, None))
+        dev = y - (y.sum(axis=1) / n_finite[todo])[:, None]
+        if masked:
+            dev *= w
+        ss_tot = np.einsum("nm,nm->n", dev, dev)
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = np.where(ss_tot > 0, 1.0 - res.cost / ss_tot, np.nan)
         fwhm = FWHM_PER_SIGMA * sigma
         no_peak = (
             ~np.isfinite(height)
             | (height <= settings.min_snr * noise[todo])
+            | (height <= settings.min_snr * stderr[:, 0])  # not significantly above zero: a fitted noise bump
             | (height <= 0)
             | (center < grid[0])
             | (center > grid[-1])
@@ -271,12 +303,23 @@ def _fit_block(
     return feats
 
 
-def _inverse(jtj: np.ndarray) -> np.ndarray:
-    """Batched inverse of J^T J for the covariance; falls back to the pseudo-inverse if any matrix is singular."""
+def _inverse_diagonal(jtj: np.ndarray) -> np.ndarray:
+    """Diagonal of (J^T J)^-1, shape (n, k), for the parameter variances.
+
+    Solved one unit vector at a time: numpy's batched ``inv`` of thousands of tiny matrices is slow when OpenBLAS
+    runs multi-threaded, batched ``solve`` with a vector right-hand side is not. A singular matrix anywhere in the
+    batch falls back to the pseudo-inverse.
+    """
+    n, k, _ = jtj.shape
+    out = np.empty((n, k))
     try:
-        return np.linalg.inv(jtj)
+        for i in range(k):
+            unit = np.zeros((n, k, 1))
+            unit[:, i, 0] = 1.0
+            out[:, i] = np.linalg.solve(jtj, unit)[:, i, 0]
     except np.linalg.LinAlgError:
-        return np.linalg.pinv(jtj)
+        out = np.einsum("nii->ni", np.linalg.pinv(jtj))
+    return out
 
 
 def _empty_features(n: int) -> dict[str, np.ndarray]:

@@ -41,9 +41,15 @@ def test_shap_on_the_papers_160_row_design_ranks_the_drivers(tmp_path):
     csv = pd.read_csv(report.files["importance_csv"])
     assert list(csv.columns) == ["rank", "feature", "mean_abs_shap", "direction"] and list(csv["rank"]) == list(
         range(1, 10))
-    again = run_shap(table, "peak_nm", features, None, seed=0, n_estimators=60)
-    pd.testing.assert_frame_equal(again.rmse, report.rmse)  # seeded
-    assert again.files == {}
+
+
+def test_same_seed_same_numbers_and_no_files_without_out_dir():
+    table = paper_table().iloc[::4].reset_index(drop=True)  # 40 rows keep this quick
+    first = run_shap(table, "peak_nm", ["OLAm", "OctAm", "PbBr2", "Chloroform"], None, seed=3, n_estimators=20)
+    again = run_shap(table, "peak_nm", ["OLAm", "OctAm", "PbBr2", "Chloroform"], None, seed=3, n_estimators=20)
+    pd.testing.assert_frame_equal(first.rmse, again.rmse)
+    np.testing.assert_array_equal(first.shap_values, again.shap_values)
+    assert first.files == {} and first.n_rows == 40
 
 
 def test_design_table_pivots_identities_into_volume_columns():

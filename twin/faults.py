@@ -1,0 +1,340 @@
+"""Fault plans: what the twins do wrong and when, deterministically from the seed, and what the runner does about it.
+
+A ``FaultPlan`` (pydantic, loadable from YAML or JSON) lists faults; each fires at the n-th opportunity of its kind
+(``nth``), at the first opportunity at or after a campaign time (``at_s``), or at random with a per-opportunity
+``probability`` drawn from the plan's own random stream (seeded from the campaign seed, so instrument noise draws
+are the same with or without a plan).  An *opportunity* is one instrument operation where that kind of fault can
+happen: a tip pick-up, an aspiration, a dispense into the plate, a PL read, a tray move, a temperature check.
+
+Faults reach the instruments through a duck-typed hook: the sim pipettor, the sim reader and the Cytation emulator
+take ``faults=`` (a ``FaultInjector``) and call ``faults.fire(kind, now_s, **context)``, which returns None, returns
+the ``Fault`` (faults that change a value: short aspiration, temperature excursion) or raises a typed
+``InjectedFault`` error that subclasses the instrument error a real machine would give (``TipError``,
+``VolumeError``, ``LinkTimeout``, ``StatusError('2D06')``, ``ProtocolError``, ``TrayError``).
+
+``FaultPolicy`` says what the campaign runner does when a fault (injected or real) surfaces: ``retry`` up to
+``max_retries`` times, ``pause`` (alert, wait ``pause_s`` for the operator, then retry, bounded the same way),
+``skip`` (record and carry on), ``abort``; when retries run out the runner does ``then`` (skip or abort).  Every
+injection and every action lands in one ``EventLog``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from enum import Enum
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from instruments.cytation.protocol import LinkTimeout, ProtocolError, StatusError, STATUS_READ_REFUSED
+from instruments.errors import InstrumentError, OutOfTipsError, ReaderError, TipError, TrayError, VolumeError
+
+
+class FaultKind(str, Enum):
+    """The kinds of fault a plan can inject."""
+
+    tip_pickup = "tip_pickup"                        # the tip is not picked up (pipettor)
+    short_aspiration = "short_aspiration"            # clogged tip / short aspiration (pipettor)
+    well_skipped = "well_skipped"                    # the robot misses a plate well (pipettor dispense)
+    reader_timeout = "reader_timeout"                # the reader does not answer (serial: no ETX)
+    read_refused = "read_refused"                    # the reader refuses the read with 2D06
+    garbled_frame = "garbled_frame"                  # the reply's framing is garbage
+    tray_jam = "tray_jam"                            # the tray does not move
+    temperature_excursion = "temperature_excursion"  # the incubator leaves its set-point
+    crash = "crash"                                  # the control PC dies at a campaign time
+
+
+#: faults that raise an error at their opportunity (the others change a value or end the process).
+RAISING = {FaultKind.tip_pickup, FaultKind.short_aspiration, FaultKind.well_skipped, FaultKind.reader_timeout,
+           FaultKind.read_refused, FaultKind.garbled_frame, FaultKind.tray_jam}
+#: the operations that use each reader-side fault: a PL read (reader faults), a tray move.
+READ_FAULTS = (FaultKind.reader_timeout, FaultKind.read_refused, FaultKind.garbled_frame)
+
+
+class Fault(BaseModel):
+    """One fault: what, when (``nth`` opportunity, ``at_s`` campaign seconds, or a ``probability``), how often."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: FaultKind
+    nth: int | None = Field(None, ge=1, le=1_000_000, description="fire at the n-th opportunity of this kind (1-based)")
+    at_s: float | None = Field(None, ge=0, le=1e7, allow_inf_nan=False,
+                               description="fire at the first opportunity at or after this campaign time (s)")
+    probability: float | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                      description="chance per opportunity, from the plan's seeded random stream")
+    times: int = Field(1, ge=1, le=1000, description="consecutive opportunities affected once triggered "
+                                                     "(probability faults: the most times it may fire)")
+    well: str | None = Field(None, description="only opportunities at this plate well (well_skipped, "
+                                               "short_aspiration)")
+    fraction: float = Field(0.3, ge=0, lt=1, allow_inf_nan=False,
+                            description="short_aspiration: fraction of the volume that enters the tip")
+    detected: bool = Field(True, description="short_aspiration: the pipettor notices (pressure sensing) and raises; "
+                                             "False delivers the short volume silently (recorded in the event log)")
+    delta_C: float = Field(3.0, ge=-40, le=40, allow_inf_nan=False, description="temperature_excursion: offset (°C)")
+    duration_s: float = Field(600.0, ge=0, le=1e6, allow_inf_nan=False,
+                              description="temperature_excursion: how long the offset lasts (s)")
+    hard: bool = Field(False, description="crash: SIGKILL the process (True) or raise SimulatedCrash (False)")
+
+    @model_validator(mode="after")
+    def _one_trigger(self):
+        given = [n for n in ("nth", "at_s", "probability") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"{self.kind.value}: give exactly one of nth, at_s, probability (got {given or 'none'})")
+        if self.kind is FaultKind.crash and self.at_s is None:
+            raise ValueError("crash: give at_s (the campaign time of the crash, s)")
+        return self
+
+
+class FaultPolicy(BaseModel):
+    """What the runner does when a fault surfaces; bounded: at most ``max_retries`` re-attempts."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["retry", "pause", "skip", "abort"]
+    max_retries: int = Field(2, ge=0, le=10)
+    pause_s: float = Field(0.0, ge=0, le=86_400, allow_inf_nan=False,
+                           description="wait before each re-attempt (pause: the operator's intervention)")
+    then: Literal["skip", "abort"] = Field("abort", description="when the retries run out")
+
+
+#: what the runner does by default (a real lab's choices: re-try cheap things, call the operator for the tray).
+DEFAULT_POLICIES: dict[FaultKind, FaultPolicy] = {
+    FaultKind.tip_pickup: FaultPolicy(action="retry", max_retries=3, then="abort"),
+    FaultKind.short_aspiration: FaultPolicy(action="retry", max_retries=2, then="abort"),
+    FaultKind.well_skipped: FaultPolicy(action="skip"),
+    FaultKind.reader_timeout: FaultPolicy(action="retry", max_retries=2, pause_s=5.0, then="skip"),
+    FaultKind.read_refused: FaultPolicy(action="retry", max_retries=2, pause_s=1.0, then="skip"),
+    FaultKind.garbled_frame: FaultPolicy(action="retry", max_retries=2, pause_s=1.0, then="skip"),
+    FaultKind.tray_jam: FaultPolicy(action="pause", max_retries=2, pause_s=300.0, then="abort"),
+    FaultKind.temperature_excursion: FaultPolicy(action="pause", max_retries=3, pause_s=120.0, then="skip"),
+}
+
+
+class FaultPlan(BaseModel):
+    """The faults of one campaign and the runner's policies (defaults: ``DEFAULT_POLICIES``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    faults: list[Fault] = Field(default_factory=list, max_length=1000)
+    policies: dict[FaultKind, FaultPolicy] = Field(default_factory=dict)
+    temperature_tolerance_C: float = Field(1.0, gt=0, le=50, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _no_crash_policy(self):
+        if FaultKind.crash in self.policies:
+            raise ValueError("crash has no policy: a crashed run is continued with `larp-twin resume DIR`")
+        return self
+
+    def policy(self, kind: FaultKind) -> FaultPolicy:
+        return self.policies.get(kind) or DEFAULT_POLICIES[kind]
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FaultPlan":
+        """Read a plan from ``.yaml``/``.yml`` or ``.json``; a bad file raises FaultPlanError naming it."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise FaultPlanError(f"fault plan {p}: cannot read it: {exc}") from None
+        return cls.from_text(text, source=str(p), yaml_ok=p.suffix.lower() != ".json")
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "fault plan", yaml_ok: bool = True) -> "FaultPlan":
+        from pydantic import ValidationError
+
+        try:
+            if yaml_ok:
+                import yaml
+
+                data = yaml.safe_load(text)
+            else:
+                data = json.loads(text)
+        except Exception as exc:  # yaml/json syntax errors come in many classes
+            raise FaultPlanError(f"{source}: not valid {'YAML' if yaml_ok else 'JSON'}: {exc}") from None
+        if data is None:
+            data = {}
+        if isinstance(data, list):
+            data = {"faults": data}
+        if not isinstance(data, dict):
+            raise FaultPlanError(f"{source}: expected a mapping with 'faults' (and 'policies'), got "
+                                 f"{type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise FaultPlanError(f"{source}: {exc}") from None
+
+
+class FaultPlanError(ValueError):
+    """A fault-plan file that cannot be read or does not validate."""
+
+
+# -- errors raised by injected faults ----------------------------------------------------------------------------
+class InjectedFault(InstrumentError):
+    """Mixin base of every error an injected fault raises; ``.kind`` says which fault."""
+
+    kind: FaultKind
+
+    def __init__(self, message: str, kind: FaultKind, **context):
+        super().__init__(message)
+        self.kind = kind
+        self.context = context
+
+
+class TipPickupError(InjectedFault, TipError):
+    """The tip was not picked up; ``context['rack']``/``['index']`` name the tip position (now unusable)."""
+
+
+class ShortAspirationError(InjectedFault, VolumeError):
+    """A clogged tip: only part of the volume entered the tip (the pipettor's pressure check noticed)."""
+
+
+class WellSkippedError(InjectedFault, VolumeError):
+    """The dispense missed the plate well."""
+
+
+class InjectedTimeout(InjectedFault, LinkTimeout):
+    """The reader did not answer in time."""
+
+
+class InjectedRefusal(InjectedFault, StatusError):
+    """The reader refused the read (2D06)."""
+
+    def __init__(self, message: str, kind: FaultKind, **context):
+        InstrumentError.__init__(self, message)
+        self.kind, self.context, self.status = kind, context, STATUS_READ_REFUSED
+
+
+class InjectedGarble(InjectedFault, ProtocolError):
+    """The reply's framing was garbage."""
+
+
+class TrayJamError(InjectedFault, TrayError):
+    """The tray did not move."""
+
+
+class SimulatedCrash(BaseException):
+    """The control process 'died' at a campaign time (BaseException: no policy catches it)."""
+
+
+_ERRORS = {FaultKind.tip_pickup: TipPickupError, FaultKind.short_aspiration: ShortAspirationError,
+           FaultKind.well_skipped: WellSkippedError, FaultKind.reader_timeout: InjectedTimeout,
+           FaultKind.read_refused: InjectedRefusal, FaultKind.garbled_frame: InjectedGarble,
+           FaultKind.tray_jam: TrayJamError}
+
+
+def classify(exc: BaseException, operation: str) -> FaultKind | None:
+    """Which fault kind an error (injected or from a real driver) is, given the operation that raised it."""
+    if isinstance(exc, InjectedFault):
+        return exc.kind
+    if isinstance(exc, OutOfTipsError):
+        return None
+    if operation == "tray" and isinstance(exc, ReaderError):
+        return FaultKind.tray_jam
+    if isinstance(exc, LinkTimeout):
+        return FaultKind.reader_timeout
+    if isinstance(exc, StatusError) and exc.status == STATUS_READ_REFUSED:
+        return FaultKind.read_refused
+    if isinstance(exc, ProtocolError):
+        return FaultKind.garbled_frame
+    if operation == "pick_up_tip" and isinstance(exc, TipError):
+        return FaultKind.tip_pickup
+    return None
+
+
+# -- the event log and the injector -------------------------------------------------------------------------------
+class EventLog:
+    """Every fault and every action, in order; ``sink`` (e.g. a durable journal) sees each event as it happens."""
+
+    def __init__(self, sink: Callable[[dict], None] | None = None):
+        self.events: list[dict] = []
+        self.sink = sink
+
+    def add(self, t_s: float, kind: FaultKind | str, action: str, **detail) -> dict:
+        e = {"t_s": round(float(t_s), 3), "kind": getattr(kind, "value", kind), "action": action, **detail}
+        self.events.append(e)
+        if self.sink is not None:
+            self.sink(e)
+        return e
+
+    def count(self, action: str | None = None, kind: str | None = None) -> int:
+        return sum(1 for e in self.events if (action is None or e["action"] == action)
+                   and (kind is None or e["kind"] == kind))
+
+
+class FaultInjector:
+    """Decides, opportunity by opportunity, whether a fault fires; deterministic given the seed and the op order.
+
+    ``crashed_at``: ``at_s`` of crash faults that already ended a previous attempt of this run (from its journal):
+    on a resumed run they log the same ``injected`` event again, then ``resumed``, instead of crashing.
+    """
+
+    def __init__(self, plan: FaultPlan | None, seed: int = 0, log: EventLog | None = None,
+                 crashed_at=()):
+        self.plan = plan or FaultPlan()
+        self.log = log if log is not None else EventLog()
+        self.rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0xFA017]))
+        self._seen: dict[FaultKind, int] = {}
+        self._left = [f.times for f in self.plan.faults]
+        self._armed = [False] * len(self.plan.faults)
+        self._window_seen: set[int] = set()
+        self.crashed_at = {float(x) for x in crashed_at}
+
+    def faults_of(self, kind: FaultKind) -> list[tuple[int, Fault]]:
+        return [(i, f) for i, f in enumerate(self.plan.faults) if f.kind is kind]
+
+    def fire(self, kind: FaultKind | str, now_s: float, **context) -> Fault | None:
+        """One opportunity of ``kind``: None, the fault that applies, or raise its InjectedFault."""
+        kind = FaultKind(kind)
+        self._seen[kind] = n = self._seen.get(kind, 0) + 1
+        hit = None
+        for i, f in self.faults_of(kind):
+            if f.well is not None and context.get("well") not in (None, f.well):
+                continue
+            if f.well is not None and context.get("well") is None:
+                continue
+            if self._left[i] <= 0 or (kind is FaultKind.temperature_excursion and f.at_s is not None):
+                continue  # at_s excursions are time windows: temperature_offset_C
+            if f.probability is not None:
+                go = bool(self.rng.random() < f.probability)  # one draw per opportunity: deterministic
+            else:
+                if not self._armed[i]:
+                    self._armed[i] = (n >= f.nth) if f.nth is not None else (now_s >= f.at_s)
+                go = self._armed[i]
+            if go and hit is None:
+                self._left[i] -= 1
+                hit = f
+        if hit is None:
+            return None
+        detail = {k: v for k, v in context.items() if isinstance(v, (str, int, float, bool))}
+        self.log.add(now_s, kind, "injected", opportunity=n, **detail)
+        if kind in RAISING and not (kind is FaultKind.short_aspiration and not hit.detected):
+            raise _ERRORS[kind](f"injected {kind.value} at t={now_s:.1f} s (opportunity {n}"
+                                + "".join(f", {k}={v}" for k, v in detail.items()) + ")", kind, **context)
+        return hit
+
+    def temperature_offset_C(self, now_s: float) -> float:
+        """Incubator offset at ``now_s`` from excursions triggered by ``at_s`` (time windows, no opportunities)."""
+        off = 0.0
+        for i, f in self.faults_of(FaultKind.temperature_excursion):
+            if f.at_s is not None and f.at_s <= now_s < f.at_s + f.duration_s:
+                off += f.delta_C
+                if i not in self._window_seen:
+                    self._window_seen.add(i)
+                    self.log.add(now_s, FaultKind.temperature_excursion, "injected", delta_C=f.delta_C,
+                                 until_s=f.at_s + f.duration_s)
+        return off
+
+    def crashes(self) -> list[Fault]:
+        return [f for _, f in self.faults_of(FaultKind.crash)]
+
+    def crash_process(self, clock, fault: Fault):
+        """A simpy process that ends the run at ``fault.at_s`` (SIGKILL when ``hard``)."""
+        yield clock.wait_until(fault.at_s)
+        self.log.add(clock.now, FaultKind.crash, "injected", at_s=fault.at_s, hard=fault.hard)
+        if fault.at_s in self.crashed_at:
+            self.log.add(clock.now, FaultKind.crash, "resumed", at_s=fault.at_s)
+            return
+        if fault.hard:
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise SimulatedCrash(f"injected crash at t={clock.now:.1f} s")

@@ -1,0 +1,152 @@
+"""A durable, append-only run journal: one JSON line per record, written with ``write`` + ``fsync`` as it happens.
+
+Each line is ``{"rec": {...}, "crc": CRC32}``; ``rec`` carries ``seq`` (0, 1, 2 ...) and ``type`` (``start``,
+``plate``, ``event``, ``read``, ``done``).  A crash can leave at most one torn last line (no newline, or a CRC that
+does not match); opening the journal cuts it off.  A damaged line *before* the last is corruption and raises
+``JournalError`` rather than being dropped silently.
+
+Replay: a journal opened on an existing file holds its records; ``append`` then first *verifies* each new record
+against the recorded one at the same position (``ReplayMismatch`` if they differ) and writes only records past the
+end.  A twin campaign re-run with the same seed regenerates the same record stream, so resuming is: re-run, verify
+the recorded prefix, append the rest -- nothing recorded is lost, nothing is written twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+
+class JournalError(ValueError):
+    """A journal file that cannot be used: corrupt in the middle, or not a journal."""
+
+
+class ReplayMismatch(JournalError):
+    """A resumed run produced a different record than the one journaled at the same position."""
+
+
+def _plain(value):
+    """JSON-ready copy: numpy to Python, NaN/inf to None (so the canonical text is stable)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else None
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return value
+
+
+def canonical(record: dict) -> str:
+    return json.dumps(_plain(record), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _line(record: dict) -> bytes:
+    text = canonical(record)
+    return ('{"rec":' + text + ',"crc":' + str(zlib.crc32(text.encode())) + "}\n").encode()
+
+
+def _parse(line: bytes) -> dict | None:
+    """The record of one complete line, or None if the line is damaged."""
+    try:
+        obj = json.loads(line)
+        rec, crc = obj["rec"], obj["crc"]
+        if not isinstance(rec, dict) or zlib.crc32(canonical(rec).encode()) != crc:
+            return None
+        return rec
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def read_journal(path: str | Path, repair: bool = False) -> list[dict]:
+    """The records of a journal file; a torn last line is ignored (and cut off the file when ``repair``)."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    data = p.read_bytes()
+    records, good_end, pos = [], 0, 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        end = len(data) if nl < 0 else nl + 1
+        rec = _parse(data[pos:end]) if nl >= 0 else None
+        if rec is None:
+            if end < len(data):
+                raise JournalError(f"{p}: line {len(records) + 1} is damaged and is not the last line "
+                                   f"(byte {pos} of {len(data)}); the journal is corrupt")
+            break  # a torn tail: the record in flight when the process died
+        if rec.get("seq") != len(records):
+            raise JournalError(f"{p}: line {len(records) + 1} has seq {rec.get('seq')!r}, expected {len(records)}")
+        records.append(rec)
+        good_end = pos = end
+    if repair and good_end < len(data):
+        with open(p, "r+b") as fh:
+            fh.truncate(good_end)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return records
+
+
+class Journal:
+    """Append-only, fsynced record stream of one run; see the module docstring for replay."""
+
+    def __init__(self, path: str | Path, fsync: bool = True):
+        self.path = Path(path)
+        self.fsync = fsync
+        new = not self.path.exists()
+        self.recorded: list[dict] = read_journal(self.path, repair=True)
+        self.cursor = 0
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if new and fsync:  # make the file's directory entry durable too
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+    @property
+    def replaying(self) -> bool:
+        return self.cursor < len(self.recorded)
+
+    def append(self, type: str, **payload) -> bool:
+        """Record one item; True if written now, False if it was already recorded (and matched)."""
+        rec = _plain({"seq": self.cursor, "type": type, **payload})
+        if self.cursor < len(self.recorded):
+            old = self.recorded[self.cursor]
+            if canonical(old) != canonical(rec):
+                raise ReplayMismatch(f"{self.path}: record {self.cursor} differs on replay: journaled "
+                                     f"{canonical(old)[:160]} vs now {canonical(rec)[:160]}")
+            self.cursor += 1
+            return False
+        data = memoryview(_line(rec))
+        while data:
+            data = data[os.write(self._fd, data):]
+        if self.fsync:
+            os.fsync(self._fd)
+        self.recorded.append(rec)
+        self.cursor += 1
+        return True
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def of_type(self, type: str) -> list[dict]:
+        return [r for r in self.recorded if r["type"] == type]

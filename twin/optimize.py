@@ -1,0 +1,363 @@
+"""Closed-loop optimisation on the twin: propose a plate of conditions, run it, score it, update, repeat.
+
+Strategies share one ask/tell interface (``ask(n) -> conditions``, ``tell(conditions, scores)``):
+``BayesianOptimizer`` (scikit-learn Gaussian process + expected improvement, a batch per plate by the kriging
+believer), ``RandomSearch`` and ``GridSearch``.  ``PlateRunner`` turns a plate of conditions into a campaign and runs
+it with ``run_campaign`` on the lab its ``LabConfig`` names, so the loop rehearsed on the twin drives real backends
+unchanged.  ``optimize`` runs one loop; ``compare_strategies`` runs every strategy over several seeds on the same
+plate budget and reports plates needed to reach a target score.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from twin.config import LabConfig, Schedule
+from twin.sweep_spec import (CATEGORICAL, DEFAULTS, PARAMETERS, Range, SweepSpec, SweepSpecError, load_spec,
+                              sample_conditions)
+
+
+class SearchSpace(BaseModel):
+    """The parameters a loop may choose: a list (categorical choices) or a Range (continuous, optionally log).
+
+    Invalid spaces raise pydantic's ValidationError (a ValueError) carrying the SweepSpecError message: the
+    parameter, the value and the allowed values.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    parameters: dict[str, list | Range] = Field(default_factory=lambda: {
+        "antisolvent": ["toluene", "chloroform"], "pair": ["OAc:OLAm", "OctAc:OctAm"],
+        "amine_per_acid": Range(low=0.1, high=2.0), "acid_per_pbbr2": Range(low=10.0, high=40.0, log=True)})
+
+    @model_validator(mode="after")
+    def _valid(self):
+        # reuse the sweep spec's checks (names, canonical values, ranges) on a random design of this space
+        spec = load_spec({"design": "random", "n": 1, "parameters": self.parameters})
+        self.parameters = spec.parameters
+        for name, v in self.parameters.items():
+            if isinstance(v, list) and name not in CATEGORICAL:
+                raise SweepSpecError(f"parameters.{name}: a numeric parameter needs a Range(low, high) in a search "
+                                     f"space; allowed lists only for {list(CATEGORICAL)}")
+        return self
+
+    def sample(self, n: int, rng: np.random.Generator, design: str = "random") -> pd.DataFrame:
+        """``n`` conditions (all PARAMETERS; fixed ones at DEFAULTS) drawn uniformly or by Latin hypercube."""
+        table = sample_conditions(self.parameters, n, design, int(rng.integers(2**31)))
+        for k, v in DEFAULTS.items():
+            if k not in table:
+                table[k] = v
+        return table[list(PARAMETERS)]
+
+    def grid(self, n: int) -> pd.DataFrame:
+        """A full grid with at least ``n`` points: every categorical level x equal levels per continuous range."""
+        cats = {k: v for k, v in self.parameters.items() if isinstance(v, list)}
+        reals = {k: v for k, v in self.parameters.items() if not isinstance(v, list)}
+        n_cat = int(np.prod([len(v) for v in cats.values()])) if cats else 1
+        levels = max(2, int(np.ceil((n / n_cat) ** (1 / max(len(reals), 1))))) if reals else 1
+        params = dict(cats, **{k: Range(low=v.low, high=v.high, log=v.log, num=levels) for k, v in reals.items()})
+        return SweepSpec(design="grid", parameters=params).conditions()[list(PARAMETERS)]
+
+    def encode(self, conditions: pd.DataFrame) -> np.ndarray:
+        """Features for the GP: continuous parameters scaled to [0, 1] (log if log), categoricals one-hot."""
+        cols = []
+        for name, v in self.parameters.items():
+            if isinstance(v, list):
+                values = conditions[name].astype(str).to_numpy()
+                cols += [(values == str(c)).astype(float) for c in v]
+            else:
+                x = conditions[name].to_numpy(float)
+                lo, hi = (np.log(v.low), np.log(v.high)) if v.log else (v.low, v.high)
+                cols.append(((np.log(x) if v.log else x) - lo) / (hi - lo))
+        return np.column_stack(cols) if cols else np.zeros((len(conditions), 0))
+
+
+@dataclass
+class EmissionObjective:
+    """Default objective: brightest end-of-run emission with peak in ``peak_nm``, retention and FWHM limits.
+
+    Score (higher is better, RFU) = ``height_end`` x exp(-violation), where violation adds the peak's distance outside
+    ``peak_nm`` / 5 nm, the retention shortfall below ``min_retention`` / 0.05 and the FWHM excess over ``max_fwhm_nm``
+    / 2.5 nm.  A well meeting every limit scores its brightness; dark or failed wells score 0.
+    """
+
+    peak_nm: tuple[float, float] = (515.0, 525.0)
+    min_retention: float = 0.9
+    max_fwhm_nm: float = 25.0
+
+    def violation(self, summary: pd.DataFrame) -> np.ndarray:
+        peak = summary["peak_nm_end"].to_numpy(float)
+        lo, hi = self.peak_nm
+        v = (np.maximum(0, lo - peak) + np.maximum(0, peak - hi)) / 5.0
+        v += np.maximum(0, self.min_retention - summary["intensity_retention"].to_numpy(float)) / 0.05
+        v += np.maximum(0, summary["fwhm_nm_end"].to_numpy(float) - self.max_fwhm_nm) / 2.5
+        return np.where(np.isfinite(v), v, np.inf)
+
+    def feasible(self, summary: pd.DataFrame) -> np.ndarray:
+        return self.violation(summary) == 0
+
+    def __call__(self, summary: pd.DataFrame) -> np.ndarray:
+        height = np.nan_to_num(summary["height_end"].to_numpy(float), nan=0.0)
+        return np.maximum(height, 0.0) * np.exp(-self.violation(summary))
+
+
+@dataclass
+class PlateRunner:
+    """Runs a plate of conditions as one campaign on the lab ``lab`` names; returns the per-well summary table."""
+
+    schedule: Schedule = field(default_factory=Schedule)
+    lab: LabConfig = field(default_factory=LabConfig)
+    plate_wells: int = 96
+    name: str = "loop"
+
+    def __call__(self, conditions: pd.DataFrame, seed: int, plate: int = 0) -> pd.DataFrame:
+        from twin.sweep import CampaignTask, run_task
+
+        cond = conditions.reset_index(drop=True).copy()
+        cond["condition"] = np.arange(len(cond))
+        task = CampaignTask(f"p{plate:04d}-s{seed}", plate, seed, cond[["condition", *PARAMETERS]], self.schedule,
+                            self.lab, self.plate_wells, self.name)
+        return run_task(task)["summary"]
+
+
+class RandomSearch:
+    """Uniform random conditions."""
+
+    def __init__(self, space: SearchSpace, seed: int = 0):
+        self.space, self.rng = space, np.random.default_rng(seed)
+
+    def ask(self, n: int) -> pd.DataFrame:
+        return self.space.sample(n, self.rng)
+
+    def tell(self, conditions: pd.DataFrame, scores) -> None:
+        pass
+
+
+class GridSearch:
+    """A full grid of at least ``budget`` points, visited in a random (seeded) order, ``n`` per plate."""
+
+    def __init__(self, space: SearchSpace, budget: int, seed: int = 0):
+        grid = space.grid(budget)
+        self.grid = grid.iloc[np.random.default_rng(seed).permutation(len(grid))].reset_index(drop=True)
+        self.next = 0
+
+    def ask(self, n: int) -> pd.DataFrame:
+        idx = np.arange(self.next, self.next + n) % len(self.grid)
+        self.next += n
+        return self.grid.iloc[idx].reset_index(drop=True)
+
+    def tell(self, conditions: pd.DataFrame, scores) -> None:
+        pass
+
+
+class BayesianOptimizer:
+    """Gaussian-process Bayesian optimisation: a Latin-hypercube first plate, then expected-improvement batches.
+
+    The GP (Matern 5/2 with one length scale per feature + white noise, normalised targets) models
+    log1p(score); each plate is filled by the kriging believer in at most 8 rounds: pick the candidates with the
+    largest EI (damped within a round near each pick, one length scale wide), add them with their predicted means as
+    pseudo-observations, refit with the kernel fixed, repeat.  Candidates are ``n_candidates``
+    random conditions plus perturbations of the best ones observed.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int = 0, xi: float = 0.01, n_candidates: int = 1500):
+        self.space, self.seed, self.xi, self.n_candidates = space, seed, xi, n_candidates
+        self.rng = np.random.default_rng(seed)
+        self.X = pd.DataFrame(columns=list(PARAMETERS))
+        self.y = np.zeros(0)
+
+    def tell(self, conditions: pd.DataFrame, scores) -> None:
+        scores = np.asarray(scores, float)
+        keep = np.isfinite(scores)
+        self.X = pd.concat([self.X, conditions.reset_index(drop=True)[keep]], ignore_index=True)
+        self.y = np.concatenate([self.y, np.log1p(np.maximum(scores[keep], 0.0))])
+
+    def _gp(self, X, y, kernel=None):
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        if kernel is None:
+            d = X.shape[1]
+            # big data sets: warm start from the last plate's hyperparameters (one optimisation; the fit is the
+            # cost); small ones: three random restarts (cheap, and a few points mislead a single start)
+            warm = getattr(self, "kernel_", None) if len(y) >= 64 else None
+            kernel = warm or ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.full(d, 0.3), (1e-2, 1e2), nu=2.5) \
+                + WhiteKernel(1e-2, (1e-6, 1.0))
+            gp = GaussianProcessRegressor(kernel, normalize_y=True, n_restarts_optimizer=0 if warm else 2,
+                                          random_state=self.seed)
+        else:
+            gp = GaussianProcessRegressor(kernel, normalize_y=True, optimizer=None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # length scales at a bound: fine for a proposal
+            return gp.fit(X, y)
+
+    def _candidates(self) -> pd.DataFrame:
+        cand = [self.space.sample(self.n_candidates, self.rng)]
+        top = self.X.iloc[np.argsort(self.y)[::-1][:5]]
+        for _, row in top.iterrows():
+            local = pd.DataFrame([row] * 60).reset_index(drop=True)
+            for name, v in self.space.parameters.items():
+                if isinstance(v, Range):
+                    lo, hi = (np.log(v.low), np.log(v.high)) if v.log else (v.low, v.high)
+                    x = (np.log(local[name].astype(float)) if v.log else local[name].astype(float)).to_numpy()
+                    x = np.clip(x + self.rng.normal(0, 0.05 * (hi - lo), len(x)), lo, hi)
+                    local[name] = np.exp(x) if v.log else x
+            cand.append(local)
+        return pd.concat(cand, ignore_index=True)
+
+    def ask(self, n: int) -> pd.DataFrame:
+        if len(self.y) < 3:
+            return self.space.sample(n, self.rng, design="lhs")
+        from scipy.stats import norm
+
+        X = self.space.encode(self.X)
+        gp = self._gp(X, self.y)
+        self.kernel_ = gp.kernel_
+        cand = self._candidates()
+        C = self.space.encode(cand)
+        Xb, yb = X, self.y.copy()
+        best = yb.max()
+        ell = np.asarray(gp.kernel_.get_params()["k1__k2__length_scale"], float)
+        chosen: list[int] = []
+        available = np.ones(len(cand), bool)
+        step = max(1, -(-n // 8))  # at most 8 GP refits per plate, whatever its size
+        while len(chosen) < n:
+            if chosen:
+                gp = self._gp(Xb, yb, gp.kernel_)
+            mu, sd = gp.predict(C, return_std=True)
+            imp = mu - best - self.xi
+            z = imp / np.maximum(sd, 1e-12)
+            ei = np.where(sd > 1e-12, imp * norm.cdf(z) + sd * norm.pdf(z), 0.0)
+            ei = np.maximum(ei, 0.0) + 1e-12 * sd  # ties (EI ~ 0 everywhere) go to the most uncertain
+            picks = []
+            for _ in range(min(step, n - len(chosen))):
+                score = np.where(available, ei, -np.inf)
+                i = int(np.argmax(score))
+                picks.append(i)
+                available[i] = False
+                # within a round, damp EI near the pick (one GP length scale), so a batch spreads out
+                ei = ei * (1.0 - np.exp(-0.5 * np.sum(((C - C[i]) / ell) ** 2, axis=1)))
+            chosen += picks
+            Xb, yb = np.vstack([Xb, C[picks]]), np.append(yb, mu[picks])  # kriging believer
+        return cand.iloc[chosen].reset_index(drop=True)
+
+
+STRATEGIES = ("bayes", "random", "grid")
+
+
+def make_strategy(name: str, space: SearchSpace, seed: int, budget: int):
+    """A fresh strategy by name (one of STRATEGIES)."""
+    if name == "bayes":
+        return BayesianOptimizer(space, seed)
+    if name == "random":
+        return RandomSearch(space, seed)
+    if name == "grid":
+        return GridSearch(space, budget, seed)
+    raise ValueError(f"strategy {name!r}; allowed: {list(STRATEGIES)}")
+
+
+@dataclass
+class LoopResult:
+    """One loop's history (one row per well, with ``plate``, ``score``, ``feasible``) and best score per plate."""
+
+    history: pd.DataFrame
+    best_by_plate: list[float]
+
+    def plates_to_reach(self, target: float) -> float:
+        """1-based number of plates after which the best score first reaches ``target`` (NaN if never)."""
+        hits = np.flatnonzero(np.asarray(self.best_by_plate) >= target)
+        return float(hits[0] + 1) if hits.size else float("nan")
+
+    @property
+    def best(self) -> pd.Series:
+        return self.history.loc[self.history["score"].idxmax()]
+
+
+def optimize(strategy, plates: int, plate_size: int = 24, *, objective: Callable | None = None,
+             runner: Callable | None = None, seed: int = 0, callback: Callable | None = None) -> LoopResult:
+    """Run the closed loop: ``plates`` times ask a plate of ``plate_size`` conditions, run, score, tell.
+
+    Parameters
+    ----------
+    strategy : object with ``ask(n) -> DataFrame`` and ``tell(conditions, scores)`` (see STRATEGIES).
+    plates, plate_size : plate budget and conditions per plate (8-96 on a 96-well plate).
+    objective : callable(per-well summary table) -> scores, higher is better (default EmissionObjective()).
+    runner : callable(conditions, seed, plate) -> per-well summary (default PlateRunner(): 12 h on the twin).
+    seed : campaign seeds are ``seed * 1000 + plate``.
+    callback : called with (plate, scored summary) after each plate.
+    """
+    objective = objective or EmissionObjective()
+    runner = runner or PlateRunner()
+    parts, best, running = [], [], -np.inf
+    for p in range(plates):
+        conditions = strategy.ask(plate_size)
+        summary = runner(conditions, seed * 1000 + p, p)
+        summary = summary.sort_values("condition").reset_index(drop=True)
+        scores = np.asarray(objective(summary), float)
+        if scores.shape != (len(summary),):
+            raise ValueError(f"objective returned shape {scores.shape}; allowed: one score per well ({len(summary)})")
+        strategy.tell(summary[list(PARAMETERS)], scores)
+        summary = summary.assign(plate=p, score=scores)
+        if hasattr(objective, "feasible"):
+            summary["feasible"] = objective.feasible(summary)
+        parts.append(summary)
+        running = max(running, np.nanmax(scores) if np.isfinite(scores).any() else -np.inf)
+        best.append(float(running))
+        if callback is not None:
+            callback(p, summary)
+    return LoopResult(pd.concat(parts, ignore_index=True), best)
+
+
+def _one_loop(args) -> tuple[str, int, list[float], dict]:
+    name, seed, space, plates, plate_size, objective, runner = args
+    strategy = make_strategy(name, space, seed, plates * plate_size)
+    res = optimize(strategy, plates, plate_size, objective=objective, runner=runner, seed=seed)
+    best = res.best
+    return name, seed, res.best_by_plate, {k: best[k] for k in ("score", *PARAMETERS) if k in best}
+
+
+def compare_strategies(space: SearchSpace | None = None, plates: int = 6, plate_size: int = 24,
+                       seeds=(0, 1, 2), strategies=STRATEGIES, *, objective: Callable | None = None,
+                       runner: Callable | None = None, target: float | None = None, target_fraction: float = 0.9,
+                       executor: Executor | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every strategy x seed on the same plate budget; loops run in parallel on ``executor`` (default processes).
+
+    ``target`` is the score to reach; by default ``target_fraction`` x the best score any loop found.
+    Returns (runs, report): ``runs`` has one row per strategy, seed and plate with the best score so far;
+    ``report`` one row per strategy with median plates to target (NaN counts as not reached), how many seeds reached
+    it, and the mean final best score.
+    """
+    space = space or SearchSpace()
+    objective = objective or EmissionObjective()
+    runner = runner or PlateRunner()
+    jobs = [(s, seed, space, plates, plate_size, objective, runner) for s in strategies for seed in seeds]
+    own = executor is None
+    executor = executor or ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1))
+    try:
+        results = list(executor.map(_one_loop, jobs))
+    finally:
+        if own:
+            executor.shutdown()
+    rows = [dict(strategy=s, seed=seed, plate=p + 1, best_score=b) for s, seed, bests, _ in results
+            for p, b in enumerate(bests)]
+    runs = pd.DataFrame(rows)
+    if target is None:
+        target = target_fraction * runs["best_score"].max()
+    report = []
+    for s in strategies:
+        per_seed = [next((p + 1 for p, b in enumerate(bests) if b >= target), np.nan)
+                    for name, _, bests, _ in results if name == s]
+        finals = [bests[-1] for name, _, bests, _ in results if name == s]
+        report.append(dict(strategy=s, target=target, reached=int(np.isfinite(per_seed).sum()), seeds=len(per_seed),
+                           median_plates_to_target=float(np.median([p if np.isfinite(p) else plates + 1
+                                                                    for p in per_seed])),
+                           mean_final_best=float(np.mean(finals))))
+    return runs, pd.DataFrame(report)
