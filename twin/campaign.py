@@ -97,6 +97,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     wall0 = time.perf_counter()
     plate_map = validate_plate_map(campaign.plate_map, campaign.plate_wells, source=f"{campaign.name} plate map")
     plan = plan_deck(plate_map, plate_map.attrs["plate_wells"])
+    deck_sheet = plan.deck_sheet()  # before the plate leaves the deck for the reader
     fault_plan = campaign.faults
     events = EventLog(sink=(lambda e: journal.append("event", **e)) if journal is not None else None)
     injector = FaultInjector(fault_plan, seed, events, crashed_at) if fault_plan is not None else None
@@ -185,7 +186,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     result = CampaignResult.from_run(
         campaign=campaign, plate_map=plate_map, plate=plan.plate, reads=reads, seed=seed,
         virtual_s=marks["done_s"], wall_s=time.perf_counter() - wall0, backends=lab.backends, marks=marks,
-        logs={"pipettor": pipettor.log, "reader": reader.log}, deck_sheet=plan.deck_sheet(),
+        logs={"pipettor": pipettor.log, "reader": reader.log}, deck_sheet=deck_sheet,
     )
     result.events = events.events
     if fault_plan is not None:

@@ -120,3 +120,8 @@ def test_fit_of_a_missing_or_wrong_file_is_a_clear_error(tmp_path, capsys):
     bad.write_text("not a gen5 file\n")
     assert main(["fit", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_deck_sheet_lists_the_plate_and_stocks(run_dir):
+    sheet = (run_dir / "deck.txt").read_text()
+    assert "plate (corning_96_wellplate_360ul_flat)" in sheet and "PbBr2/DMF" in sheet
