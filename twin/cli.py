@@ -106,6 +106,32 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_shap(args) -> int:
+    """Train LR/RF/SVR/MLP on synthesis parameters -> a PL target, explain the forest with SHAP."""
+    import pandas as pd
+
+    from twin.analysis import design_table, run_shap
+
+    src = Path(args.features)
+    if src.is_dir():  # a run directory: its plate map and features, at one time point
+        for name in ("plate.csv", "features.csv"):
+            if not (src / name).is_file():
+                raise FileNotFoundError(f"{src} holds no {name}: pass a `larp-twin run` directory or a table .csv")
+        table = design_table(pd.read_csv(src / "plate.csv"), pd.read_csv(src / "features.csv"),
+                             time_min=args.time_min)
+        columns = table.attrs.get("feature_columns")
+    else:
+        table = pd.read_csv(src)
+        columns = args.columns.split(",") if args.columns else None
+    out = Path(args.out or (src / f"shap_{args.target}" if src.is_dir() else src.with_suffix("") + "_shap"))
+    report = run_shap(table, args.target, columns, out_dir=out, seed=args.seed)
+    print(report.rmse.to_string())
+    top = report.importance.head(5)
+    print(f"\nmost important for {args.target}: {', '.join(top['feature'].astype(str))}")
+    print(f"files: {out}")
+    return 0
+
+
 def cmd_inspect(args) -> int:
     """Summarise a Gen5 spectra export."""
     import numpy as np
@@ -159,6 +185,15 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--every-min", type=float, default=10.0, help="minutes between reads (Gen5 spectra carry no times)")
     p.set_defaults(func=cmd_fit)
+    p = sub.add_parser("shap", help="compare LR/RF/SVR/MLP on a PL target and explain the forest with SHAP")
+    p.add_argument("features", help="a `larp-twin run` output directory, or a table .csv of parameters + target")
+    p.add_argument("--target", required=True, choices=["peak_nm", "height", "fwhm_nm"])
+    p.add_argument("--time-min", type=float, default=None, help="use each well's read nearest this age (default: first)")
+    p.add_argument("--columns", default=None, help="feature columns of a table .csv, comma-separated (default: all "
+                   "numeric but the target)")
+    p.add_argument("--out", default=None, help="output directory (default: beside the input)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_shap)
     p = sub.add_parser("inspect", help="summarise a Gen5 spectra export")
     p.add_argument("export")
     p.set_defaults(func=cmd_inspect)

@@ -125,3 +125,21 @@ def test_fit_of_a_missing_or_wrong_file_is_a_clear_error(tmp_path, capsys):
 def test_deck_sheet_lists_the_plate_and_stocks(run_dir):
     sheet = (run_dir / "deck.txt").read_text()
     assert "plate (corning_96_wellplate_360ul_flat)" in sheet and "PbBr2/DMF" in sheet
+
+
+def test_shap_on_a_table(tmp_path, capsys):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    t = pd.DataFrame({"OLAm_uL": rng.uniform(0, 1, 40), "PbBr2_uL": rng.uniform(10, 20, 40)})
+    t["peak_nm"] = 520 - 8 * t.OLAm_uL + 0.1 * t.PbBr2_uL + rng.normal(0, 0.1, 40)
+    t.to_csv(tmp_path / "table.csv", index=False)
+    assert main(["shap", str(tmp_path / "table.csv"), "--target", "peak_nm", "--out", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "random_forest" in out and "most important for peak_nm: OLAm_uL" in out
+    assert (tmp_path / "s" / "shap_importance_peak_nm.csv").is_file()
+
+
+def test_shap_on_too_small_a_run_is_a_clear_error(run_dir, capsys):
+    assert main(["shap", str(run_dir), "--target", "height", "--out", str(run_dir.parent / "shap")]) == 2
+    assert "error" in capsys.readouterr().err

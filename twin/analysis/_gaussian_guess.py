@@ -41,16 +41,28 @@ def quick_noise(counts: np.ndarray) -> np.ndarray:
 
 
 def smooth(counts: np.ndarray, weight: np.ndarray, half_width: int = 2) -> np.ndarray:
-    """Moving average over 2 half_width + 1 points that skips masked points (weight 0); NaN where none is left."""
+    """Moving average over 2 half_width + 1 points that skips masked points (weight 0).
+
+    NaN within ``half_width`` of either end of the grid and where a window holds no unmasked point.
+    """
     n, m = counts.shape
-    pad = np.zeros((n, 1))
-    csum = np.concatenate([pad, np.cumsum(counts * weight, axis=1)], axis=1)
-    wsum = np.concatenate([pad, np.cumsum(weight, axis=1)], axis=1)
-    lo = np.clip(np.arange(m) - half_width, 0, m)
-    hi = np.clip(np.arange(m) + half_width + 1, 0, m)
-    total, used = csum[:, hi] - csum[:, lo], wsum[:, hi] - wsum[:, lo]
+    width = 2 * half_width + 1
+    out = np.full((n, m), np.nan)
+    if m < width:
+        return out
+    masked = bool(np.any(weight == 0))
+    csum = np.cumsum(counts * weight if masked else counts, axis=1)
+    total = csum[:, width - 1 :].copy()
+    total[:, 1:] -= csum[:, : m - width]
+    if masked:
+        wsum = np.cumsum(weight, axis=1)
+        used = wsum[:, width - 1 :].copy()
+        used[:, 1:] -= wsum[:, : m - width]
+    else:
+        used = float(width)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return total / used
+        np.divide(total, used, out=out[:, half_width : m - half_width])
+    return out
 
 
 def initial_guess(wavelength_nm: np.ndarray, counts: np.ndarray, weight: np.ndarray, baseline: bool) -> np.ndarray:

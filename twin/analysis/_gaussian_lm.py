@@ -33,6 +33,29 @@ def scaled_axis(wavelength_nm: np.ndarray) -> np.ndarray:
     return (2.0 * wavelength_nm - (lo + hi)) / (hi - lo)
 
 
+def solve_small(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve a[i] x[i] = b[i] for a stack of k x k systems (k = 3 by Cramer's rule, else LAPACK).
+
+    The closed form costs a few dozen (n,)-array operations; LAPACK's batched solve pays per-matrix call overhead.
+    Singular systems give non-finite rows, which the caller rejects.
+    """
+    if a.shape[-1] != 3:
+        return np.linalg.solve(a, b[..., None])[..., 0]
+    a00, a01, a02 = a[:, 0, 0], a[:, 0, 1], a[:, 0, 2]
+    a10, a11, a12 = a[:, 1, 0], a[:, 1, 1], a[:, 1, 2]
+    a20, a21, a22 = a[:, 2, 0], a[:, 2, 1], a[:, 2, 2]
+    c00 = a11 * a22 - a12 * a21
+    c01 = a12 * a20 - a10 * a22
+    c02 = a10 * a21 - a11 * a20
+    det = a00 * c00 + a01 * c01 + a02 * c02
+    b0, b1, b2 = b[:, 0], b[:, 1], b[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x0 = (b0 * c00 + a01 * (b2 * a12 - b1 * a22) + a02 * (b1 * a21 - b2 * a11)) / det
+        x1 = (a00 * (b1 * a22 - b2 * a12) + b0 * c01 + a02 * (b2 * a10 - b1 * a20)) / det
+        x2 = (a00 * (b2 * a11 - b1 * a21) + a01 * (b1 * a20 - b2 * a10) + b0 * c02) / det
+    return np.stack([x0, x1, x2], axis=1)
+
+
 class Workspace:
     """Reusable (n, m) float buffers for the Levenberg-Marquardt loop, shared by every block of one fit call.
 
@@ -60,6 +83,7 @@ def _evaluate(p, x, xs, y, w, masked: bool, z, g, r, tmp) -> np.ndarray:
         z /= p[:, 2:3]
         np.multiply(z, z, out=g)
         g *= -0.5
+        np.maximum(g, -700.0, out=g)  # exp(-700) ~ 1e-304: same value, but skips libm's slow underflow path
         np.exp(g, out=g)
         np.multiply(g, p[:, 0:1], out=r)
         if p.shape[1] == 5:
@@ -210,7 +234,7 @@ def levenberg_marquardt(
         jtj, jtr = _normal_equations(P, xs, W, masked, arr("z", na), arr("g", na), arr("r", na), t1, t2, t3)
         diag = np.einsum("nii->ni", jtj)
         diag = np.maximum(diag, 1e-12 * diag.max(axis=1, keepdims=True) + 1e-300)
-        step = np.linalg.solve(jtj + (L[:, None] * diag)[:, :, None] * eye, jtr[..., None])[..., 0]
+        step = solve_small(jtj + (L[:, None] * diag)[:, :, None] * eye, jtr)
         n_iter[idx] += 1
 
         # finished before trying the step: exact fit, or a near-Gauss-Newton step that would change nothing

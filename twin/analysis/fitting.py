@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from twin.analysis._gaussian_guess import SQRT_2PI, initial_guess, quick_noise, robust_noise
-from twin.analysis._gaussian_lm import Workspace, levenberg_marquardt
+from twin.analysis._gaussian_lm import Workspace, levenberg_marquardt, solve_small
 from twin.analysis.errors import FitError
 
 FWHM_PER_SIGMA = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
@@ -307,16 +307,16 @@ def _inverse_diagonal(jtj: np.ndarray) -> np.ndarray:
     """Diagonal of (J^T J)^-1, shape (n, k), for the parameter variances.
 
     Solved one unit vector at a time: numpy's batched ``inv`` of thousands of tiny matrices is slow when OpenBLAS
-    runs multi-threaded, batched ``solve`` with a vector right-hand side is not. A singular matrix anywhere in the
-    batch falls back to the pseudo-inverse.
+    runs multi-threaded, a batched solve with a vector right-hand side is not. A singular matrix anywhere in the
+    batch falls back to the pseudo-inverse (singular 3 x 3 systems come back non-finite and give NaN errors).
     """
     n, k, _ = jtj.shape
     out = np.empty((n, k))
     try:
         for i in range(k):
-            unit = np.zeros((n, k, 1))
-            unit[:, i, 0] = 1.0
-            out[:, i] = np.linalg.solve(jtj, unit)[:, i, 0]
+            unit = np.zeros((n, k))
+            unit[:, i] = 1.0
+            out[:, i] = solve_small(jtj, unit)[:, i]
     except np.linalg.LinAlgError:
         out = np.einsum("nii->ni", np.linalg.pinv(jtj))
     return out
