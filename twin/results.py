@@ -102,8 +102,9 @@ class CampaignResult:
         """Long format: ``well, read, time_min, wavelength_nm, intensity`` (one row per point)."""
         ds = self.dataset
         nw, nr, nl = ds["intensity"].shape
+        wells = ds["well"].values
         return pd.DataFrame({
-            "well": np.repeat(ds["well"].values, nr * nl),
+            "well": pd.Categorical.from_codes(np.repeat(np.arange(nw), nr * nl), categories=list(wells)),
             "read": np.tile(np.repeat(ds["read"].values, nl), nw),
             "time_min": np.repeat(np.round(ds["time_min"].values, 4).ravel(), nl),
             "wavelength_nm": np.tile(ds["wavelength_nm"].values, nw * nr),

@@ -76,12 +76,24 @@ def _fmt(value: float) -> str:
     return repr(float(value))  # shortest text that reads back to the same float
 
 
+_SMALL_INTS: np.ndarray | None = None
+
+
 def _fmt_array(values: np.ndarray) -> np.ndarray:
-    """``_fmt`` over a whole array at once (object array of str): integers as integers, NaN as OVRFLW."""
+    """``_fmt`` over a whole array at once (object array of str): integers as integers, NaN as OVRFLW.
+
+    RFU are integers below the 99,999 ceiling almost always, so their text comes from a cached table.
+    """
+    global _SMALL_INTS
+    if _SMALL_INTS is None:
+        _SMALL_INTS = np.array([str(i) for i in range(100_000)], dtype=object)
     out = np.empty(values.shape, dtype=object)
     nan = np.isnan(values)
     integral = ~nan & (values == np.round(values))
-    out[integral] = values[integral].astype(np.int64).astype(str)
+    small = integral & (values >= 0) & (values < _SMALL_INTS.size)
+    out[small] = _SMALL_INTS[values[small].astype(np.int64)]
+    big = integral & ~small
+    out[big] = [str(int(v)) for v in values[big]]
     other = ~nan & ~integral
     out[other] = [repr(float(v)) for v in values[other]]
     out[nan] = OVERFLOW
@@ -181,16 +193,16 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
         add()
     add("Results")
     add("", *[str(c + 1) for c in range(plate_columns)], table=True)
+    # Gen5's Min/Max well analysis: the spectrum's maximum, OVRFLW if any point overflowed (all reads at once)
+    with np.errstate(invalid="ignore"):
+        max_rfu = np.where(np.isnan(data).any(axis=2), np.nan, np.max(data, axis=2))
+    max_text = _fmt_array(max_rfu)
     for r in range(plate_rows):
         for k, name in enumerate(names):
             cells = []
             for c in range(plate_columns):
                 w = plate_wells[r * plate_columns + c]
-                if w not in column_of:
-                    cells.append("")
-                    continue
-                spectrum = data[k, column_of[w]]
-                cells.append(OVERFLOW if np.isnan(spectrum).any() else _fmt(np.max(spectrum)))
+                cells.append(max_text[k, column_of[w]] if w in column_of else "")
             add(plate_wells[r * plate_columns][:-1] if k == 0 else "", *cells, f"Mean Max RFU [{name}]",
                 table=True)
 
