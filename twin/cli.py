@@ -53,6 +53,9 @@ def cmd_run(args) -> int:
     m = result.manifest
     print(f"{m['scenario']}: {m['wells_read']} wells x {m['reads']} reads x {m['wavelengths']} wavelengths; "
           f"{m['virtual_s'] / 3600:.2f} virtual h in {m['wall_s']:.2f} wall s -> {out}")
+    if "faults" in m:
+        acts = ", ".join(f"{k} {v}" for k, v in sorted(m["faults"]["actions"].items()))
+        print(f"faults: {m['faults']['injected_total']} injected; actions: {acts} (events.jsonl)")
     return 0
 
 
