@@ -203,10 +203,12 @@ def main(argv=None) -> int:
     p = sub.add_parser("scenarios", help="list the built-in scenarios")
     p.set_defaults(func=cmd_scenarios)
     from twin.resume import add_cli as add_resume_cli
+    from twin.optimize_cli import add_cli as add_optimize_cli
     from twin.sweep import add_cli as add_sweep_cli
 
     add_resume_cli(sub)
     add_sweep_cli(sub)
+    add_optimize_cli(sub)
     p = sub.add_parser("reproduce", help="run the paper's experiments on the twin and write a PASS/FAIL report "
                        "(report.md, report.html) of every claim")
     p.add_argument("--out", required=True, help="output directory")

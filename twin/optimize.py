@@ -1,16 +1,17 @@
 """Closed-loop optimisation on the twin: propose a plate of conditions, run it, score it, update, repeat.
 
 Strategies share one ask/tell interface (``ask(n) -> conditions``, ``tell(conditions, scores)``):
-``BayesianOptimizer`` (scikit-learn Gaussian process + expected improvement, a batch per plate by the kriging
+``BayesianOptimizer`` ("bo": scikit-learn Gaussian process + expected improvement, a batch per plate by the kriging
 believer), ``RandomSearch`` and ``GridSearch``.  ``PlateRunner`` turns a plate of conditions into a campaign and runs
 it with ``run_campaign`` on the lab its ``LabConfig`` names, so the loop rehearsed on the twin drives real backends
-unchanged.  ``optimize`` runs one loop; ``compare_strategies`` runs every strategy over several seeds on the same
-plate budget and reports plates needed to reach a target score.
-"""
+unchanged.  ``optimize`` runs one loop; ``run_loops`` runs every strategy over several seeds on the same plate budget
+and ``summarize_loops`` reports plates needed to reach a target score (``compare_strategies`` does both).
+The ``larp-twin optimize`` command is in ``twin.optimize_cli``."""
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -79,29 +80,64 @@ class SearchSpace(BaseModel):
         return np.column_stack(cols) if cols else np.zeros((len(conditions), 0))
 
 
-@dataclass
-class EmissionObjective:
+class EmissionObjective(BaseModel):
     """Default objective: brightest end-of-run emission with peak in ``peak_nm``, retention and FWHM limits.
 
     Score (higher is better, RFU) = ``height_end`` x exp(-violation), where violation adds the peak's distance outside
     ``peak_nm`` / 5 nm, the retention shortfall below ``min_retention`` / 0.05 and the FWHM excess over ``max_fwhm_nm``
-    / 2.5 nm.  A well meeting every limit scores its brightness; dark or failed wells score 0.
+    / 2.5 nm.  A well meeting every limit (``feasible``) scores its brightness; dark or failed wells score 0.  A limit
+    set to None is not applied.  The limits are soft: when no well meets them all, the loop still climbs toward the
+    least-violating bright wells; ``limit_report`` says how often each limit was met.
     """
 
-    peak_nm: tuple[float, float] = (515.0, 525.0)
-    min_retention: float = 0.9
-    max_fwhm_nm: float = 25.0
+    model_config = ConfigDict(extra="forbid")
+    peak_nm: tuple[float, float] | None = Field((515.0, 525.0), description="end-of-run peak window (nm)")
+    min_retention: float | None = Field(0.9, ge=0, allow_inf_nan=False,
+                                        description="minimum end/start intensity ratio over the run")
+    max_fwhm_nm: float | None = Field(25.0, gt=0, allow_inf_nan=False, description="maximum end-of-run FWHM (nm)")
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.peak_nm is not None and not (np.all(np.isfinite(self.peak_nm)) and self.peak_nm[1] > self.peak_nm[0]):
+            raise ValueError(f"peak_nm {list(self.peak_nm)}: needs [low, high] with high > low (nm)")
+        return self
+
+    def _limits(self):
+        """(name, column, violation-per-well function) for each applied limit."""
+        out = []
+        if self.peak_nm is not None:
+            lo, hi = self.peak_nm
+            out.append((f"peak_nm_end in [{lo:g}, {hi:g}]", "peak_nm_end",
+                        lambda x: (np.maximum(0, lo - x) + np.maximum(0, x - hi)) / 5.0))
+        if self.min_retention is not None:
+            out.append((f"intensity_retention >= {self.min_retention:g}", "intensity_retention",
+                        lambda x: np.maximum(0, self.min_retention - x) / 0.05))
+        if self.max_fwhm_nm is not None:
+            out.append((f"fwhm_nm_end <= {self.max_fwhm_nm:g}", "fwhm_nm_end",
+                        lambda x: np.maximum(0, x - self.max_fwhm_nm) / 2.5))
+        return out
 
     def violation(self, summary: pd.DataFrame) -> np.ndarray:
-        peak = summary["peak_nm_end"].to_numpy(float)
-        lo, hi = self.peak_nm
-        v = (np.maximum(0, lo - peak) + np.maximum(0, peak - hi)) / 5.0
-        v += np.maximum(0, self.min_retention - summary["intensity_retention"].to_numpy(float)) / 0.05
-        v += np.maximum(0, summary["fwhm_nm_end"].to_numpy(float) - self.max_fwhm_nm) / 2.5
+        """Summed scaled violation per well (0 = every limit met, inf = a feature is missing)."""
+        v = np.zeros(len(summary))
+        for _, col, fn in self._limits():
+            v = v + fn(summary[col].to_numpy(float))
         return np.where(np.isfinite(v), v, np.inf)
 
     def feasible(self, summary: pd.DataFrame) -> np.ndarray:
         return self.violation(summary) == 0
+
+    def limit_report(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """One row per applied limit: the fraction of wells meeting it, alone and with every other limit met."""
+        met = {name: fn(summary[col].to_numpy(float)) == 0 for name, col, fn in self._limits()}
+        rows = []
+        for name in met:
+            others = np.logical_and.reduce([m for k, m in met.items() if k != name] or [np.ones(len(summary), bool)])
+            rows.append(dict(limit=name, met_fraction=float(np.mean(met[name])) if len(summary) else np.nan,
+                             wells_meeting_others=int(others.sum()),
+                             met_fraction_given_others=float(np.mean(met[name][others])) if others.any() else np.nan))
+        return pd.DataFrame(rows, columns=["limit", "met_fraction", "wells_meeting_others",
+                                           "met_fraction_given_others"])
 
     def __call__(self, summary: pd.DataFrame) -> np.ndarray:
         height = np.nan_to_num(summary["height_end"].to_numpy(float), nan=0.0)
@@ -250,12 +286,14 @@ class BayesianOptimizer:
         return cand.iloc[chosen].reset_index(drop=True)
 
 
-STRATEGIES = ("bayes", "random", "grid")
+STRATEGIES = ("bo", "random", "grid")
+_ALIASES = {"bayes": "bo"}
 
 
 def make_strategy(name: str, space: SearchSpace, seed: int, budget: int):
-    """A fresh strategy by name (one of STRATEGIES)."""
-    if name == "bayes":
+    """A fresh strategy by name (one of STRATEGIES; "bayes" is accepted for "bo")."""
+    name = _ALIASES.get(name, name)
+    if name == "bo":
         return BayesianOptimizer(space, seed)
     if name == "random":
         return RandomSearch(space, seed)
@@ -266,10 +304,19 @@ def make_strategy(name: str, space: SearchSpace, seed: int, budget: int):
 
 @dataclass
 class LoopResult:
-    """One loop's history (one row per well, with ``plate``, ``score``, ``feasible``) and best score per plate."""
+    """One loop's history and its per-plate record.
+
+    ``history``: one row per well (the campaign summary plus ``plate``, ``score`` and, for objectives that have
+    limits, ``feasible``).  ``plates``: one row per plate with ``best_score`` (best so far), ``plate_best_score``,
+    ``feasible_fraction`` and wall times ``ask_s`` (the strategy's proposal), ``run_s`` (the campaign) and ``tell_s``.
+    """
 
     history: pd.DataFrame
-    best_by_plate: list[float]
+    plates: pd.DataFrame
+
+    @property
+    def best_by_plate(self) -> list[float]:
+        return self.plates["best_score"].tolist()
 
     def plates_to_reach(self, target: float) -> float:
         """1-based number of plates after which the best score first reaches ``target`` (NaN if never)."""
@@ -278,7 +325,13 @@ class LoopResult:
 
     @property
     def best(self) -> pd.Series:
+        """The highest-scoring well."""
         return self.history.loc[self.history["score"].idxmax()]
+
+    @property
+    def feasible_fraction(self) -> float:
+        """Fraction of wells meeting every limit of the objective (NaN if it has no limits)."""
+        return float(self.history["feasible"].mean()) if "feasible" in self.history else float("nan")
 
 
 def optimize(strategy, plates: int, plate_size: int = 24, *, objective: Callable | None = None,
@@ -296,68 +349,112 @@ def optimize(strategy, plates: int, plate_size: int = 24, *, objective: Callable
     """
     objective = objective or EmissionObjective()
     runner = runner or PlateRunner()
-    parts, best, running = [], [], -np.inf
+    parts, records, running = [], [], -np.inf
     for p in range(plates):
+        t0 = time.perf_counter()
         conditions = strategy.ask(plate_size)
+        t1 = time.perf_counter()
         summary = runner(conditions, seed * 1000 + p, p)
+        t2 = time.perf_counter()
         summary = summary.sort_values("condition").reset_index(drop=True)
         scores = np.asarray(objective(summary), float)
         if scores.shape != (len(summary),):
             raise ValueError(f"objective returned shape {scores.shape}; allowed: one score per well ({len(summary)})")
         strategy.tell(summary[list(PARAMETERS)], scores)
+        t3 = time.perf_counter()
         summary = summary.assign(plate=p, score=scores)
         if hasattr(objective, "feasible"):
             summary["feasible"] = objective.feasible(summary)
         parts.append(summary)
-        running = max(running, np.nanmax(scores) if np.isfinite(scores).any() else -np.inf)
-        best.append(float(running))
+        plate_best = float(np.nanmax(scores)) if np.isfinite(scores).any() else -np.inf
+        running = max(running, plate_best)
+        records.append(dict(plate=p, best_score=float(running), plate_best_score=plate_best,
+                            feasible_fraction=float(summary["feasible"].mean()) if "feasible" in summary else np.nan,
+                            ask_s=t1 - t0, run_s=t2 - t1, tell_s=t3 - t2))
         if callback is not None:
             callback(p, summary)
-    return LoopResult(pd.concat(parts, ignore_index=True), best)
+    return LoopResult(pd.concat(parts, ignore_index=True), pd.DataFrame(records))
 
 
-def _one_loop(args) -> tuple[str, int, list[float], dict]:
+@dataclass
+class LoopRun:
+    """One strategy x seed loop of a comparison."""
+
+    strategy: str
+    seed: int
+    result: LoopResult
+
+
+def _one_loop(args) -> LoopRun:
     name, seed, space, plates, plate_size, objective, runner = args
     strategy = make_strategy(name, space, seed, plates * plate_size)
-    res = optimize(strategy, plates, plate_size, objective=objective, runner=runner, seed=seed)
-    best = res.best
-    return name, seed, res.best_by_plate, {k: best[k] for k in ("score", *PARAMETERS) if k in best}
+    return LoopRun(name, seed, optimize(strategy, plates, plate_size, objective=objective, runner=runner, seed=seed))
+
+
+def run_loops(space: SearchSpace | None = None, plates: int = 6, plate_size: int = 24, seeds=(0, 1, 2),
+              strategies=STRATEGIES, *, objective: Callable | None = None, runner: Callable | None = None,
+              executor: Executor | None = None, max_workers: int | None = None) -> list[LoopRun]:
+    """Every strategy x seed on the same plate budget, in parallel on ``executor``.
+
+    Without an executor the loops run on a process pool of ``max_workers`` (default: one per loop, at most the CPU
+    count); ``max_workers=1`` runs them one after another in this process.
+    """
+    space = space or SearchSpace()
+    objective = objective or EmissionObjective()
+    runner = runner or PlateRunner()
+    strategies = [_ALIASES.get(s, s) for s in strategies]
+    for s in strategies:
+        if s not in STRATEGIES:
+            raise ValueError(f"strategy {s!r}; allowed: {list(STRATEGIES)}")
+    jobs = [(s, seed, space, plates, plate_size, objective, runner) for s in strategies for seed in seeds]
+    workers = max_workers or min(len(jobs), os.cpu_count() or 1)
+    if executor is None and workers == 1:
+        return [_one_loop(job) for job in jobs]
+    own = executor is None
+    executor = executor or ProcessPoolExecutor(max_workers=workers)
+    try:
+        return list(executor.map(_one_loop, jobs))
+    finally:
+        if own:
+            executor.shutdown()
+
+
+def summarize_loops(loops: list[LoopRun], target: float | None = None,
+                    target_fraction: float = 0.9) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-plate and per-strategy tables of a comparison.
+
+    ``target`` is the score to reach; by default ``target_fraction`` x the best score any loop found.
+    Returns (runs, report): ``runs`` has one row per strategy, seed and plate (``LoopResult.plates`` columns, ``plate``
+    1-based); ``report`` one row per strategy with the plates each seed needed (``plates_to_target``: NaN = not
+    reached), their median (a seed that never reached it counts as budget + 1), how many seeds reached it, the mean
+    final best score, the fraction of feasible wells, and the mean proposal and campaign wall time per plate.
+    """
+    runs = pd.concat([lp.result.plates.assign(strategy=lp.strategy, seed=lp.seed, plate=lp.result.plates["plate"] + 1)
+                      for lp in loops], ignore_index=True)
+    runs = runs[["strategy", "seed", *[c for c in runs.columns if c not in ("strategy", "seed")]]]
+    if target is None:
+        target = target_fraction * runs["best_score"].max()
+    report = []
+    for s in dict.fromkeys(lp.strategy for lp in loops):
+        mine = [lp for lp in loops if lp.strategy == s]
+        budget = len(mine[0].result.plates)
+        per_seed = [lp.result.plates_to_reach(target) for lp in mine]
+        report.append(dict(
+            strategy=s, target=float(target), reached=int(np.isfinite(per_seed).sum()), seeds=len(mine),
+            plates_to_target=per_seed,
+            median_plates_to_target=float(np.median([p if np.isfinite(p) else budget + 1 for p in per_seed])),
+            mean_final_best=float(np.mean([lp.result.best_by_plate[-1] for lp in mine])),
+            feasible_fraction=float(np.mean([lp.result.feasible_fraction for lp in mine])),
+            ask_s_per_plate=float(np.mean([lp.result.plates["ask_s"].mean() for lp in mine])),
+            run_s_per_plate=float(np.mean([lp.result.plates["run_s"].mean() for lp in mine]))))
+    return runs, pd.DataFrame(report)
 
 
 def compare_strategies(space: SearchSpace | None = None, plates: int = 6, plate_size: int = 24,
                        seeds=(0, 1, 2), strategies=STRATEGIES, *, objective: Callable | None = None,
                        runner: Callable | None = None, target: float | None = None, target_fraction: float = 0.9,
                        executor: Executor | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every strategy x seed on the same plate budget; loops run in parallel on ``executor`` (default processes).
-
-    ``target`` is the score to reach; by default ``target_fraction`` x the best score any loop found.
-    Returns (runs, report): ``runs`` has one row per strategy, seed and plate with the best score so far;
-    ``report`` one row per strategy with median plates to target (NaN counts as not reached), how many seeds reached
-    it, and the mean final best score.
-    """
-    space = space or SearchSpace()
-    objective = objective or EmissionObjective()
-    runner = runner or PlateRunner()
-    jobs = [(s, seed, space, plates, plate_size, objective, runner) for s in strategies for seed in seeds]
-    own = executor is None
-    executor = executor or ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1))
-    try:
-        results = list(executor.map(_one_loop, jobs))
-    finally:
-        if own:
-            executor.shutdown()
-    rows = [dict(strategy=s, seed=seed, plate=p + 1, best_score=b) for s, seed, bests, _ in results
-            for p, b in enumerate(bests)]
-    runs = pd.DataFrame(rows)
-    if target is None:
-        target = target_fraction * runs["best_score"].max()
-    report = []
-    for s in strategies:
-        per_seed = [next((p + 1 for p, b in enumerate(bests) if b >= target), np.nan)
-                    for name, _, bests, _ in results if name == s]
-        finals = [bests[-1] for name, _, bests, _ in results if name == s]
-        report.append(dict(strategy=s, target=target, reached=int(np.isfinite(per_seed).sum()), seeds=len(per_seed),
-                           median_plates_to_target=float(np.median([p if np.isfinite(p) else plates + 1
-                                                                    for p in per_seed])),
-                           mean_final_best=float(np.mean(finals))))
-    return runs, pd.DataFrame(report)
+    """Every strategy x seed on the same plate budget (``run_loops``), then ``summarize_loops``: (runs, report)."""
+    loops = run_loops(space, plates, plate_size, seeds, strategies, objective=objective, runner=runner,
+                      executor=executor)
+    return summarize_loops(loops, target, target_fraction)

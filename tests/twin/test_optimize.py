@@ -6,7 +6,7 @@ import pytest
 
 from twin.config import Schedule
 from twin.optimize import (BayesianOptimizer, EmissionObjective, GridSearch, PlateRunner, RandomSearch, SearchSpace,
-                           compare_strategies, optimize)
+                           compare_strategies, make_strategy, optimize, run_loops, summarize_loops)
 from twin.sweep_spec import PARAMETERS, Range
 
 SPACE = SearchSpace(parameters={"pair": ["OAc:OLAm", "OctAc:OctAm"], "amine_per_acid": Range(low=0.1, high=2.0),
@@ -51,6 +51,55 @@ def test_objective_scores_brightness_and_penalises_each_violated_limit():
     assert score[3] < 1 and score[4] == 0
 
 
+def test_objective_limits_are_validated_and_can_be_dropped():
+    with pytest.raises(ValueError, match="high > low"):
+        EmissionObjective(peak_nm=(525, 515))
+    with pytest.raises(ValueError, match="max_fwhm_nm"):
+        EmissionObjective(max_fwhm_nm=-1)
+    with pytest.raises(ValueError, match="extra"):
+        EmissionObjective(max_fwhm=25)
+    s = pd.DataFrame({"peak_nm_end": [520.0], "fwhm_nm_end": [30.0], "intensity_retention": [0.95],
+                      "height_end": [1000.0]})
+    assert not EmissionObjective().feasible(s)[0]
+    assert EmissionObjective(max_fwhm_nm=None).feasible(s)[0] and EmissionObjective(max_fwhm_nm=None)(s)[0] == 1000
+
+
+def test_limit_report_says_which_limit_no_well_meets():
+    s = pd.DataFrame({"peak_nm_end": [520, 520, 500], "fwhm_nm_end": [27, 26, 22],
+                      "intensity_retention": [0.95, 0.95, 0.95], "height_end": [1000, 900, 800]})
+    rep = EmissionObjective().limit_report(s).set_index("limit")
+    fwhm = rep.loc["fwhm_nm_end <= 25"]
+    assert fwhm["met_fraction"] == pytest.approx(1 / 3)
+    assert fwhm["wells_meeting_others"] == 2 and fwhm["met_fraction_given_others"] == 0
+    assert rep.loc["intensity_retention >= 0.9", "met_fraction"] == 1
+
+
+def test_strategy_names_and_the_bayes_alias():
+    assert isinstance(make_strategy("bo", SPACE, 0, 16), BayesianOptimizer)
+    assert isinstance(make_strategy("bayes", SPACE, 0, 16), BayesianOptimizer)
+    with pytest.raises(ValueError, match=r"strategy 'sgd'; allowed: \['bo', 'random', 'grid'\]"):
+        make_strategy("sgd", SPACE, 0, 16)
+
+
+def test_loop_records_proposal_and_campaign_time_per_plate():
+    res = optimize(BayesianOptimizer(SPACE, seed=0, n_candidates=300), plates=2, plate_size=8,
+                   runner=synthetic_runner)
+    p = res.plates
+    assert list(p["plate"]) == [0, 1] and (p[["ask_s", "run_s", "tell_s"]] >= 0).all().all()
+    assert list(p["best_score"]) == res.best_by_plate and res.feasible_fraction == 1.0
+    assert p["plate_best_score"].max() == p["best_score"].iloc[-1]
+
+
+def test_run_loops_in_process_then_summarize_counts_unreached_seeds():
+    loops = run_loops(SPACE, plates=2, plate_size=8, seeds=(0, 1), strategies=("random", "grid"),
+                      runner=synthetic_runner, max_workers=1)
+    assert [(lp.strategy, lp.seed) for lp in loops] == [("random", 0), ("random", 1), ("grid", 0), ("grid", 1)]
+    runs, report = summarize_loops(loops, target=1e9)
+    assert set(runs["plate"]) == {1, 2} and len(runs) == 8
+    assert (report["reached"] == 0).all() and (report["median_plates_to_target"] == 3).all()
+    assert all(np.isnan(v).all() for v in report["plates_to_target"])
+
+
 def test_grid_search_visits_each_grid_point_once_per_pass():
     g = GridSearch(SPACE, budget=32, seed=1)
     seen = pd.concat([g.ask(8) for _ in range(len(g.grid) // 8)])
@@ -84,10 +133,11 @@ def test_a_user_objective_must_return_one_score_per_well():
         optimize(RandomSearch(SPACE), plates=1, plate_size=8, runner=synthetic_runner, objective=lambda s: [1.0])
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # GP fits in threads
 def test_compare_reports_plates_to_target_for_every_strategy():
     runs, report = compare_strategies(SPACE, plates=3, plate_size=8, seeds=(0, 1), runner=synthetic_runner,
                                       target=0.8 * 4e4, executor=ThreadPoolExecutor(2))
-    assert set(report["strategy"]) == {"bayes", "random", "grid"}
+    assert set(report["strategy"]) == {"bo", "random", "grid"}
     assert len(runs) == 3 * 2 * 3
     assert report["median_plates_to_target"].between(1, 4).all()
     assert (report["seeds"] == 2).all()

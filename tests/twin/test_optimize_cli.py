@@ -1,0 +1,72 @@
+import argparse
+import json
+
+import pandas as pd
+import pytest
+
+from twin.optimize_cli import add_cli
+
+FAST = ["--plates", "2", "--plate-size", "8", "--hours", "1", "--every-min", "20", "--workers", "1"]
+
+
+def larp_twin(argv) -> int:
+    """``larp-twin optimize ...`` as ``twin.cli`` wires it: a sub-parser whose handler returns the exit code."""
+    parser = argparse.ArgumentParser(prog="larp-twin")
+    add_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_compare_writes_history_best_and_figure_and_prints_plates_to_target(tmp_path, capsys):
+    out = tmp_path / "opt"
+    assert larp_twin(["optimize", "--compare", "--seeds", "0", *FAST, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for name in ("bo", "random", "grid"):
+        assert f"  {name} " in text and "plates to target" in text
+    # the default FWHM <= 25 nm is out of the twin's reach inside the peak window: the output says scores are soft
+    assert "feasible wells (every limit met): 0 of 48" in text and "scores are soft" in text
+    history = pd.read_csv(out / "history.csv")
+    assert len(history) == 3 * 2 * 8 and set(history["plate"]) == {1, 2}
+    assert {"strategy", "seed", "score", "feasible", "peak_nm_end", "amine_per_acid"} <= set(history.columns)
+    plates = pd.read_csv(out / "plates.csv")
+    assert len(plates) == 3 * 2 and (plates.groupby("strategy")["best_score"].diff().dropna() >= 0).all()
+    best = pd.read_csv(out / "best.csv")
+    assert set(best["strategy"]) == {"bo", "random", "grid"}
+    assert best["score"].iloc[0] == history["score"].max()
+    assert (out / "convergence.png").read_bytes()[:4] == b"\x89PNG"
+    run = json.loads((out / "run.json").read_text())
+    assert run["feasible_fraction"] == 0 and run["objective"]["max_fwhm_nm"] == 25
+    assert len(pd.read_csv(out / "report.csv")) == 3
+
+
+def test_objective_json_drops_a_limit_and_a_given_target_is_kept(tmp_path, capsys):
+    obj = tmp_path / "objective.json"
+    obj.write_text(json.dumps({"peak_nm": [510, 530], "max_fwhm_nm": None}))
+    out = tmp_path / "opt"
+    argv = ["optimize", "--strategy", "random", *FAST, "--plates", "1", "--objective-json", str(obj),
+            "--target", "1000", "--out", str(out)]
+    assert larp_twin(argv) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["objective"] == {"peak_nm": [510, 530], "min_retention": 0.9, "max_fwhm_nm": None}
+    assert run["target"] == 1000 and run["target_given"] and run["strategies"] == ["random"]
+    assert "fwhm" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--plate-size", "4"], "--plate-size 4; allowed: 8-96"),
+    (["--strategy", "sgd"], "--strategy sgd; allowed: bo, random, grid"),
+    (["--plates", "0"], "--plates 0; allowed: 1 or more"),
+    (["--hours", "0"], "--hours 0; allowed: 0 < hours <= 168"),
+    (["--seeds", "-1"], "--seeds -1; allowed: integers >= 0"),
+    (["--objective-json", '{"max_fwhm": 25}'], "--objective-json: max_fwhm: Extra inputs are not permitted"),
+    (["--objective-json", '{"peak_nm": [530, 515]}'], "--objective-json: peak_nm [530.0, 515.0]: needs [low, high]"),
+    (["--objective-json", "{not json"], "--objective-json: not valid JSON"),
+    (["--objective-json", "missing.json"], "--objective-json 'missing.json': no such file"),
+    (["--space-json", '{"ratio": {"low": 0, "high": 1}}'], "unknown parameter(s) ['ratio']; allowed:"),
+    (["--lab-json", '{"reader": "magic"}'], "--lab-json: reader='magic'; allowed:"),
+])
+def test_bad_input_returns_2_and_names_the_option(tmp_path, capsys, extra, message):
+    assert larp_twin(["optimize", "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("larp-twin optimize: error: ") and message in err
+    assert not (tmp_path / "o").exists()
