@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Generator, Iterable
 
 from instruments.deck import Deck
-from instruments.errors import OutOfTipsError, TipError, VolumeError
-from instruments.labware import Labware, WellRef
+from instruments.errors import LabwareError, OutOfTipsError, TipError, VolumeError
+from instruments.labware import LABWARE_TYPES, Labware, LabwareType, WellRef
 
 #: The component whose arrival in a well starts that well's reaction clock (the precursor injection).
 INJECTION_COMPONENT = "PbBr2/DMF"
@@ -22,7 +22,11 @@ INJECTION_COMPONENT = "PbBr2/DMF"
 
 @dataclass(frozen=True)
 class PipetteSpec:
-    """One pipette model's limits and default flow rates (OT-2 GEN2 singles)."""
+    """One pipette model's limits and default flow rate (OT-2 GEN2 singles; aspirate = dispense = blow-out flow).
+
+    Figures from opentrons-shared-data's pipette definitions (``pipette/definitions/2/liquid/single_channel/*/
+    default/2_*.json``, ``defaultAspirateFlowRate`` at apiLevel >= 2.6) as opentrons 8.8.2 loads them.
+    """
 
     model: str
     min_uL: float
@@ -34,7 +38,45 @@ class PipetteSpec:
 PIPETTES: dict[str, PipetteSpec] = {
     "p20": PipetteSpec("p20_single_gen2", 1.0, 20.0, 7.56, "opentrons_96_tiprack_20ul"),
     "p300": PipetteSpec("p300_single_gen2", 20.0, 300.0, 92.86, "opentrons_96_tiprack_300ul"),
+    "p1000": PipetteSpec("p1000_single_gen2", 100.0, 1000.0, 274.7, "opentrons_96_tiprack_1000ul"),
 }
+
+#: the OT-2's two pipette mounts; the smaller pipette goes on the left
+OT2_MOUNTS = ("left", "right")
+
+# A pipette brings its tip rack: make sure every tip rack in PIPETTES is a labware type the deck can hold
+# (``setdefault``: instruments.labware's own entry, where there is one, wins).
+for _spec in PIPETTES.values():
+    LABWARE_TYPES.setdefault(_spec.tiprack, LabwareType(_spec.tiprack, 8, 12, 0.0, is_tiprack=True,
+                                                        tip_volume_uL=_spec.max_uL))
+
+
+def check_pipettes(pipettes: Iterable[str]) -> tuple[str, ...]:
+    """``pipettes`` as a tuple, smallest first, if each is known and they fit the OT-2's two mounts."""
+    names = tuple(pipettes)
+    for p in names:
+        if p not in PIPETTES:
+            raise ValueError(f"unknown pipette {p!r}; allowed: {sorted(PIPETTES)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"pipette mounted twice in {list(names)}; the OT-2 takes each pipette once")
+    if not 1 <= len(names) <= len(OT2_MOUNTS):
+        raise ValueError(f"the OT-2 has {len(OT2_MOUNTS)} mounts; got {len(names)} pipettes {list(names)}: "
+                         f"choose one or two of {sorted(PIPETTES, key=lambda p: PIPETTES[p].max_uL)}")
+    return tuple(sorted(names, key=lambda p: PIPETTES[p].max_uL))
+
+
+def assign_mounts(pipettes: Iterable[str]) -> dict[str, str]:
+    """Pipette -> mount: the smaller pipette on the left, the larger on the right (p20 left, p300 right)."""
+    return dict(zip(check_pipettes(pipettes), OT2_MOUNTS))
+
+
+def choose_pipette(pipettes: dict[str, PipetteSpec], volume_uL: float) -> str:
+    """The smallest of ``pipettes`` whose range holds ``volume_uL``; VolumeError naming the ranges otherwise."""
+    for name, spec in sorted(pipettes.items(), key=lambda kv: kv[1].max_uL):
+        if spec.min_uL - 1e-9 <= volume_uL <= spec.max_uL + 1e-9:
+            return name
+    ranges = ", ".join(f"{n} {s.min_uL:g}-{s.max_uL:g} uL" for n, s in pipettes.items())
+    raise VolumeError(f"no mounted pipette can move {volume_uL:g} uL; ranges: {ranges}")
 
 
 @dataclass
@@ -50,16 +92,16 @@ class TipState:
 
 
 class Pipettor(abc.ABC):
-    """A single-channel liquid handler with one or more pipettes (``'p20'``, ``'p300'``) on a deck."""
+    """A single-channel liquid handler with one or two pipettes (``'p20'``, ``'p300'``, ``'p1000'``) on a deck."""
 
     def __init__(self, clock, deck: Deck, pipettes: Iterable[str] = ("p20", "p300")):
         self.clock = clock
         self.deck = deck
-        self.pipettes: dict[str, PipetteSpec] = {}
-        for p in pipettes:
-            if p not in PIPETTES:
-                raise ValueError(f"unknown pipette {p!r}; allowed: {sorted(PIPETTES)}")
-            self.pipettes[p] = PIPETTES[p]
+        pipettes = tuple(pipettes)
+        check_pipettes(pipettes)
+        self.pipettes: dict[str, PipetteSpec] = {p: PIPETTES[p] for p in pipettes}
+        #: pipette -> OT-2 mount ('left' / 'right')
+        self.mounts: dict[str, str] = assign_mounts(pipettes)
         self.tips: dict[str, TipState | None] = {p: None for p in self.pipettes}
         self.log: list[dict] = []
 
@@ -76,6 +118,14 @@ class Pipettor(abc.ABC):
 
     @abc.abstractmethod
     def _hw_dispense(self, pipette: str, well: WellRef, volume_uL: float) -> Generator: ...
+
+    @abc.abstractmethod
+    def _hw_touch_tip(self, pipette: str, well: WellRef) -> Generator:
+        """Touch the tip to the walls of ``well`` (just below its top) to shed a hanging drop."""
+
+    @abc.abstractmethod
+    def _hw_blow_out(self, pipette: str, well: WellRef | None) -> Generator:
+        """Push the plunger past its bottom at the top of ``well`` (``None``: over the trash)."""
 
     def _hw_mix(self, pipette: str, well: WellRef, repetitions: int, volume_uL: float) -> Generator:
         """Mix in place; the default is aspirate/dispense cycles through the hooks above."""
@@ -100,11 +150,21 @@ class Pipettor(abc.ABC):
 
     def choose_pipette(self, volume_uL: float) -> str:
         """The smallest mounted pipette whose range holds ``volume_uL``."""
-        for name, spec in sorted(self.pipettes.items(), key=lambda kv: kv[1].max_uL):
-            if spec.min_uL - 1e-9 <= volume_uL <= spec.max_uL + 1e-9:
-                return name
-        ranges = ", ".join(f"{n} {s.min_uL:g}-{s.max_uL:g} uL" for n, s in self.pipettes.items())
-        raise VolumeError(f"no mounted pipette can move {volume_uL:g} uL; ranges: {ranges}")
+        return choose_pipette(self.pipettes, volume_uL)
+
+    def _deliver(self, well: WellRef, delivered: dict[str, float]) -> None:
+        """Add ``delivered`` to ``well``; the first precursor to reach a well stamps its reaction t=0."""
+        lw = well.labware
+        first_injection = delivered.get(INJECTION_COMPONENT, 0.0) > 0 and lw.component(INJECTION_COMPONENT)[
+            well.index] == 0
+        lw.add(well.index, delivered)
+        if first_injection:
+            lw.injected_at_s[well.index] = self.clock.now
+
+    @staticmethod
+    def _not_a_tiprack(well: WellRef, operation: str) -> None:
+        if well.labware.type.is_tiprack:
+            raise LabwareError(f"cannot {operation} in {well}: {well.labware.name} is a tip rack")
 
     def tipracks(self, pipette: str) -> list[Labware]:
         want = self._spec(pipette).tiprack
@@ -178,16 +238,12 @@ class Pipettor(abc.ABC):
                 f"overfilling {well}: {now:.2f} uL + {sum(delivered.values()):.2f} uL > capacity {lw.capacity_uL:g} uL"
             )
         yield from self._hw_dispense(pipette, well, volume_uL)
-        first_injection = delivered.get(INJECTION_COMPONENT, 0.0) > 0 and lw.component(INJECTION_COMPONENT)[
-            well.index] == 0
-        lw.add(well.index, delivered)
+        self._deliver(well, delivered)
         for c, v in delivered.items():
             tip.liquid[c] -= v
         tip.nominal_uL -= volume_uL
         if tip.nominal_uL < 1e-9:
             tip.nominal_uL, tip.liquid = 0.0, {}
-        if first_injection:
-            lw.injected_at_s[well.index] = self.clock.now
         self._record("dispense", pipette=pipette, labware=lw.name, well=well.name, volume_uL=volume_uL,
                      actual_uL=round(sum(delivered.values()), 4))
 
@@ -205,6 +261,38 @@ class Pipettor(abc.ABC):
         yield from self._hw_mix(pipette, well, repetitions, volume_uL)
         self._record("mix", pipette=pipette, labware=well.labware.name, well=well.name, repetitions=repetitions,
                      volume_uL=volume_uL)
+
+    def touch_tip(self, pipette: str, well: WellRef) -> Generator:
+        """Touch the tip to the walls of ``well`` so no drop hangs on it when it leaves (volumes are unchanged)."""
+        self._spec(pipette)
+        self._tip(pipette)
+        self._not_a_tiprack(well, "touch tip")
+        yield from self._hw_touch_tip(pipette, well)
+        self._record("touch_tip", pipette=pipette, labware=well.labware.name, well=well.name)
+
+    def blow_out(self, pipette: str, well: WellRef | None = None) -> Generator:
+        """Blow whatever the tip still holds into ``well`` (default: the trash); the tip is empty afterwards.
+
+        After a full dispense a tip holds nothing by the books; the blow-out is what makes that true of viscous or
+        volatile liquids on the robot.  Liquid still in the tip (a partial dispense) goes into ``well``, with the
+        same capacity check and injection time-stamp as a dispense; into the trash it is lost and logged.
+        """
+        self._spec(pipette)
+        tip = self._tip(pipette)
+        residue = {c: v for c, v in tip.liquid.items() if v > 1e-12}
+        if well is not None:
+            self._not_a_tiprack(well, "blow out")
+            lw = well.labware
+            now = lw.volume_uL[well.index]
+            if now + sum(residue.values()) > lw.capacity_uL + 1e-9:
+                raise VolumeError(f"overfilling {well} by blowing out {sum(residue.values()):.2f} uL onto "
+                                  f"{now:.2f} uL > capacity {lw.capacity_uL:g} uL; blow out into the trash instead")
+        yield from self._hw_blow_out(pipette, well)
+        if well is not None and residue:
+            self._deliver(well, residue)
+        tip.nominal_uL, tip.liquid = 0.0, {}
+        where = {"labware": well.labware.name, "well": well.name} if well is not None else {"where": "trash"}
+        self._record("blow_out", pipette=pipette, **where, volume_uL=round(sum(residue.values()), 4))
 
     def transfer(self, volume_uL: float, source: WellRef, dest: WellRef | list[WellRef], *,
                  pipette: str | None = None, new_tip: str = "always",

@@ -135,22 +135,6 @@ def cmd_shap(args) -> int:
     return 0
 
 
-def cmd_inspect(args) -> int:
-    """Summarise a Gen5 spectra export."""
-    import numpy as np
-
-    from instruments.cytation import read_gen5_spectra
-
-    g = read_gen5_spectra(args.export, read_type=None)
-    md = g.metadata
-    print(f"reader: {md.get('Reader Type', '?')} serial {md.get('Reader Serial Number', '?')}, "
-          f"Gen5 {md.get('Software Version', '?')}, {md.get('Reading Type', '?')}")
-    print(f"wells: {len(g.wells)} ({g.wells[0]}..{g.wells[-1]}), reads: {g.counts.shape[0]}, "
-          f"wavelengths: {g.wavelength_nm[0]:g}-{g.wavelength_nm[-1]:g} nm ({len(g.wavelength_nm)} points)")
-    print(f"overflow (OVRFLW) points: {int(np.asarray(g.overflow).sum())}; time span: n/a (not in spectrum exports)")
-    return 0
-
-
 def _lazy(module: str, name: str):
     """A handler imported only when its sub-command runs (keeps `larp-twin --help` fast)."""
 
@@ -197,15 +181,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="output directory (default: beside the input)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_shap)
-    p = sub.add_parser("inspect", help="summarise a Gen5 spectra export")
-    p.add_argument("export")
-    p.set_defaults(func=cmd_inspect)
     p = sub.add_parser("scenarios", help="list the built-in scenarios")
     p.set_defaults(func=cmd_scenarios)
     from twin.resume import add_cli as add_resume_cli
+    from twin.gen5_cli import add_cli as add_gen5_cli
     from twin.optimize_cli import add_cli as add_optimize_cli
     from twin.sweep import add_cli as add_sweep_cli
 
+    add_gen5_cli(sub)
     add_resume_cli(sub)
     add_sweep_cli(sub)
     add_optimize_cli(sub)

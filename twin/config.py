@@ -10,8 +10,9 @@ from instruments.sim.reader import ReaderNoise, ReaderTiming
 
 #: "sim": the twin; "ot2-sim": the real OT-2 driver on opentrons' own simulator; "ot2": the robot (realtime)
 PIPETTOR_BACKENDS = ("sim", "ot2-sim", "ot2")
-#: "sim": the twin; "cytation-serial": a Cytation 5 over its USB-serial link (or the pty emulator)
-READER_BACKENDS = ("sim", "cytation-serial")
+#: "sim": the twin; "cytation-serial": a Cytation 5 over its USB-serial link (or the pty emulator);
+#: "gen5-folder": Gen5 runs the kinetic spectrum protocol and exports each read into a folder we watch
+READER_BACKENDS = ("sim", "cytation-serial", "gen5-folder")
 
 
 class Schedule(BaseModel):
@@ -46,6 +47,8 @@ class LabConfig(BaseModel):
     reader: str = Field("sim", description=f"one of {READER_BACKENDS}")
     reader_port: str | None = Field(None, description="serial port of the Cytation (reader='cytation-serial')")
     reader_link: LinkSettings = Field(default_factory=LinkSettings)
+    reader_folder: str | None = Field(None, description="folder Gen5 exports each read into (reader='gen5-folder')")
+    reader_timeout_s: float = Field(3600.0, gt=0, description="gen5-folder: longest wait for the next export")
     realtime: bool = Field(False, description="run on the wall clock (real drivers) instead of virtual time")
     pipettor_timing: PipettorTiming = Field(default_factory=PipettorTiming)
     reader_timing: ReaderTiming = Field(default_factory=ReaderTiming)
@@ -61,4 +64,6 @@ class LabConfig(BaseModel):
             raise ValueError(f"reader={self.reader!r}; allowed: {list(READER_BACKENDS)}")
         if self.reader == "cytation-serial" and not self.reader_port:
             raise ValueError("reader='cytation-serial' needs reader_port (e.g. '/dev/ttyUSB0')")
+        if self.reader == "gen5-folder" and not self.reader_folder:
+            raise ValueError("reader='gen5-folder' needs reader_folder (where Gen5 exports each read)")
         return self

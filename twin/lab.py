@@ -36,6 +36,10 @@ class Lab:
 
             self.reader = CytationSerialReader(self.clock, config.reader_port, settings=config.reader_link)
             self.reader_firmware = self.reader.connect()
+        elif config.reader == "gen5-folder":
+            from instruments.cytation import Gen5FolderReader
+
+            self.reader = Gen5FolderReader(self.clock, config.reader_folder, timeout_s=config.reader_timeout_s)
 
     def close(self) -> None:
         """Release instrument connections (serial ports)."""

@@ -3,7 +3,11 @@
 As in the paper, the ligands and the PbBr2/DMF solution reach a well as one premixed precursor: the robot first makes
 one vial per distinct composition (scaled to the wells that use it, plus dead volume, and up so that no ligand
 transfer is below the p20's 1 uL minimum), then fills every well with antisolvent and Cs-oleate, then injects each
-well's precursor with a fresh tip and mixes.  That injection is the well's reaction t=0.
+well's precursor with a fresh tip, mixes, blows out and touches the tip off.  That injection is the well's reaction
+t=0.  Viscous neat ligands are blown out and the tip touched off after each dispense into a premix vial.
+
+Where everything sits is an ``instruments.ot2.layout.DeckLayout`` (default: the layout this workflow has always used);
+``plan_deck`` checks that the plan fits it (premix vials, tips) before the operator fills a single stock.
 """
 
 from __future__ import annotations
@@ -15,12 +19,15 @@ from typing import Generator
 import pandas as pd
 
 from instruments.deck import Deck
+from instruments.errors import VolumeError
 from instruments.labware import PLATE_TYPES, Labware, WellRef
-from instruments.pipettor import INJECTION_COMPONENT, Pipettor
+from instruments.ot2.layout import VIAL_RACK, DeckLayout, LayoutError
+from instruments.pipettor import INJECTION_COMPONENT, PIPETTES, Pipettor, PipetteSpec, choose_pipette
+from instruments.sim.pipettor import liquid_class_of
 from instruments.sim.plate_recipes import cs_stock_name
 from twin.platemap import PlateMapError
 
-PREMIX_RACK = "opentrons_24_tuberack_nest_1.5ml_snapcap"
+PREMIX_RACK = VIAL_RACK
 PREMIX_DEAD_UL = 20.0
 MIN_TRANSFER_UL = 1.0
 MIX_AFTER_INJECTION = (3, 10.0)
@@ -52,6 +59,15 @@ class PrepPlan:
     stocks: dict[str, list[WellRef]]
     premixes: list[Premix]
     stock_fill_uL: dict[str, float]
+    layout: DeckLayout = field(default_factory=DeckLayout)
+    #: tips ``prepare_plate`` picks up per pipette (without faults), and the operator refills that implies
+    tips_needed: dict[str, int] = field(default_factory=dict)
+    tip_refills: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pipettes(self) -> tuple[str, ...]:
+        """The pipettes the deck has tips for (mount these), smallest first."""
+        return self.layout.pipettes
 
     def deck_sheet(self) -> str:
         """A human-readable set-up sheet: labware per slot and stock volumes to fill."""
@@ -63,6 +79,11 @@ class PrepPlan:
         for comp, refs in self.stocks.items():
             where = ", ".join(str(r) for r in refs)
             lines.append(f"{comp:<30} {where:<26} {self.stock_fill_uL[comp]:>9.0f}")
+        if self.tips_needed:
+            lines.append("")
+            lines.append("pipette  tips  operator refills")
+            for p in self.pipettes:
+                lines.append(f"{p:<8} {self.tips_needed.get(p, 0):>5} {self.tip_refills.get(p, 0):>17}")
         return "\n".join(lines)
 
 
@@ -100,25 +121,32 @@ def _allocate(lw: Labware, start: int, component: str, need_uL: float) -> tuple[
     return refs, start + n, filled
 
 
-def plan_deck(plate_map: pd.DataFrame, plate_wells: int | None = None, margin: float = 1.1) -> PrepPlan:
-    """Lay out the deck for ``plate_map`` and fill the stocks (the operator's job before pressing run)."""
-    plate_wells = plate_wells or plate_map.attrs.get("plate_wells", 96)
-    deck = Deck()
-    plate = deck.load(PLATE_TYPES[plate_wells], 1, "plate")
-    reservoir = deck.load("nest_12_reservoir_15ml", 2, "solvents")
-    falcons = deck.load("opentrons_6_tuberack_falcon_50ml_conical", 3, "pbbr2_stock")
-    ligands = deck.load(PREMIX_RACK, 6, "ligands")
-    deck.load("opentrons_96_tiprack_300ul", 9, "tips_300")
-    deck.load("opentrons_96_tiprack_20ul", 10, "tips_20_a")
-    deck.load("opentrons_96_tiprack_20ul", 11, "tips_20_b")
+def plan_deck(plate_map: pd.DataFrame, plate_wells: int | None = None, layout: DeckLayout | dict | None = None,
+              margin: float = 1.1) -> PrepPlan:
+    """Lay out the deck for ``plate_map`` and fill the stocks (the operator's job before pressing run).
 
+    Parameters
+    ----------
+    plate_map : a validated plate map.
+    plate_wells : 96 or 384; default the plate map's ``attrs['plate_wells']`` or 96.
+    layout : a ``DeckLayout`` (or its dict); default ``DeckLayout()``.  A plan that does not fit it (too many
+        precursor compositions for the premix racks, tips beyond the racks without refills) raises ``LayoutError``.
+    margin : stock volumes are the plan's needs times ``margin`` (plus each vessel's dead volume).
+    """
+    plate_wells = plate_wells or plate_map.attrs.get("plate_wells", 96)
+    layout = DeckLayout() if layout is None else DeckLayout.model_validate(layout)
     premixes = _premixes(plate_map)
-    premix_slots = [4, 5, 7, 8]
-    n_racks = math.ceil(len(premixes) / 24) if premixes else 0
-    if n_racks > len(premix_slots):
-        raise PlateMapError(f"{len(premixes)} distinct precursor compositions need {n_racks} vial racks; the deck "
-                            f"has room for {len(premix_slots)} (96 vials)")
-    racks = [deck.load(PREMIX_RACK, premix_slots[k], f"premix_{k + 1}") for k in range(n_racks)]
+    n_racks = math.ceil(len(premixes) / layout.vials_per_premix_rack()) if premixes else 0
+    layout.check_fits(len(premixes), {})
+    deck = Deck()
+    plate = deck.load(PLATE_TYPES[plate_wells], layout.plate_slot, "plate")
+    reservoir = deck.load(layout.solvents.load_name, layout.solvents.slot, "solvents")
+    falcons = deck.load(layout.pbbr2_stock.load_name, layout.pbbr2_stock.slot, "pbbr2_stock")
+    ligands = deck.load(layout.ligands.load_name, layout.ligands.slot, "ligands")
+    for slot, name, load_name in layout.tip_placements():
+        deck.load(load_name, slot, name)
+    racks = [deck.load(load_name, slot, name) for slot, name, load_name in layout.premix_placements()[:n_racks]]
+    per_rack = layout.vials_per_premix_rack()
     needs: dict[str, float] = {}
     for k, pm in enumerate(premixes):
         n = len(pm.wells)
@@ -129,8 +157,8 @@ def plan_deck(plate_map: pd.DataFrame, plate_wells: int | None = None, margin: f
         if total > racks[0].capacity_uL:
             raise PlateMapError(f"the precursor for wells {pm.wells[:3]}... needs {total:.0f} uL, more than a "
                                 f"{racks[0].capacity_uL:g} uL vial; split the group or raise the ligand volumes")
-        rack = racks[k // 24]
-        pm.vial = rack[rack.wells[k % 24]]
+        rack = racks[k // per_rack]
+        pm.vial = rack[rack.wells[k % per_rack]]
         for c, v in pm.batch_uL.items():
             needs[c] = needs.get(c, 0.0) + v
     for row in plate_map.itertuples(index=False):
@@ -148,7 +176,74 @@ def plan_deck(plate_map: pd.DataFrame, plate_wells: int | None = None, margin: f
             or not (comp in plate_map["antisolvent"].values or comp.startswith("Cs-oleate/")) else reservoir
         refs, nxt[lw.name], filled = _allocate(lw, nxt[lw.name], comp, need * margin)
         stocks[comp], fill[comp] = refs, filled
-    return PrepPlan(deck, plate, stocks, premixes, fill)
+    plan = PrepPlan(deck, plate, stocks, premixes, fill, layout)
+    specs = {p: PIPETTES[p] for p in layout.pipettes}
+    plan.tips_needed = tip_budget(plan, plate_map, specs)
+    layout.check_fits(len(premixes), plan.tips_needed)
+    plan.tip_refills = {p: max(0, math.ceil(n / (96 * len(layout.tip_racks[p]))) - 1)
+                        for p, n in plan.tips_needed.items()}
+    return plan
+
+
+# -- which pipette does what: one set of decisions for the tip budget and for the run --------------------------------
+def _pipette_for(specs: dict[str, PipetteSpec], volume_uL: float) -> str:
+    """The pipette for moving ``volume_uL``: the smallest whose range holds it, else (a volume above a pipette's
+    range: between p20 and p1000, or beyond the largest) the largest that can move it in equal chunks."""
+    try:
+        return choose_pipette(specs, volume_uL)
+    except VolumeError:
+        able = [p for p in specs if specs[p].min_uL <= volume_uL + 1e-9]
+        if not able:
+            raise
+        return max(able, key=lambda p: specs[p].max_uL)
+
+
+def _mix_pipette(specs: dict[str, PipetteSpec], vial_uL: float) -> tuple[str, float]:
+    """(pipette, mix uL) for homogenising a premix vial: half its volume with the largest pipette that can."""
+    by_size = sorted(specs, key=lambda p: specs[p].max_uL)
+    able = [p for p in by_size if specs[p].min_uL <= vial_uL * 0.5]
+    pip = able[-1] if able else by_size[0]
+    return pip, min(vial_uL * 0.5, specs[pip].max_uL)
+
+
+def _premix_groups(plan: PrepPlan, specs: dict[str, PipetteSpec]) -> list[tuple[str, str, list[Premix]]]:
+    """(component, pipette, vials) per tip of the premix phase: each stock with one tip across its vials."""
+    components = sorted({c for pm in plan.premixes for c in pm.batch_uL},
+                        key=lambda c: (c != INJECTION_COMPONENT, c))  # sorted: set order varies with PYTHONHASHSEED
+    groups = []
+    for comp in components:
+        by_pip: dict[str, list[Premix]] = {}
+        for pm in plan.premixes:
+            if comp in pm.batch_uL:
+                by_pip.setdefault(_pipette_for(specs, pm.batch_uL[comp]), []).append(pm)
+        groups.extend((comp, pip, pms) for pip, pms in by_pip.items())
+    return groups
+
+
+def _fill_groups(plate_map: pd.DataFrame, specs: dict[str, PipetteSpec]) -> list[tuple[str, str, str, list]]:
+    """(column, component, pipette, rows) per tip of the antisolvent and Cs-oleate phase."""
+    groups = []
+    for column, comp_of in (("antisolvent_uL", lambda r: r.antisolvent),
+                            ("cs_uL", lambda r: cs_stock_name(r.antisolvent))):
+        rows = [r for r in plate_map.itertuples(index=False) if getattr(r, column) > 0]
+        for comp in dict.fromkeys(comp_of(r) for r in rows):
+            mine = [r for r in rows if comp_of(r) == comp]
+            groups.append((column, comp, _pipette_for(specs, min(getattr(r, column) for r in mine)), mine))
+    return groups
+
+
+def tip_budget(plan: PrepPlan, plate_map: pd.DataFrame, specs: dict[str, PipetteSpec]) -> dict[str, int]:
+    """Tips ``prepare_plate`` picks up per pipette with ``specs`` mounted (a fault-free run)."""
+    tips = {p: 0 for p in specs}
+    for _, pip, _ in _premix_groups(plan, specs):
+        tips[pip] += 1
+    for pm in plan.premixes:
+        tips[_mix_pipette(specs, sum(pm.batch_uL.values()))[0]] += 1
+    for _, _, pip, _ in _fill_groups(plate_map, specs):
+        tips[pip] += 1
+    for pm in plan.premixes:
+        tips[choose_pipette(specs, pm.per_well_total_uL)] += len(pm.wells)
+    return tips
 
 
 def _source(plan: PrepPlan, component: str, volume_uL: float) -> WellRef:
@@ -169,59 +264,66 @@ def _ensure_tip(pipettor: Pipettor, pipette: str) -> Generator:
         pipettor._record("operator_refill_tips", pipette=pipette, racks=len(racks))
 
 
+def _is_viscous(component: str) -> bool:
+    return liquid_class_of({component: 1.0}) == "viscous"
+
+
+def _shed(pipettor: Pipettor, pip: str, well: WellRef) -> Generator:
+    """Blow out at the top of ``well`` and touch the tip off on its walls: no drop leaves with the tip."""
+    yield from pipettor.blow_out(pip, well)
+    yield from pipettor.touch_tip(pip, well)
+
+
 def _move(pipettor: Pipettor, plan: PrepPlan, pip: str, component: str, volume_uL: float,
           dest: WellRef) -> Generator:
-    """Move any volume (in chunks the tip can hold) of a stock into ``dest`` with ``pip``'s tip already attached."""
+    """Move any volume (in chunks the tip can hold) of a stock into ``dest`` with ``pip``'s tip already attached.
+
+    A viscous component (a neat ligand) is blown out and the tip touched off after every dispense.
+    """
     max_uL = pipettor.pipettes[pip].max_uL
     n = math.ceil(volume_uL / max_uL - 1e-9)
     for _ in range(n):
         v = volume_uL / n
         yield from pipettor.aspirate(pip, _source(plan, component, v), v)
         yield from pipettor.dispense(pip, dest)
+        if _is_viscous(component):
+            yield from _shed(pipettor, pip, dest)
 
 
-def _pipette_for(pipettor: Pipettor, volume_uL: float) -> str:
-    return pipettor.choose_pipette(min(volume_uL, 300.0))
+def _check_mounts(pipettor: Pipettor, plan: PrepPlan) -> None:
+    if sorted(pipettor.pipettes) != sorted(plan.pipettes):
+        raise LayoutError(f"the deck plan has tips for {list(plan.pipettes)} but the pipettor mounts "
+                          f"{sorted(pipettor.pipettes)}; fix: mount the plan's pipettes (pipettes=plan.pipettes) "
+                          f"or plan with a layout whose tip_racks name the mounted pipettes")
 
 
 def prepare_plate(pipettor: Pipettor, plan: PrepPlan, plate_map: pd.DataFrame) -> Generator:
     """The whole robot protocol: premix vials, antisolvent, Cs-oleate, then one precursor injection per well."""
+    _check_mounts(pipettor, plan)
+    specs = pipettor.pipettes
     yield from pipettor.home()
     # 1. premixed precursors: each stock with one tip across all vials (clean vials, same liquid)
-    components = sorted({c for pm in plan.premixes for c in pm.batch_uL}, key=lambda c: (c != INJECTION_COMPONENT, c))  # sorted: set order varies with PYTHONHASHSEED
-    for comp in components:
-        users = [pm for pm in plan.premixes if comp in pm.batch_uL]
-        by_pip: dict[str, list[Premix]] = {}
-        for pm in users:
-            by_pip.setdefault(_pipette_for(pipettor, pm.batch_uL[comp]), []).append(pm)
-        for pip, pms in by_pip.items():
-            yield from _ensure_tip(pipettor, pip)
-            yield from pipettor.pick_up_tip(pip)
-            for pm in pms:
-                v = pm.batch_uL[comp]
-                yield from _move(pipettor, plan, pip, comp, v, pm.vial)
-            yield from pipettor.drop_tip(pip)
-    for pm in plan.premixes:  # homogenise each vial (volumes from the plan, so the command stream is noise-free)
-        vol = sum(pm.batch_uL.values())
-        pip = "p300" if vol >= 40 and "p300" in pipettor.pipettes else "p20"
+    for comp, pip, pms in _premix_groups(plan, specs):
         yield from _ensure_tip(pipettor, pip)
         yield from pipettor.pick_up_tip(pip)
-        yield from pipettor.mix(pip, pm.vial, 5, min(vol * 0.5, pipettor.pipettes[pip].max_uL))
+        for pm in pms:
+            yield from _move(pipettor, plan, pip, comp, pm.batch_uL[comp], pm.vial)
+        yield from pipettor.drop_tip(pip)
+    for pm in plan.premixes:  # homogenise each vial (volumes from the plan, so the command stream is noise-free)
+        pip, mix_uL = _mix_pipette(specs, sum(pm.batch_uL.values()))
+        yield from _ensure_tip(pipettor, pip)
+        yield from pipettor.pick_up_tip(pip)
+        yield from pipettor.mix(pip, pm.vial, 5, mix_uL)
         yield from pipettor.drop_tip(pip)
     # 2. antisolvent, then Cs-oleate, one tip per stock
     plate = plan.plate
-    for column, comp_of in (("antisolvent_uL", lambda r: r.antisolvent),
-                            ("cs_uL", lambda r: cs_stock_name(r.antisolvent))):
-        rows = [r for r in plate_map.itertuples(index=False) if getattr(r, column) > 0]
-        for comp in dict.fromkeys(comp_of(r) for r in rows):
-            mine = [r for r in rows if comp_of(r) == comp]
-            pip = _pipette_for(pipettor, min(getattr(r, column) for r in mine))
-            yield from _ensure_tip(pipettor, pip)
-            yield from pipettor.pick_up_tip(pip)
-            for r in mine:
-                yield from _move(pipettor, plan, pip, comp, getattr(r, column), plate[r.well])
-            yield from pipettor.drop_tip(pip)
-    # 3. inject each well's precursor (t=0), fresh tip, mix
+    for column, comp, pip, rows in _fill_groups(plate_map, specs):
+        yield from _ensure_tip(pipettor, pip)
+        yield from pipettor.pick_up_tip(pip)
+        for r in rows:
+            yield from _move(pipettor, plan, pip, comp, getattr(r, column), plate[r.well])
+        yield from pipettor.drop_tip(pip)
+    # 3. inject each well's precursor (t=0), fresh tip, mix, blow out, touch tip
     vial_of = {w: pm for pm in plan.premixes for w in pm.wells}
     for r in plate_map.itertuples(index=False):
         pm = vial_of.get(r.well)
@@ -237,4 +339,5 @@ def prepare_plate(pipettor: Pipettor, plan: PrepPlan, plate_map: pd.DataFrame) -
         mix_uL = min(mix_uL, pipettor.pipettes[pip].max_uL)
         if mix_uL >= pipettor.pipettes[pip].min_uL:
             yield from pipettor.mix(pip, plate[r.well], reps, mix_uL)
+        yield from _shed(pipettor, pip, plate[r.well])
         yield from pipettor.drop_tip(pip)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from instruments.deck import Deck
-from instruments.ot2.driver import MOUNTS
-from instruments.pipettor import PIPETTES
+from instruments.ot2.layout import DeckLayout
+from instruments.pipettor import PIPETTES, assign_mounts
 from instruments.sim.pipettor import LIQUID_CLASSES, LiquidClass, SimPipettor
 from twin.clock import Clock
 from twin.prep import PrepPlan, plan_deck, prepare_plate
@@ -43,10 +43,10 @@ def check_api_level(api_level: str) -> str:
     return api_level
 
 
-def nominal_twin(clock: Clock, deck: Deck) -> SimPipettor:
+def nominal_twin(clock: Clock, deck: Deck, pipettes=("p20", "p300")) -> SimPipettor:
     """The twin with no pipetting error: what the robot is told to do, which is what the protocol must say."""
     exact = LiquidClass(bias=0.0, cv_floor=0.0, cv_at_min=0.0)
-    return SimPipettor(clock, deck, liquid_classes={k: exact for k in LIQUID_CLASSES}, calibration_sd=0.0)
+    return SimPipettor(clock, deck, pipettes, liquid_classes={k: exact for k in LIQUID_CLASSES}, calibration_sd=0.0)
 
 
 def stock_fills(deck: Deck) -> list[tuple[str, str, str, float]]:
@@ -59,12 +59,13 @@ def stock_fills(deck: Deck) -> list[tuple[str, str, str, float]]:
     return fills
 
 
-def record_protocol(plate_map: pd.DataFrame, plate_wells: int | None = None) -> tuple[PrepPlan, list, list[dict]]:
+def record_protocol(plate_map: pd.DataFrame, plate_wells: int | None = None,
+                    layout: DeckLayout | dict | None = None) -> tuple[PrepPlan, list, list[dict]]:
     """Run ``prepare_plate`` on the nominal twin; returns (plan, stock fills before the run, the twin's log)."""
-    plan = plan_deck(plate_map, plate_wells)
+    plan = plan_deck(plate_map, plate_wells, layout)
     fills = stock_fills(plan.deck)
     clock = Clock()
-    twin = nominal_twin(clock, plan.deck)
+    twin = nominal_twin(clock, plan.deck, plan.pipettes)
     clock.run_process(prepare_plate(twin, plan, plate_map))
     return plan, fills, twin.log
 
@@ -85,6 +86,8 @@ def protocol_steps(log: list[dict]) -> list[tuple]:
                           float(e["volume_uL"])))
         elif cmd == "drop_tip":
             steps.append(("drop_tip", e["pipette"]))
+        elif cmd in ("blow_out", "touch_tip"):  # a blow-out into the trash names no labware: (..., None, None)
+            steps.append((cmd, e["pipette"], e.get("labware"), e.get("well")))
         elif cmd == "operator_refill_tips":
             steps.append(("refill_tips", e["pipette"]))
         else:
@@ -126,6 +129,12 @@ def run(protocol):
         elif kind == "mix":
             pipette, lw, well, repetitions, volume_uL = args
             pipettes[pipette].mix(repetitions, volume_uL, labware[lw][well])
+        elif kind == "blow_out":
+            pipette, lw, well = args
+            pipettes[pipette].blow_out(protocol.fixed_trash if lw is None else labware[lw][well])
+        elif kind == "touch_tip":
+            pipette, lw, well = args
+            pipettes[pipette].touch_tip(labware[lw][well])
         elif kind == "drop_tip":
             pipettes[args[0]].drop_tip()
         elif kind == "refill_tips":
@@ -143,10 +152,10 @@ def protocol_source(plan: PrepPlan, fills: list, log: list[dict], api_level: str
     """The text of a stand-alone OT-2 protocol replaying ``log`` on ``plan``'s deck."""
     check_api_level(api_level)
     labware = [(lw.slot, lw.type.load_name, lw.name) for lw in sorted(plan.deck, key=lambda lw: lw.slot)]
-    mounted = {r.type.load_name for r in plan.deck if r.type.is_tiprack}
-    pipettes = {p: (spec.model, MOUNTS[p], [r.name for r in sorted(plan.deck, key=lambda lw: lw.slot)
-                                            if r.type.load_name == spec.tiprack])
-                for p, spec in PIPETTES.items() if spec.tiprack in mounted}
+    mounts = assign_mounts(plan.pipettes)
+    pipettes = {p: (PIPETTES[p].model, mounts[p], [r.name for r in sorted(plan.deck, key=lambda lw: lw.slot)
+                                                   if r.type.load_name == PIPETTES[p].tiprack])
+                for p in plan.pipettes}
     steps = protocol_steps(log)
     n_liquid = sum(s[0] in ("aspirate", "dispense") for s in steps)
     sheet = "\n".join("# " + line if line else "#" for line in plan.deck_sheet().splitlines())
@@ -162,14 +171,15 @@ def protocol_source(plan: PrepPlan, fills: list, log: list[dict], api_level: str
         f"# pipette -> (model, mount, tip-rack labels)\nPIPETTES = {pipettes!r}\n\n"
         f"# (labware, well, component, uL) of each stock at the start\nSTOCKS = {_literal_list(fills)}\n\n"
         f"COLORS = {_COLORS!r}\n\n"
-        f"# the twin's command log: (command, pipette, labware, well, [repetitions,] uL)\n"
+        f"# the twin's command log: (command, pipette, labware, well, [repetitions,] [uL])\n"
         f"STEPS = {_literal_list(steps)}\n\n"
         f"{_RUN}"
     )
 
 
 def export_protocol(plate_map: pd.DataFrame, out_path: str | Path, api_level: str = "2.20", *,
-                    plate_wells: int | None = None, name: str = "LARP plate preparation") -> Path:
+                    plate_wells: int | None = None, name: str = "LARP plate preparation",
+                    layout: DeckLayout | dict | None = None) -> Path:
     """Write a stand-alone OT-2 protocol that prepares ``plate_map`` exactly as the twin's ``prepare_plate`` does.
 
     Parameters
@@ -178,9 +188,10 @@ def export_protocol(plate_map: pd.DataFrame, out_path: str | Path, api_level: st
     out_path : the ``.py`` file to write (upload it in the Opentrons App or run ``opentrons_simulate`` on it).
     api_level : the protocol's ``apiLevel`` ('2.14'..'2.27' with opentrons 8.8.2), stated once, in ``requirements``.
     plate_wells : 96 or 384; default the plate map's ``attrs['plate_wells']`` or 96.
+    layout : the deck layout (``DeckLayout`` or its dict); default ``DeckLayout()``.
     """
     check_api_level(api_level)
-    plan, fills, log = record_protocol(plate_map, plate_wells)
+    plan, fills, log = record_protocol(plate_map, plate_wells, layout)
     text = protocol_source(plan, fills, log, api_level, name=name)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -242,12 +242,14 @@ def _split(text: str, name: str) -> list[list[str]]:
     raise Gen5FormatError(f"{name}: no 'Software Version' line; expected a Gen5 export (tab or comma separated)")
 
 
+_NUM = r"\d+(?:\.\d+)?"  # a plain decimal number
 _PROC_PATTERNS = {
-    "excitation": re.compile(r"Fixed Excitation:\s*([\d.]+)(?:/([\d.]+))?\s*nm"),
-    "emission": re.compile(r"Emission Start:\s*([\d.]+)(?:/[\d.]+)?\s*nm,\s*Stop:\s*([\d.]+)\s*nm,\s*Step:\s*([\d.]+)"),
+    "excitation": re.compile(rf"Fixed Excitation:\s*({_NUM})(?:/({_NUM}))?\s*nm"),
+    "emission": re.compile(rf"Emission Start:\s*({_NUM})(?:/{_NUM})?\s*nm,\s*Stop:\s*({_NUM})\s*nm,"
+                           rf"\s*Step:\s*({_NUM})"),
     "optics": re.compile(r"Optics:\s*(\w+),\s*Gain:\s*(\w+)"),
     "read_speed": re.compile(r"Read Speed:\s*(\w+)"),
-    "read_height": re.compile(r"Read Height:\s*([\d.]+)\s*mm"),
+    "read_height": re.compile(rf"Read Height:\s*({_NUM})\s*mm"),
 }
 
 
@@ -378,13 +380,16 @@ def read_gen5_spectra(path, *, read_type: str | None = "Fluorescence Spectrum") 
         tables.append((np.array(values, float).T, np.array(flags, bool).T))
 
     if "emission_step_nm" in procedure:
-        declared = emission_grid(procedure["emission_start_nm"], procedure["emission_stop_nm"],
-                                 procedure["emission_step_nm"])
+        start, stop, step = procedure["emission_start_nm"], procedure["emission_stop_nm"], procedure["emission_step_nm"]
+        if not 0 < stop - start <= 10_000 * step:
+            raise Gen5FormatError(f"{name}: Procedure Details declare emission {start:g}..{stop:g} nm in {step:g} nm "
+                                  f"steps, which is no scan")
+        declared = emission_grid(start, stop, step)
         if not np.array_equal(declared, wavelength):
             raise Gen5FormatError(
                 f"{name}: Procedure Details declare {len(declared)} emission wavelengths "
-                f"{declared[0]:g}..{declared[-1]:g} nm, section {sections[0][0]!r} holds {len(wavelength)} ({wavelength[0]:g}..{wavelength[-1]:g} nm): "
-                f"truncated or edited export")
+                f"{declared[0]:g}..{declared[-1]:g} nm, section {sections[0][0]!r} holds {len(wavelength)} "
+                f"({wavelength[0]:g}..{wavelength[-1]:g} nm): truncated or edited export")
     read_mask = np.any(np.array(wells_seen, bool), axis=0)
     wells = [w for w, m in zip(header0, read_mask) if m]
     counts = np.stack([t[0][read_mask] for t in tables])

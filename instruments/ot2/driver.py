@@ -17,11 +17,11 @@ from typing import Any, Callable, Generator
 from instruments.deck import Deck
 from instruments.errors import InstrumentError, LabwareError, OutOfTipsError, TipError, VolumeError
 from instruments.labware import Labware, WellRef
-from instruments.pipettor import Pipettor
+from instruments.pipettor import Pipettor, assign_mounts
 
 DEFAULT_API_LEVEL = "2.20"
-#: which mount each pipette goes on
-MOUNTS: dict[str, str] = {"p20": "left", "p300": "right"}
+#: which mount each pipette goes on with the default pipettes; in general ``Pipettor.mounts`` (smaller on the left)
+MOUNTS: dict[str, str] = assign_mounts(("p20", "p300"))
 
 # opentrons engine error types (``ProtocolCommandFailedError.original_error.errorType``) -> (our error, the fix)
 _VOLUME_FAULTS = {"InvalidAspirateVolumeError", "InvalidDispenseVolumeError", "InvalidPipettingVolumeError",
@@ -84,7 +84,7 @@ def translate_error(exc: BaseException, step: str) -> InstrumentError:
 
 
 class OT2Pipettor(Pipettor):
-    """An OT-2 with a p20 (left) and a p300 (right) GEN2 single-channel pipette, driven through opentrons.
+    """An OT-2 with two GEN2 single-channel pipettes (default p20 left, p300 right; or a p1000), via opentrons.
 
     Parameters
     ----------
@@ -110,8 +110,8 @@ class OT2Pipettor(Pipettor):
         for name, spec in self.pipettes.items():
             racks = [self.ot_labware[r.name] for r in self.tipracks(name)]
             self.instruments[name] = self._call(
-                f"loading {spec.model} on the {MOUNTS[name]} mount", self.context.load_instrument,
-                spec.model, MOUNTS[name], tip_racks=racks)
+                f"loading {spec.model} on the {self.mounts[name]} mount", self.context.load_instrument,
+                spec.model, self.mounts[name], tip_racks=racks)
         #: tips the driver expects left in each rack; more than that means an operator put full racks out
         self._tips_left: dict[str, int] = {lw.name: int(lw.tip_present.sum()) for lw in deck if lw.type.is_tiprack}
 
@@ -184,6 +184,15 @@ class OT2Pipettor(Pipettor):
     def _hw_mix(self, pipette: str, well: WellRef, repetitions: int, volume_uL: float) -> Generator:
         yield from self._timed(f"mix {repetitions} x {volume_uL:g} uL in {well} with {pipette}",
                                self.instruments[pipette].mix, repetitions, volume_uL, self._well(well))
+
+    def _hw_touch_tip(self, pipette: str, well: WellRef) -> Generator:
+        yield from self._timed(f"touch tip in {well} with {pipette}", self.instruments[pipette].touch_tip,
+                               self._well(well))
+
+    def _hw_blow_out(self, pipette: str, well: WellRef | None) -> Generator:
+        where = self.context.fixed_trash if well is None else self._well(well)
+        yield from self._timed(f"blow out {pipette} into {'the trash' if well is None else well}",
+                               self.instruments[pipette].blow_out, where)
 
     def _hw_home(self) -> Generator:
         yield from self._timed("home", self.context.home)

@@ -3,7 +3,9 @@
 The opentrons run log (``ProtocolContext.commands()`` or the log ``opentrons.simulate.simulate`` returns) is
 human-readable text: "Aspirating 10.0 uL from A1 of solvents on slot 2 at 7.56 uL/sec".  ``parse_run_log`` turns it
 into ``Step`` tuples; ``steps_from_log`` does the same for a ``Pipettor.log``.  A ``mix`` is one step in both: the
-opentrons "Mixing N times..." line and the 2N aspirate/dispense lines it nests fold into it.
+opentrons "Mixing N times..." line and the 2N aspirate/dispense lines it nests fold into it.  opentrons logs a touch
+tip as "Touching tip" without a place: it is read as happening in the well the tip was last in (where the driver
+and the exported protocol touch it).
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ _DISPENSE = re.compile(r"^Dispensing (?P<v>[\d.eE+-]+) uL into (?P<well>\w+) of 
 _PICK_UP = re.compile(r"^Picking up tip from (?P<well>\w+) of (?P<lw>.+?) on slot \d+$")
 _DROP = re.compile(r"^Dropping tip into ")
 _MIX = re.compile(r"^Mixing (?P<n>\d+) times with a volume of (?P<v>[\d.eE+-]+) ul$")
+_BLOW_OUT_WELL = re.compile(r"^Blowing out at (?P<well>\w+) of (?P<lw>.+?) on slot \d+$")
+_BLOW_OUT_TRASH = re.compile(r"^Blowing out into (Trash Bin|.*[Tt]rash)")
+_TOUCH_TIP = re.compile(r"^Touching tip$")
 
 #: commands that move liquid or tips; homing, pauses and comments are not compared
-COMPARED = ("pick_up_tip", "drop_tip", "aspirate", "dispense", "mix")
+COMPARED = ("pick_up_tip", "drop_tip", "aspirate", "dispense", "mix", "blow_out", "touch_tip")
 
 
 class Step(NamedTuple):
@@ -71,7 +76,8 @@ def parse_run_log(run_log: Iterable, rack_pipette: dict[str, str] | None = None)
     rack_pipette = rack_pipette or {}
     lines = flatten_run_log(run_log)
     steps: list[Step] = []
-    holder: str | None = None  # the pipette that picked up the last tip, for drop_tip
+    holder: str | None = None  # the pipette that picked up the last tip, for drop_tip, blow_out and touch_tip
+    at: tuple[str | None, str | None] = (None, None)  # (labware, well) of the last located command
     i = 0
     while i < len(lines):
         text = lines[i].strip()
@@ -84,15 +90,28 @@ def parse_run_log(run_log: Iterable, rack_pipette: dict[str, str] | None = None)
             i += 2 * n
             first = inner[0]
             steps.append(Step("mix", _pipette_of_flow(float(first["flow"])), first["lw"], first["well"], _round(v), n))
+            at = (first["lw"], first["well"])
         elif m := _ASPIRATE.match(text):
             steps.append(Step("aspirate", _pipette_of_flow(float(m["flow"])), m["lw"], m["well"], _round(m["v"])))
+            at = (m["lw"], m["well"])
         elif m := _DISPENSE.match(text):
             steps.append(Step("dispense", _pipette_of_flow(float(m["flow"])), m["lw"], m["well"], _round(m["v"])))
+            at = (m["lw"], m["well"])
         elif m := _PICK_UP.match(text):
             holder = rack_pipette.get(m["lw"])
             steps.append(Step("pick_up_tip", holder, m["lw"], m["well"]))
+            at = (None, None)
         elif _DROP.match(text):
             steps.append(Step("drop_tip", holder))
+            at = (None, None)
+        elif m := _BLOW_OUT_WELL.match(text):
+            steps.append(Step("blow_out", holder, m["lw"], m["well"]))
+            at = (m["lw"], m["well"])
+        elif _BLOW_OUT_TRASH.match(text):
+            steps.append(Step("blow_out", holder))
+            at = (None, None)
+        elif _TOUCH_TIP.match(text):  # opentrons does not say where: the well the tip was last in
+            steps.append(Step("touch_tip", holder, *at))
     return steps
 
 
@@ -114,4 +133,6 @@ def steps_from_log(log: Iterable[dict]) -> list[Step]:
             steps.append(Step(cmd, e["pipette"], e["rack"], e["well"]))
         elif cmd == "drop_tip":
             steps.append(Step(cmd, e["pipette"]))
+        elif cmd in ("blow_out", "touch_tip"):  # a blow-out into the trash names no labware
+            steps.append(Step(cmd, e["pipette"], e.get("labware"), e.get("well")))
     return steps

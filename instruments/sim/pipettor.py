@@ -14,7 +14,8 @@ from instruments.pipettor import PIPETTES, Pipettor
 
 
 class PipettorTiming(BaseModel):
-    """OT-2 motion figures (seconds, mm/s); flow rates come from each pipette's spec (p20 7.56, p300 92.86 uL/s)."""
+    """OT-2 motion figures (seconds, mm/s); flow rates come from each pipette's spec (p20 7.56, p300 92.86,
+    p1000 274.7 uL/s)."""
 
     model_config = ConfigDict(extra="forbid")
     xy_speed_mm_s: float = Field(400.0, gt=0, description="gantry travel speed")
@@ -23,6 +24,10 @@ class PipettorTiming(BaseModel):
     tip_drop_s: float = Field(2.0, ge=0, description="eject into the trash, excluding the move")
     home_s: float = Field(15.0, ge=0)
     settle_s: float = Field(0.5, ge=0, description="delay after each aspirate/dispense (default touch/settle)")
+    in_well_z_s: float = Field(0.3, ge=0, description="rise from inside a well to its top (no travel height)")
+    touch_tip_s: float = Field(2.0, ge=0, description="touch the four walls of a well at 60 mm/s (opentrons' "
+                                                       "touch_tip default speed), each a short ramped move")
+    blow_out_s: float = Field(1.0, ge=0, description="plunger past its bottom to the blow-out position and back")
 
 
 class LiquidClass(BaseModel):
@@ -75,12 +80,23 @@ class SimPipettor(Pipettor):
         #: each pipette's own calibration offset (relative), drawn once: the systematic part of its error
         self.calibration = {p: float(self.rng.normal(0.0, calibration_sd)) for p in self.pipettes}
         self._xy = slot_xy_mm(TRASH_SLOT)
+        self._at: tuple[str, int] | None = None  # the well the tip is in, after an aspirate or dispense
 
     def _move_s(self, slot: int) -> float:
         x, y = slot_xy_mm(slot)
         d = math.hypot(x - self._xy[0], y - self._xy[1])
         self._xy = (x, y)
+        self._at = None
         return d / self.timing.xy_speed_mm_s + self.timing.z_travel_s
+
+    def _to_top_s(self, well: WellRef) -> float:
+        """Time to bring the tip to the top of ``well``: a short rise if it is in that well, else a full move."""
+        here = (well.labware.name, well.index)
+        if self._at == here:
+            return self.timing.in_well_z_s
+        s = self._move_s(well.labware.slot)
+        self._at = here
+        return s
 
     def _hw_pick_up_tip(self, pipette: str, rack: Labware, index: int) -> Generator:
         yield self.clock.timeout(self._move_s(rack.slot) + self.timing.tip_pick_up_s)
@@ -94,6 +110,7 @@ class SimPipettor(Pipettor):
     def _hw_aspirate(self, pipette: str, well: WellRef, volume_uL: float, liquid: dict[str, float]) -> Generator:
         spec = PIPETTES[pipette]
         yield self.clock.timeout(self._move_s(well.labware.slot) + volume_uL / spec.flow_uL_s + self.timing.settle_s)
+        self._at = (well.labware.name, well.index)
         short = None
         if self.faults is not None:  # a detected clog raises here; an undetected one delivers `fraction`
             short = self.faults.fire("short_aspiration", self.clock.now, pipette=pipette,
@@ -104,6 +121,7 @@ class SimPipettor(Pipettor):
     def _hw_dispense(self, pipette: str, well: WellRef, volume_uL: float) -> Generator:
         spec = PIPETTES[pipette]
         yield self.clock.timeout(self._move_s(well.labware.slot) + volume_uL / spec.flow_uL_s + self.timing.settle_s)
+        self._at = (well.labware.name, well.index)
         if self.faults is not None and well.labware.n_wells in (96, 384) and not well.labware.type.is_tiprack:
             self.faults.fire("well_skipped", self.clock.now, pipette=pipette, labware=well.labware.name,
                              well=well.name)
@@ -112,8 +130,16 @@ class SimPipettor(Pipettor):
         spec = PIPETTES[pipette]
         yield self.clock.timeout(repetitions * 2 * volume_uL / spec.flow_uL_s)
 
+    def _hw_touch_tip(self, pipette: str, well: WellRef) -> Generator:
+        yield self.clock.timeout(self._to_top_s(well) + self.timing.touch_tip_s)
+
+    def _hw_blow_out(self, pipette: str, well: WellRef | None) -> Generator:
+        move = self._move_s(TRASH_SLOT) if well is None else self._to_top_s(well)
+        yield self.clock.timeout(move + self.timing.blow_out_s)
+
     def _hw_home(self) -> Generator:
         self._xy = slot_xy_mm(TRASH_SLOT)
+        self._at = None
         yield self.clock.timeout(self.timing.home_s)
 
     def error_fraction(self, pipette: str, volume_uL: float, liquid: dict[str, float]) -> float:

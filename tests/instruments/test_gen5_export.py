@@ -8,7 +8,7 @@ import pytest
 
 from instruments.cytation.gen5 import Gen5FormatError, read_gen5_spectra, write_gen5_spectra
 
-REFERENCE = Path("/work/shared/reference/gen5_exports")
+DATA = Path(__file__).parents[1] / "data"  # copies of ../shared/reference/gen5_exports (see its README)
 WHEN = datetime(2024, 3, 7, 11, 31, 30)
 
 
@@ -39,7 +39,7 @@ def test_tab_layout_is_cp1252_crlf_with_gen5_header_and_procedure(tmp_path):
 
 
 def test_reference_gen5_em_spectrum_parses_with_its_values():
-    s = read_gen5_spectra(REFERENCE / "allotropy_fluorescence_EM_spectrum_synergy_neo2.txt")
+    s = read_gen5_spectra(DATA / "gen5_em_spectrum_neo2.txt")
     assert s.wells == ["A1"] and s.section_names == ["EM Spectrum"]
     np.testing.assert_array_equal(s.wavelength_nm, [300, 310, 320])
     np.testing.assert_array_equal(s.counts[0, 0, :2], [0.123, 0.124])
@@ -51,7 +51,7 @@ def test_reference_gen5_em_spectrum_parses_with_its_values():
 
 
 def test_reference_absorbance_spectrum_parses_when_any_read_type_is_allowed():
-    s = read_gen5_spectra(REFERENCE / "allotropy_absorbance_spectrum_synergy_h1_ovrflw.txt", read_type=None)
+    s = read_gen5_spectra(DATA / "gen5_abs_spectrum_h1_ovrflw.txt", read_type=None)
     assert s.procedure["read_types"] == ["Absorbance Spectrum"] and s.section_names == ["Spectral_Scan_Test:Spectrum"]
     assert s.counts[0, 0, 0] == 0.005 and s.overflow[0, 1, 0]
 
@@ -92,11 +92,11 @@ def test_non_integer_counts_round_trip_exactly(tmp_path):
 
 def test_other_read_types_are_refused_with_what_was_found():
     with pytest.raises(Gen5FormatError, match="expected read type 'Fluorescence Spectrum'.*Absorbance Spectrum"):
-        read_gen5_spectra(REFERENCE / "allotropy_absorbance_spectrum_synergy_h1_ovrflw.txt")
+        read_gen5_spectra(DATA / "gen5_abs_spectrum_h1_ovrflw.txt")
     with pytest.raises(Gen5FormatError, match="kinetic"):
-        read_gen5_spectra(REFERENCE / "allotropy_absorbance_kinetic_singleplate_synergy_h1.txt")
+        read_gen5_spectra(DATA / "gen5_abs_kinetic_h1.txt")
     with pytest.raises(Gen5FormatError, match="plate-map"):
-        read_gen5_spectra(REFERENCE / "allotropy_fluorescence_endpoint_platemap_mono_synergy_h1.txt")
+        read_gen5_spectra(DATA / "gen5_fl_endpoint_platemap_h1.txt")
 
 
 def test_malformed_value_names_line_section_and_well(tmp_path):

@@ -238,3 +238,46 @@ def test_default_refill_prompt_is_an_opentrons_pause():
     pipettor._tips_left["tips_20_0"] = 0  # as if the driver had emptied it
     pipettor.clock.run_process(pipettor.pick_up_tip("p20"))
     assert any(line.startswith("Pausing robot operation: Replace the p20 tip racks") for line in pipettor.run_log)
+
+
+def test_blow_out_and_touch_tip_reach_opentrons_and_match_the_front_end_log():
+    deck = _small_deck()
+    clock = Clock()
+    pipettor = OT2Pipettor(clock, deck)
+    plate, solvents = deck["plate"], deck["solvents"]
+    for gen in (pipettor.pick_up_tip("p300"), pipettor.aspirate("p300", solvents["A1"], 100),
+                pipettor.dispense("p300", plate["A1"], 60), pipettor.blow_out("p300", plate["A1"]),
+                pipettor.touch_tip("p300", plate["A1"]), pipettor.blow_out("p300"), pipettor.drop_tip("p300")):
+        clock.run_process(gen)
+    assert plate.volume_uL[0] == pytest.approx(100)  # the 40 uL left in the tip were blown into A1
+    assert [line for line in pipettor.run_log if line.startswith(("Blowing", "Touching"))] == [
+        "Blowing out at A1 of plate on slot 1", "Touching tip", "Blowing out into Trash Bin on slot 12"]
+    assert pipettor.steps() == steps_from_log(pipettor.log)
+
+
+def test_a_p1000_is_mounted_and_its_flow_rate_is_the_one_opentrons_uses():
+    deck = _small_deck()
+    deck.load("opentrons_96_tiprack_1000ul", 8, "tips_1000")
+    pipettor = OT2Pipettor(Clock(), deck, ("p20", "p1000"))
+    mounted = {m: i.name for m, i in pipettor.context.loaded_instruments.items()}
+    assert mounted == {"left": "p20_single_gen2", "right": "p1000_single_gen2"}
+    p1000 = pipettor.instruments["p1000"]
+    spec = pipettor.pipettes["p1000"]
+    assert (p1000.min_volume, p1000.max_volume) == (spec.min_uL, spec.max_uL)
+    assert p1000.flow_rate.aspirate == p1000.flow_rate.dispense == p1000.flow_rate.blow_out == spec.flow_uL_s
+    pipettor.clock.run_process(pipettor.pick_up_tip("p1000"))
+    assert pipettor.run_log[-1] == "Picking up tip from A1 of tips_1000 on slot 8"
+
+
+def test_the_default_flow_rates_are_the_ones_opentrons_uses():
+    pipettor = OT2Pipettor(Clock(), _small_deck())
+    for name, inst in pipettor.instruments.items():
+        assert inst.flow_rate.aspirate == pytest.approx(pipettor.pipettes[name].flow_uL_s)
+
+
+def test_the_compared_streams_include_each_blow_out_and_touch_tip(ot2_run, plate_map):
+    pipettor, _, _, _ = ot2_run
+    ours = steps_from_log(pipettor.log)
+    kinds = Counter(s.command for s in ours)
+    assert kinds["touch_tip"] == kinds["blow_out"] >= len(plate_map)  # every injection, and the ligand dispenses
+    assert Counter(s.command for s in pipettor.steps()) == kinds

@@ -54,3 +54,26 @@ def test_pipettor_log_entries_become_the_same_steps():
         {"t_s": 5.0, "command": "drop_tip", "pipette": "p20"},
     ]
     assert steps_from_log(log) == parse_run_log(LINES[:9], {"tips_20_a": "p20"})
+
+
+def test_blow_out_and_touch_tip_lines_become_steps_in_the_well_the_tip_was_in():
+    lines = [
+        "Picking up tip from A1 of tips_1000 on slot 9",
+        "Aspirating 500.0 uL from A1 of solvents on slot 2 at 274.7 uL/sec",
+        "Dispensing 500.0 uL into A1 of premix_1 on slot 4 at 274.7 uL/sec",
+        "Blowing out at A1 of premix_1 on slot 4",
+        "Touching tip",
+        "Blowing out into Trash Bin on slot 12",
+        "Dropping tip into Trash Bin on slot 12",
+    ]
+    assert parse_run_log(lines, {"tips_1000": "p1000"})[2:] == [
+        Step("dispense", "p1000", "premix_1", "A1", 500.0),
+        Step("blow_out", "p1000", "premix_1", "A1"),
+        Step("touch_tip", "p1000", "premix_1", "A1"),
+        Step("blow_out", "p1000"),
+        Step("drop_tip", "p1000"),
+    ]
+    log = [{"command": "blow_out", "pipette": "p1000", "labware": "premix_1", "well": "A1", "volume_uL": 0.0},
+           {"command": "touch_tip", "pipette": "p1000", "labware": "premix_1", "well": "A1"},
+           {"command": "blow_out", "pipette": "p1000", "where": "trash", "volume_uL": 3.0}]
+    assert steps_from_log(log) == parse_run_log(lines, {"tips_1000": "p1000"})[3:6]

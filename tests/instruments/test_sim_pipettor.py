@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from instruments.deck import Deck
-from instruments.errors import OutOfTipsError, TipError, VolumeError
+from instruments.errors import LabwareError, OutOfTipsError, TipError, VolumeError
 from instruments.sim import SimPipettor
 from twin.clock import Clock
 
@@ -114,3 +114,61 @@ def test_same_seed_same_volumes():
 
     assert np.array_equal(volumes(5), volumes(5))
     assert not np.array_equal(volumes(5), volumes(6))
+
+
+def test_blow_out_and_touch_tip_take_the_twins_time_and_are_logged(rig):
+    clock, deck, plate, res, pip = rig
+    run(clock, pip.pick_up_tip("p20"))
+    run(clock, pip.aspirate("p20", res["A1"], 10))
+    run(clock, pip.dispense("p20", plate["A1"]))
+    before, t0 = plate.volume_uL[0], clock.now
+    run(clock, pip.blow_out("p20", plate["A1"]))
+    run(clock, pip.touch_tip("p20", plate["A1"]))
+    timing = pip.timing  # in the well already: a short rise, not a gantry move
+    assert clock.now - t0 == pytest.approx(2 * timing.in_well_z_s + timing.blow_out_s + timing.touch_tip_s)
+    assert plate.volume_uL[0] == before  # nothing left in the tip after a full dispense
+    assert [e["command"] for e in pip.log[-2:]] == ["blow_out", "touch_tip"]
+    assert pip.log[-2] | {"t_s": 0} == {"t_s": 0, "command": "blow_out", "pipette": "p20", "labware": "plate",
+                                        "well": "A1", "volume_uL": 0.0}
+
+
+def test_blow_out_of_a_partly_dispensed_tip_delivers_the_rest_and_stamps_the_injection(rig):
+    clock, deck, plate, res, pip = rig
+    run(clock, pip.pick_up_tip("p20"))
+    run(clock, pip.aspirate("p20", res["A2"], 10))
+    run(clock, pip.blow_out("p20", plate["B1"]))
+    i = plate.index("B1")
+    assert plate.component("PbBr2/DMF")[i] == pytest.approx(10, rel=0.1) and np.isfinite(plate.injected_at_s[i])
+    assert pip.tips["p20"].nominal_uL == 0 and pip.log[-1]["volume_uL"] > 9
+    run(clock, pip.aspirate("p20", res["A2"], 5))
+    run(clock, pip.blow_out("p20"))  # into the trash: lost, and said so
+    assert pip.log[-1]["where"] == "trash" and pip.tips["p20"].liquid == {}
+
+
+def test_blow_out_and_touch_tip_need_a_tip_and_a_well_that_is_not_a_tip_rack(rig):
+    clock, deck, plate, res, pip = rig
+    with pytest.raises(TipError, match="no tip"):
+        run(clock, pip.touch_tip("p20", plate["A1"]))
+    with pytest.raises(TipError, match="no tip"):
+        run(clock, pip.blow_out("p20", plate["A1"]))
+    run(clock, pip.pick_up_tip("p20"))
+    with pytest.raises(LabwareError, match="tips_300 is a tip rack"):
+        run(clock, pip.touch_tip("p20", deck["tips_300"]["A1"]))
+    plate.fill("C1", {"toluene": 360})
+    run(clock, pip.aspirate("p20", res["A1"], 5))
+    with pytest.raises(VolumeError, match="overfilling C1 of plate by blowing out .* blow out into the trash"):
+        run(clock, pip.blow_out("p20", plate["C1"]))
+
+
+def test_p1000_is_chosen_for_large_volumes_when_mounted_and_takes_its_tips(rig):
+    clock, deck, plate, res, _ = rig
+    deck.load("opentrons_96_tiprack_1000ul", 8, "tips_1000")
+    pip = SimPipettor(clock, deck, ("p20", "p1000"))
+    assert pip.mounts == {"p20": "left", "p1000": "right"}
+    assert pip.choose_pipette(500) == "p1000" and pip.choose_pipette(10) == "p20"
+    with pytest.raises(VolumeError, match="no mounted pipette can move 50 uL"):
+        pip.choose_pipette(50)
+    run(clock, pip.transfer(500, res["A1"], deck.load("nest_12_reservoir_15ml", 5, "out")["A1"]))
+    assert pip.log[0]["rack"] == "tips_1000"
+    with pytest.raises(ValueError, match="2 mounts; got 3 pipettes"):
+        SimPipettor(clock, deck, ("p20", "p300", "p1000"))

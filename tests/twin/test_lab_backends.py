@@ -47,3 +47,9 @@ def test_campaign_prep_through_the_ot2_driver_on_the_opentrons_simulator():
 def test_real_robot_requires_realtime():
     with pytest.raises(ValueError, match="realtime=True"):
         LabConfig(pipettor="ot2")
+
+
+def test_gen5_folder_backend_needs_a_folder(tmp_path):
+    with pytest.raises(ValueError, match="needs reader_folder"):
+        LabConfig(reader="gen5-folder")
+    assert LabConfig(reader="gen5-folder", reader_folder=str(tmp_path)).reader == "gen5-folder"

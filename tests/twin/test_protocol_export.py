@@ -92,3 +92,24 @@ def test_a_newer_api_level_still_simulates(plate_map, tmp_path):
     with open(path) as f:
         run_log, _ = opentrons.simulate.simulate(f)
     assert sum(t.startswith("Aspirating") for t in flatten_run_log(run_log)) > 0
+
+
+def test_blow_outs_and_touch_tips_are_replayed(exported, plate_map):
+    _, run_log = exported
+    _, _, log = record_protocol(plate_map, 96)
+    ours = Counter(e["command"] for e in log)
+    theirs = Counter(line.split(" ")[0] for line in flatten_run_log(run_log))
+    assert theirs["Blowing"] == ours["blow_out"] > N_WELLS
+    assert theirs["Touching"] == ours["touch_tip"] == ours["blow_out"]
+
+
+def test_a_p1000_layout_exports_and_simulates_step_for_step(plate_map, tmp_path):
+    layout = {"tip_racks": {"p20": [10, 11], "p1000": [9]}}
+    path = export_protocol(plate_map, tmp_path / "p1000.py", plate_wells=96, layout=layout)
+    assert "'p1000': ('p1000_single_gen2', 'right', ['tips_1000'])" in path.read_text()
+    with open(path) as f:
+        run_log, _ = opentrons.simulate.simulate(f)
+    plan, _, log = record_protocol(plate_map, 96, layout)
+    steps = steps_from_log(log)
+    assert any(s.pipette == "p1000" for s in steps)
+    assert parse_run_log(run_log, rack_pipettes(plan.deck)) == steps

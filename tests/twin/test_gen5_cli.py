@@ -1,0 +1,94 @@
+"""larp-twin export-gen5 (run directory -> Gen5 export) and inspect (any Gen5 export)."""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from instruments.cytation.gen5 import read_gen5_spectra
+from twin.cli import main
+from twin.gen5_cli import add_cli, run_spectra
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def cli(argv) -> int:
+    """The two sub-commands as ``larp-twin`` registers them (``add_cli`` on its sub-parsers)."""
+    parser = argparse.ArgumentParser(prog="larp-twin")
+    add_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gen5cli") / "run"
+    assert main(["run", "paper-toluene", "--out", str(out), "--hours", "0.5", "--no-figures", "--quiet"]) == 0
+    return out
+
+
+def test_tab_export_of_a_run_directory_is_the_runs_own_gen5_export(run_dir, tmp_path, capsys):
+    out = tmp_path / "again.txt"
+    assert cli(["export-gen5", str(run_dir), "--layout", "tab", "-o", str(out)]) == 0
+    assert out.read_bytes() == (run_dir / "gen5_export.txt").read_bytes()
+    assert str(out) in capsys.readouterr().out
+
+
+def test_csv_export_reads_back_to_the_runs_spectra(run_dir, tmp_path):
+    out = tmp_path / "lab.csv"
+    assert cli(["export-gen5", str(run_dir), "--layout", "csv", "-o", str(out)]) == 0
+    wells, wl, counts, manifest = run_spectra(run_dir)
+    g = read_gen5_spectra(out)
+    assert g.wells == sorted(wells, key=lambda w: (w[0], int(w[1:]))) and g.n_reads == manifest["reads"]
+    np.testing.assert_array_equal(g.counts, counts[:, [wells.index(w) for w in g.wells]])
+    assert g.metadata["Reading Type"] == "Simulation" and g.procedure["excitation_nm"] == 365
+    lines = out.read_bytes().decode("cp1252").split("\r\n")
+    assert lines[lines.index("Read 1:EM Spectrum") + 2].startswith(",Wavelength,A1,")
+
+
+def test_plain_string_wells_and_incomplete_grids(run_dir, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    df = pd.read_parquet(copy / "spectra.parquet")
+    df.assign(well=df["well"].astype(str)).to_parquet(copy / "spectra.parquet")
+    assert cli(["export-gen5", str(copy), "-o", str(tmp_path / "s.txt")]) == 0
+    assert (tmp_path / "s.txt").read_bytes() == (run_dir / "gen5_export.txt").read_bytes()
+    df.iloc[1:].to_parquet(copy / "spectra.parquet")
+    with pytest.raises(ValueError, match="do not fill the 3 reads x 40 wells x 126 wavelengths grid"):
+        cli(["export-gen5", str(copy), "-o", str(tmp_path / "x.txt")])
+    (copy / "manifest.json").unlink()
+    with pytest.raises(FileNotFoundError, match="no manifest.json"):
+        cli(["export-gen5", str(copy), "-o", str(tmp_path / "x.txt")])
+
+
+def test_inspect_of_the_twins_export(run_dir, capsys):
+    assert cli(["inspect", str(run_dir / "gen5_export.txt")]) == 0
+    out = capsys.readouterr().out
+    for text in ["reader: Cytation5 serial Unknown, Gen5 3.12.08, Simulation", "read type: Fluorescence Spectrum x3",
+                 "wells: 40 (A1..D4)", "wavelengths: ex 365 nm, em 400-650 nm (126 points)", "reads: 3",
+                 "time span: n/a", "overflow (OVRFLW): 0"]:
+        assert text in out, text
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("gen5_abs_kinetic_h1.txt", {"read_types": ["Absorbance Endpoint"], "kinds": ["kinetic"], "reads": 6,
+                                 "wavelengths": "450 nm", "overflow": 0}),
+    ("gen5_abs_endpoint_platemap_ovrflw_missed.txt", {"kinds": ["endpoint"], "reads": 1, "overflow": 8, "missed": 5,
+                                                      "time_span": None}),
+    ("gen5_fl_endpoint_platemap_h1.txt", {"datasets": ["485,528", "610,650"], "reads": 1}),
+    ("gen5_abs_spectrum_h1_ovrflw.txt", {"read_types": ["Absorbance Spectrum"], "overflow": 1, "reads": 1,
+                                         "wavelengths": "300-320 nm (3 points)"}),
+    ("gen5_em_spectrum_neo2.txt", {"reader_type": "Synergy Neo2", "wells": ["A1"], "overflow": 1}),
+])
+def test_inspect_json_of_every_real_layout(name, expected, capsys):
+    assert cli(["inspect", str(DATA / name), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["software_version"] == "3.12.08" and summary["reader_serial"] == "Unknown"
+    assert {k: summary[k] for k in expected} == expected
+    if name == "gen5_abs_kinetic_h1.txt":
+        assert summary["time_span"] == {"first_s": 0.0, "last_s": 300.0, "text": "0:00:00-0:05:00 (5 min)"}
+        assert len(summary["wells"]) == 96

@@ -1,0 +1,137 @@
+"""``larp-twin export-gen5`` and ``larp-twin inspect``: Gen5 exports from run directories, and what any export holds.
+
+Wiring: ``twin.cli.main`` calls ``add_cli(sub)`` with its sub-parsers object.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+#: plate wells -> (rows, columns)
+PLATE_SHAPES = {96: (8, 12), 384: (16, 24)}
+
+
+def run_spectra(run_dir) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
+    """A run directory's spectra: wells, wavelength_nm (n_wl,), counts (n_reads, n_wells, n_wl) and its manifest.
+
+    Reads ``spectra.parquet`` (columns ``well, read, time_min, wavelength_nm, intensity``; ``well`` may be
+    categorical, its categories then give the well order) and ``manifest.json``.
+    """
+    import pandas as pd
+
+    run = Path(run_dir)
+    for name in ("spectra.parquet", "manifest.json"):
+        if not (run / name).is_file():
+            raise FileNotFoundError(f"{run} holds no {name}: pass a `larp-twin run` output directory")
+    manifest = json.loads((run / "manifest.json").read_text())
+    df = pd.read_parquet(run / "spectra.parquet", columns=["well", "read", "wavelength_nm", "intensity"])
+    missing = {"well", "read", "wavelength_nm", "intensity"} - set(df.columns)
+    if missing:
+        raise ValueError(f"{run / 'spectra.parquet'}: columns {sorted(missing)} are missing")
+    if isinstance(df["well"].dtype, pd.CategoricalDtype):
+        used = set(df["well"].unique().astype(str))
+        wells = [str(w) for w in df["well"].cat.categories if str(w) in used]
+    else:
+        wells = list(dict.fromkeys(df["well"].astype(str)))
+    reads = np.sort(df["read"].unique())
+    wl = np.sort(df["wavelength_nm"].unique())
+    well_code = pd.Index(wells).get_indexer(df["well"].astype(str))
+    counts = np.full((len(reads), len(wells), len(wl)), np.nan)
+    filled = np.zeros(counts.shape, bool)
+    r, w, k = np.searchsorted(reads, df["read"]), well_code, np.searchsorted(wl, df["wavelength_nm"])
+    counts[r, w, k] = df["intensity"].to_numpy(float)
+    filled[r, w, k] = True
+    if len(df) != counts.size or not filled.all():
+        raise ValueError(f"{run / 'spectra.parquet'}: {len(df)} rows do not fill the {len(reads)} reads x "
+                         f"{len(wells)} wells x {len(wl)} wavelengths grid once each")
+    return wells, wl, counts, manifest
+
+
+def export_run(run_dir, out, layout: str = "tab") -> Path:
+    """Write a run directory's spectra as a Gen5 export (``tab``: Gen5's TXT; ``csv``: the lab's comma variant)."""
+    from instruments.cytation.gen5 import write_gen5_spectra
+
+    wells, wl, counts, m = run_spectra(run_dir)
+    try:
+        schedule = m["schedule"]
+        n = int(m.get("plate_wells", 96))
+        rows, cols = PLATE_SHAPES[n]
+        return write_gen5_spectra(
+            out, wells, wl, counts, layout=layout, excitation_nm=float(schedule["excitation_nm"]),
+            gain=int(schedule["gain"]), when=datetime.fromisoformat(m["start_time"]),
+            reading_type="Simulation" if m.get("backends", {}).get("reader", "sim") == "sim" else "Reader",
+            plate_type=f"{n} WELL PLATE (Use plate lid)", plate_rows=rows, plate_columns=cols)
+    except KeyError as e:
+        raise ValueError(f"{Path(run_dir) / 'manifest.json'}: no {e} (expected schedule.excitation_nm, "
+                         f"schedule.gain, start_time, plate_wells 96 or 384)") from None
+
+
+def cmd_export_gen5(args) -> int:
+    out = export_run(args.run_dir, args.out, layout=args.layout)
+    print(f"{args.run_dir}: Gen5 export ({args.layout}) -> {out}")
+    return 0
+
+
+def _counted(items: list[str]) -> str:
+    """``["a", "a", "b"]`` -> ``"a x2, b"``."""
+    counts = {k: items.count(k) for k in dict.fromkeys(items)}
+    return ", ".join(k if n == 1 else f"{k} x{n}" for k, n in counts.items())
+
+
+def _short(names: list[str], n: int = 4) -> str:
+    return ", ".join(names) if len(names) <= n else f"{', '.join(names[:2])}, ..., {names[-1]} ({len(names)} data sets)"
+
+
+def inspect_text(summary: dict) -> str:
+    """The human-readable lines of ``larp-twin inspect``."""
+    s = summary
+    wells = s["wells"]
+    wells_text = f"{len(wells)} ({wells[0]}..{wells[-1]})" if wells else "0"
+    span = s["time_span"]["text"] if s["time_span"] else "n/a (no times in this export)"
+    return "\n".join([
+        f"file: {s['file']}",
+        f"reader: {s['reader_type'] or '?'} serial {s['reader_serial'] or '?'}, Gen5 {s['software_version'] or '?'}, "
+        f"{s['reading_type'] or '?'}",
+        f"read type: {_counted(s['read_types']) or '?'} ({', '.join(s['kinds'])} data: "
+        f"{_short(s['datasets'])})",
+        f"wells: {wells_text}",
+        f"wavelengths: {s['wavelengths']}",
+        f"reads: {s['reads']}",
+        f"time span: {span}",
+        f"overflow (OVRFLW): {s['overflow']}; MISSED: {s['missed']}",
+    ])
+
+
+def cmd_inspect(args) -> int:
+    from instruments.cytation.gen5_tables import read_gen5
+
+    export = read_gen5(args.export)
+    summary = export.summary()
+    if export.notes:
+        summary["notes"] = export.notes
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(inspect_text(summary))
+        for note in export.notes:
+            print(f"note: {note}")
+    return 0
+
+
+def add_cli(sub) -> None:
+    """Add ``export-gen5`` and ``inspect`` to ``larp-twin``'s sub-parsers."""
+    p = sub.add_parser("export-gen5", help="write a run directory's spectra as a Gen5 export (TAB text or the "
+                       "lab's CSV)")
+    p.add_argument("run_dir", help="a `larp-twin run` output directory (spectra.parquet + manifest.json)")
+    p.add_argument("--layout", choices=["tab", "csv"], default="tab",
+                   help="tab: Gen5's TXT export; csv: the comma layout the lab's notebooks parse (default tab)")
+    p.add_argument("-o", "--out", required=True, help="export file to write")
+    p.set_defaults(func=cmd_export_gen5)
+    p = sub.add_parser("inspect", help="what a Gen5 export holds (any layout: spectra, kinetic, endpoint)")
+    p.add_argument("export", help="Gen5 export file (.txt TAB or .csv)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_inspect)
