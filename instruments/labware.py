@@ -41,6 +41,7 @@ LABWARE_TYPES: dict[str, LabwareType] = {
         LabwareType("opentrons_6_tuberack_falcon_50ml_conical", 2, 3, 50_000.0, dead_volume_uL=1_000.0),
         LabwareType("opentrons_96_tiprack_20ul", 8, 12, 0.0, is_tiprack=True, tip_volume_uL=20.0),
         LabwareType("opentrons_96_tiprack_300ul", 8, 12, 0.0, is_tiprack=True, tip_volume_uL=300.0),
+        LabwareType("opentrons_96_tiprack_1000ul", 8, 12, 0.0, is_tiprack=True, tip_volume_uL=1000.0),
     ]
 }
 

@@ -14,7 +14,7 @@ from typing import Generator, Iterable
 
 from instruments.deck import Deck
 from instruments.errors import LabwareError, OutOfTipsError, TipError, VolumeError
-from instruments.labware import LABWARE_TYPES, Labware, LabwareType, WellRef
+from instruments.labware import Labware, WellRef
 
 #: The component whose arrival in a well starts that well's reaction clock (the precursor injection).
 INJECTION_COMPONENT = "PbBr2/DMF"
@@ -44,11 +44,6 @@ PIPETTES: dict[str, PipetteSpec] = {
 #: the OT-2's two pipette mounts; the smaller pipette goes on the left
 OT2_MOUNTS = ("left", "right")
 
-# A pipette brings its tip rack: make sure every tip rack in PIPETTES is a labware type the deck can hold
-# (``setdefault``: instruments.labware's own entry, where there is one, wins).
-for _spec in PIPETTES.values():
-    LABWARE_TYPES.setdefault(_spec.tiprack, LabwareType(_spec.tiprack, 8, 12, 0.0, is_tiprack=True,
-                                                        tip_volume_uL=_spec.max_uL))
 
 
 def check_pipettes(pipettes: Iterable[str]) -> tuple[str, ...]:

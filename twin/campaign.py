@@ -15,6 +15,7 @@ from datetime import datetime
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from instruments.ot2.layout import DeckLayout
 from instruments.reader import emission_grid
 from twin.config import LabConfig, Schedule
 from twin.faults import EventLog, FaultInjector, FaultPlan
@@ -37,6 +38,8 @@ class Campaign(BaseModel):
     lab: LabConfig = Field(default_factory=LabConfig)
     start_time: datetime = Field(datetime(2000, 1, 1, 9, 0), description="wall-clock date of campaign t=0 written "
                                  "into exports; fixed by default so the same seed gives the same bytes")
+    layout: DeckLayout | None = Field(None, description="OT-2 deck layout (slots, labware, pipettes); None: the "
+                                      "default layout of twin.prep")
     faults: FaultPlan | None = Field(None, description="faults to inject and the runner's policies; None: no "
                                      "injection and no policies (errors end the run)")
 
@@ -96,7 +99,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     """
     wall0 = time.perf_counter()
     plate_map = validate_plate_map(campaign.plate_map, campaign.plate_wells, source=f"{campaign.name} plate map")
-    plan = plan_deck(plate_map, plate_map.attrs["plate_wells"])
+    plan = plan_deck(plate_map, plate_map.attrs["plate_wells"], layout=campaign.layout)
     deck_sheet = plan.deck_sheet()  # before the plate leaves the deck for the reader
     fault_plan = campaign.faults
     events = EventLog(sink=(lambda e: journal.append("event", **e)) if journal is not None else None)

@@ -21,13 +21,13 @@ class Lab:
         self.clock = Clock(realtime=config.realtime)
         pip_seed, reader_seed = np.random.SeedSequence(seed).spawn(2)
         if config.pipettor == "sim":
-            self.pipettor = SimPipettor(self.clock, plan.deck, rng=np.random.default_rng(pip_seed),
+            self.pipettor = SimPipettor(self.clock, plan.deck, plan.pipettes, rng=np.random.default_rng(pip_seed),
                                         timing=config.pipettor_timing, faults=faults)
         elif config.pipettor in ("ot2", "ot2-sim"):
             from instruments.ot2 import OT2Pipettor, robot_context, simulated_context
 
             ctx = robot_context() if config.pipettor == "ot2" else simulated_context()
-            self.pipettor = OT2Pipettor(self.clock, plan.deck, context=ctx)
+            self.pipettor = OT2Pipettor(self.clock, plan.deck, plan.pipettes, context=ctx)
         if config.reader == "sim":
             self.reader = SimPlateReader(self.clock, rng=np.random.default_rng(reader_seed),
                                          timing=config.reader_timing, noise=config.reader_noise, faults=faults)

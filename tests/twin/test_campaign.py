@@ -83,3 +83,14 @@ def test_paper_cadence_40_wells_gives_about_50_reads():
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ValueError, match=r"pipettor='hamilton'; allowed"):
         LabConfig(pipettor="hamilton")
+
+
+def test_campaign_runs_on_a_p1000_layout(small):
+    from instruments.ot2.layout import DeckLayout
+
+    c = small.model_copy(update={"layout": DeckLayout(tip_racks={"p20": [10, 11], "p1000": [9]}),
+                                 "schedule": Schedule(hours=0.5)})
+    r = run_campaign(c, progress=False)
+    used = {e["pipette"] for e in r.logs["pipettor"] if e["command"] == "aspirate"}
+    assert used == {"p20", "p1000"}
+    assert "tips_p1000" in r.deck_sheet or "1000ul" in r.deck_sheet
