@@ -220,6 +220,18 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
 
 
 # -- reader -------------------------------------------------------------------------------------------------------
+def read_export_text(path) -> tuple[str, str]:
+    """A Gen5 export's file name and decoded text; refuses other encodings and files that end mid-line."""
+    path = Path(path)
+    name = path.name
+    raw = path.read_bytes()
+    text = _decode(raw, name)
+    if raw and not raw.endswith(b"\n"):
+        raise Gen5FormatError(f"{name} line {text.count(chr(10)) + 1}: the file ends mid-line; expected a complete "
+                              f"Gen5 export (truncated?)")
+    return name, text
+
+
 def _decode(raw: bytes, name: str) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:200]:
         raise Gen5FormatError(f"{name}: looks UTF-16; Gen5 exports are Windows-1252 (cp1252) text")
@@ -287,13 +299,7 @@ def read_gen5_spectra(path, *, read_type: str | None = "Fluorescence Spectrum") 
     ``read_type``: the procedure's read type to require (``None`` accepts any spectrum export). Raises
     ``Gen5FormatError`` naming the file, line and field on anything unexpected.
     """
-    path = Path(path)
-    name = path.name
-    raw = path.read_bytes()
-    text = _decode(raw, name)
-    if raw and not raw.endswith(b"\n"):
-        raise Gen5FormatError(f"{name} line {text.count(chr(10)) + 1}: the file ends mid-line; expected a complete "
-                              f"Gen5 export (truncated?)")
+    name, text = read_export_text(path)
     rows = _split(text, name)
 
     def cell(i: int, j: int) -> str:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 
-from instruments.cytation.gen5 import HEADER_KEYS, OVERFLOW, Gen5FormatError, _decode, _parse_procedure, _split
+from instruments.cytation.gen5 import (HEADER_KEYS, OVERFLOW, Gen5FormatError, _parse_procedure, _split,
+                                       read_export_text)
 from instruments.cytation.gen5_data import KINDS, RAW_KINDS, Gen5DataSet, Gen5Export
 from instruments.reader import emission_grid
 
@@ -359,13 +359,7 @@ def read_gen5(path) -> Gen5Export:
     [(ex, em)], the fluorescence-spectrum fields of ``read_gen5_spectra`` and the raw ``lines``. Raises
     ``Gen5FormatError`` naming the file, line and field on anything unexpected (truncated files included).
     """
-    path = Path(path)
-    name = path.name
-    raw = path.read_bytes()
-    text = _decode(raw, name)
-    if raw and not raw.endswith(b"\n"):
-        raise Gen5FormatError(f"{name} line {text.count(chr(10)) + 1}: the file ends mid-line; expected a complete "
-                              f"Gen5 export (truncated?)")
+    name, text = read_export_text(path)
     r = _Rows(_split(text, name), name)
     starts = [i for i in range(len(r)) if r.cell(i, 0) == "Software Version"]
     if len(starts) > 1:
