@@ -171,7 +171,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
         yield from guarded("tray", reader.open_tray, "open the tray")
         marks["done_s"] = clock.now
 
-    est_prep_min = 0.4 * len(plate_map) + 10
+    est_prep_min = 1.0 * len(plate_map) + 10  # ~99 min for a 96-well plate on the OT-2 twin
     prog = _Progress(est_prep_min + sched.hours * 60 + per_read / 60, progress)
     clock.process(prog.ticker(clock))
     if injector is not None:
