@@ -93,7 +93,7 @@ def write_figures(result: CampaignResult, spectra, features, fig_dir: Path) -> l
     import matplotlib
 
     matplotlib.use("Agg")
-    from twin.analysis import plot_feature_trajectories, plot_heatmaps
+    from twin.analysis import plot_feature_trajectories, plot_heatmaps, plot_ratio_summary
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     groups = _groups(result.plate)
@@ -101,4 +101,10 @@ def write_figures(result: CampaignResult, spectra, features, fig_dir: Path) -> l
     p = fig_dir / "features_vs_time.png"
     plot_feature_trajectories(features, p, group_by=groups)
     paths.append(p)
+    plate = result.plate
+    synthesised = plate[(plate["acid_uL"] > 0) & (plate["pbbr2_uL"] > 0)]
+    if (synthesised["amine_uL"] / synthesised["acid_uL"]).nunique() > 1:  # a ratio series: the paper's Fig. 2
+        p = fig_dir / "ratio_summary.png"
+        plot_ratio_summary(features, synthesised, p, group_by=groups)
+        paths.append(p)
     return paths
