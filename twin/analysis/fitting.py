@@ -8,7 +8,7 @@ come back with status ``no_peak`` and NaN features instead of a meaningless Gaus
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -18,6 +18,8 @@ from twin.analysis.errors import FitError
 
 FWHM_PER_SIGMA = float(2.0 * np.sqrt(2.0 * np.log(2.0)))
 MIN_FIT_POINTS = 5
+#: iteration cap of the first pass; spectra that reach it are refitted together with the full cap
+FIRST_PASS_ITER = 30
 BLOCK = 1024  # spectra per batched pass: big enough to amortise numpy overhead, small enough to stay in cache
 
 
@@ -191,14 +193,32 @@ def fit_gaussians(
         max_iter=int(max_iter),
     )
     workspace = Workspace(min(BLOCK, flat.shape[0]), grid.size) if flat.shape[0] else None
+    # Two passes: every block with a short iteration cap, then the few spectra that hit it (noise bumps of dark or
+    # fading wells, mostly) pooled into one block with the full cap. Each spectrum's fit is independent of its block
+    # mates, so the results equal one pass with the full cap (tested); pooling saves the per-iteration overhead that
+    # the stragglers would otherwise cost every block (~20 % of the fit time on a 96-well campaign).
+    first = replace(settings, max_iter=min(settings.max_iter, FIRST_PASS_ITER))
+    feats = _fit_blocks(grid, flat, first, leading, workspace)
+    if feats is None:
+        return _assemble(_empty_features(0), leading)
+    if settings.max_iter > first.max_iter:
+        redo = np.flatnonzero(feats["n_iter"] >= first.max_iter)
+        if redo.size:
+            again = _fit_blocks(grid, flat[redo], settings, leading, workspace)
+            for name in feats:
+                feats[name][redo] = again[name]
+    return _assemble(feats, leading)
+
+
+def _fit_blocks(grid, flat, settings, leading, workspace) -> dict[str, np.ndarray] | None:
+    """Fit ``flat`` (n, n_wavelengths) block by block; the flat features, or None when there are no spectra."""
     blocks = [
         _fit_block(grid, flat[i : i + BLOCK], settings, first_index=i, leading=leading, workspace=workspace)
         for i in range(0, flat.shape[0], BLOCK)
     ]
     if not blocks:
-        return _assemble(_empty_features(0), leading)
-    feats = {name: np.concatenate([blk[name] for blk in blocks]) for name in blocks[0]}
-    return _assemble(feats, leading)
+        return None
+    return {name: np.concatenate([blk[name] for blk in blocks]) for name in blocks[0]}
 
 
 @dataclass(frozen=True)
