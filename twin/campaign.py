@@ -6,17 +6,19 @@ drivers).  Results come back as a labelled spectra cube; see ``twin.results``.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from instruments.ot2.layout import DeckLayout
-from instruments.reader import emission_grid
+from instruments.reader import SpectrumRead, emission_grid
 from twin.config import LabConfig, Schedule
 from twin.faults import EventLog, FaultInjector, FaultPlan
 from twin.lab import Lab
@@ -78,6 +80,47 @@ def read_duration_s(campaign: Campaign, n_wells: int) -> float:
     return campaign.lab.reader_timing.scan_s(n_wells, n_wl)
 
 
+@dataclass
+class Restart:
+    """Where a run on real drivers continues after a crash (``twin.resume`` builds it from the journal).
+
+    The physical plate exists once, so nothing is replayed: the plate's state is restored from its journaled record,
+    preparation is skipped, and the kinetic schedule continues at campaign time ``at_s``.
+    """
+
+    plate: dict  #: the journaled ``plate`` record (filled wells, volumes per component, ``injected_at_s``)
+    at_s: float  #: campaign seconds at which the clock restarts
+    time_factor: float = 1.0  #: wall seconds per campaign second (realtime clock)
+    reads: list = field(default_factory=list)  #: journaled reads as ``SpectrumRead``, in order
+    events: list = field(default_factory=list)  #: journaled events, in order
+    kinetic_start_s: float | None = None  #: journaled t0 of the kinetic schedule; None: not started before the crash
+    last_slot: int = -1  #: schedule slot of the last journaled read
+    done: bool = False  #: the journal already holds ``done`` (the crash came while writing the outputs)
+
+
+def on_real_drivers(lab: LabConfig) -> bool:
+    """True when ``lab`` drives real instruments or the wall clock (a run that cannot be replayed)."""
+    return lab.realtime or lab.pipettor != "sim" or lab.reader != "sim"
+
+
+def read_from_record(rec: dict) -> SpectrumRead:
+    """The SpectrumRead of a journaled ``read`` record (None counts, i.e. OVRFLW, back to NaN)."""
+    counts = np.array([[np.nan if v is None else v for v in row] for row in rec["counts"]], float)
+    return SpectrumRead(list(rec["wells"]), np.asarray(rec["wavelength_nm"], float), counts, float(rec["start_s"]),
+                        float(rec["end_s"]), float(rec["excitation_nm"]), int(rec["gain"]))
+
+
+def _restore_plate(plate, state: dict) -> None:
+    """Put the journaled contents and injection times back into the (empty) ``plate``."""
+    idx = plate.indices(state["wells"])
+    plate.contents = {}
+    for comp, vols in state["components"].items():
+        plate.contents[comp] = np.zeros(plate.n_wells)
+        plate.contents[comp][idx] = np.asarray(vols, float)
+    plate.injected_at_s = np.full(plate.n_wells, np.nan)
+    plate.injected_at_s[idx] = [np.nan if v is None else v for v in state["injected_at_s"]]
+
+
 def _plate_state(plate) -> dict:
     """The filled wells of ``plate``: volume, components and injection time (journaled after preparation)."""
     idx = [i for i in range(plate.n_wells) if plate.volume_uL[i] > 0]
@@ -88,7 +131,7 @@ def _plate_state(plate) -> dict:
 
 
 def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None, *, journal=None,
-                 on_read=None, on_alert=None, crashed_at=()) -> CampaignResult:
+                 on_read=None, on_alert=None, crashed_at=(), restart: Restart | None = None) -> CampaignResult:
     """Run ``campaign`` end to end and return its results.
 
     With ``campaign.faults`` set, the twins inject its faults and every instrument operation runs under its
@@ -96,6 +139,8 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     receives the plate state after preparation, every event and every read as it happens, and ``done`` at the end.
     ``on_read(index, fresh)`` is called after each read (``fresh``: newly journaled, not a replayed one);
     ``on_alert(event)`` on every pause-and-alert.  ``crashed_at``: see ``twin.faults.FaultInjector``.
+    On real drivers the journal also gets ``clock`` (the wall-clock epoch of campaign t=0) before preparation and
+    ``kinetic`` (the schedule's t0); ``restart`` (a ``Restart``) continues such a run after a crash.
     """
     wall0 = time.perf_counter()
     plate_map = validate_plate_map(campaign.plate_map, campaign.plate_wells, source=f"{campaign.name} plate map")
@@ -105,6 +150,13 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     events = EventLog(sink=(lambda e: journal.append("event", **e)) if journal is not None else None)
     injector = FaultInjector(fault_plan, seed, events, crashed_at) if fault_plan is not None else None
     lab = Lab(campaign.lab, plan, seed=seed, faults=injector)
+    real = on_real_drivers(campaign.lab)
+    if restart is not None:
+        lab.clock.restart_at(restart.at_s, restart.time_factor)
+        events.events.extend(restart.events)
+    elif journal is not None and real:
+        epoch, factor = lab.clock.wall_epoch()
+        journal.append("clock", wall_epoch_s=epoch, time_factor=factor, realtime=lab.clock.realtime)
     sched = campaign.schedule
     clock, pipettor, reader = lab.clock, lab.pipettor, lab.reader
     recovery = Recovery(fault_plan, events, clock, on_alert) if fault_plan is not None else None
@@ -124,7 +176,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
                       f"{sched.every_min:g}: reads will run back to back (as Gen5 does), "
                       f"~{int(sched.hours * 60 // (per_read / 60)) + 1} reads instead of "
                       f"{int(sched.hours * 60 // sched.every_min) + 1}", stacklevel=2)
-    reads = []
+    reads = list(restart.reads) if restart is not None else []
     marks: dict[str, float] = {}
 
     def read_once():
@@ -133,21 +185,42 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
                               gain=sched.gain)
 
     def main():
-        yield from prepare_plate(guarded_pipettor, plan, plate_map)
-        marks["prep_done_s"] = clock.now
-        plate = plan.deck.remove("plate")
-        if journal is not None:
-            journal.append("plate", t_s=clock.now, **_plate_state(plate),
-                           skipped_wells=getattr(guarded_pipettor, "skipped_wells", []))
+        if restart is None:
+            yield from prepare_plate(guarded_pipettor, plan, plate_map)
+            marks["prep_done_s"] = clock.now
+            plate = plan.deck.remove("plate")
+            if journal is not None:
+                journal.append("plate", t_s=clock.now, **_plate_state(plate),
+                               skipped_wells=getattr(guarded_pipettor, "skipped_wells", []))
+        else:  # the plate exists: restore its journaled state instead of preparing it
+            marks["prep_done_s"] = restart.plate["t_s"]
+            plate = plan.deck.remove("plate")
+            _restore_plate(plate, restart.plate)
+            events.add(clock.now, "crash", "resumed", reads_kept=len(reads), last_slot=restart.last_slot)
+            if restart.done:
+                marks["kinetic_start_s"] = restart.kinetic_start_s if restart.kinetic_start_s is not None \
+                    else clock.now
+                marks["done_s"] = clock.now
+                return
         if sched.temperature_C != reader.temperature_C:
             yield from reader.set_temperature(sched.temperature_C)
         yield from guarded("tray", reader.open_tray, "open the tray")
-        yield clock.timeout(sched.plate_transfer_s)
+        if restart is None:
+            yield clock.timeout(sched.plate_transfer_s)
         reader.load_plate(plate)
         yield from guarded("tray", reader.close_tray, "close the tray")
-        t0 = marks["kinetic_start_s"] = clock.now
-        end = t0 + sched.hours * 3600.0
         k = 0
+        if restart is not None and restart.kinetic_start_s is not None:
+            t0 = marks["kinetic_start_s"] = restart.kinetic_start_s
+            # the next slot is the first not yet read whose time is still ahead, or the latest overdue one (now)
+            k = max(restart.last_slot + 1, math.floor((clock.now - t0) / (sched.every_min * 60.0) + 1e-9))
+            for missed in range(restart.last_slot + 1, k):
+                events.add(clock.now, "recovery", "read_missed", slot=missed, reason="crash")
+        else:
+            t0 = marks["kinetic_start_s"] = clock.now
+            if journal is not None and real:
+                journal.append("kinetic", t_s=t0)
+        end = t0 + sched.hours * 3600.0
         while True:
             start = max(t0 + k * sched.every_min * 60.0, clock.now)  # an overrunning read pushes the next one back
             if start > end + 1e-6:
@@ -184,7 +257,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
         lab.close()
     if not reads:
         raise CampaignAborted(f"{campaign.name}: every read was skipped; nothing to report", None)
-    if journal is not None:
+    if journal is not None and not (restart is not None and restart.done):
         journal.append("done", virtual_s=marks["done_s"], reads=len(reads))
     result = CampaignResult.from_run(
         campaign=campaign, plate_map=plate_map, plate=plan.plate, reads=reads, seed=seed,

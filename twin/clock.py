@@ -45,6 +45,21 @@ class Clock:
         self.env.run(until=proc)
         return proc.value
 
+    def restart_at(self, t_s: float, factor: float | None = None) -> None:
+        """Start campaign time at ``t_s`` (a run resumed after a crash); only before anything is scheduled."""
+        if self.realtime:
+            factor = self.env.factor if factor is None else factor
+            self.env = simpy.rt.RealtimeEnvironment(initial_time=t_s, factor=factor, strict=False)
+        else:
+            self.env = simpy.Environment(initial_time=t_s)
+
+    def wall_epoch(self) -> tuple[float, float | None]:
+        """Unix time of campaign t=0 and the wall seconds per campaign second (None on the virtual clock)."""
+        if not self.realtime:
+            return time.time() - self.wall_s, None
+        env = self.env
+        return time.time() - (time.monotonic() - env.real_start) - env.env_start * env.factor, float(env.factor)
+
     @property
     def wall_s(self) -> float:
         return time.perf_counter() - self._wall_start

@@ -12,9 +12,15 @@ verifies every regenerated record against the recorded one (``ReplayMismatch`` i
 appends only what is new.  Virtual time therefore continues at exactly the offset where the crash happened, and the
 outputs are byte-for-byte those of an uninterrupted run.  Replaying a 12 h twin campaign takes seconds.
 
-Real drivers (``realtime`` / serial / OT-2) cannot be replayed -- the plate exists once; resuming them means
-restoring the plate state from the journal and continuing on the wall clock.  That path is not implemented yet:
-``resume`` refuses such runs with a clear error.
+Real drivers (``realtime`` / serial / OT-2) cannot be replayed -- the plate exists once.  Their journal also holds
+``clock`` (the wall-clock epoch of campaign t=0, written before preparation) and ``kinetic`` (the schedule's t0).
+Resuming one restores the plate (contents per component, injection times) from its journaled ``plate`` record,
+skips preparation, reconnects the reader from the saved LabConfig (``lab_overrides``, e.g. a new ``reader_port``,
+replace fields of it), puts the plate back on the reader and continues on the wall clock: campaign time is again
+``(now - epoch) / time_factor``, the reads already journaled are kept, slots missed while the run was down are logged
+as ``read_missed`` and the next read is the first slot still ahead, or the latest overdue one at once.  A crash
+during preparation (no ``plate`` record: a half-made plate) is refused: start a new run with a new plate.  On a
+virtual clock (``realtime=False``) the lost time is unknown; the campaign continues at the last journaled time.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from twin.config import LabConfig
 from twin.journal import Journal, JournalError
 
 CAMPAIGN_FILE = "campaign.json"
@@ -103,13 +110,16 @@ def is_complete(run_dir: str | Path) -> bool:
     return (res / "manifest.json").exists() and (res / EVENTS_FILE).exists()
 
 
-def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False):
+def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
+           lab_overrides: dict | None = None, on_read=None):
     """Continue (or start) the run in ``run_dir``; returns its CampaignResult, or None if it was already complete.
 
     ``pace_s``: wall seconds to sleep after each *newly* journaled read (tests use it to slow a run down so it can
-    be killed mid-way; replayed reads are not slowed).
+    be killed mid-way; replayed reads are not slowed).  ``lab_overrides``: LabConfig fields to change for this
+    session (a re-plugged reader on a new ``reader_port``); a twin run must reproduce its journal regardless.
+    ``on_read(index, fresh)``: called after each read, as in ``run_campaign``.
     """
-    from twin.campaign import run_campaign
+    from twin.campaign import on_real_drivers, run_campaign
     from twin.export import write_results
 
     run = Path(run_dir)
@@ -123,21 +133,31 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     if is_complete(run):
         return None
     campaign, seed = campaign_from_spec(spec)
-    lab = campaign.lab
-    if lab.realtime or lab.pipettor != "sim" or lab.reader != "sim":
-        raise JournalError(f"{run}: resuming a run on real drivers (pipettor={lab.pipettor}, reader={lab.reader}, "
-                           f"realtime={lab.realtime}) needs plate-state restore, which is not implemented; only "
-                           f"twin runs are replayed")
+    overrides = dict(lab_overrides or {})
+    if overrides:
+        lab = LabConfig.model_validate({**campaign.lab.model_dump(), **overrides})
+        campaign = campaign.model_copy(update={"lab": lab})
+    start = {"campaign": campaign.name, "seed": seed, "spec_sha": _spec_sha(text)}
+
+    def read_hook(index: int, fresh: bool) -> None:
+        if fresh and pace_s > 0:
+            time.sleep(pace_s)
+        if on_read is not None:
+            on_read(index, fresh)
+
     with Journal(run / JOURNAL_FILE) as journal:
-        crashed_at = [e["at_s"] for e in journal.of_type("event") if e["kind"] == "crash" and e["action"] == "injected"]
-        journal.append("start", campaign=campaign.name, seed=seed, spec_sha=_spec_sha(text))
-
-        def on_read(index: int, fresh: bool) -> None:
-            if fresh and pace_s > 0:
-                time.sleep(pace_s)
-
-        result = run_campaign(campaign, seed=seed, progress=progress, journal=journal, on_read=on_read,
-                              crashed_at=crashed_at)
+        if on_real_drivers(campaign.lab):
+            restart = restart_point(journal.recorded, campaign, run)
+            journal.cursor = len(journal.recorded)  # nothing to replay: append after what is there
+            journal.append("start", **start, resumed=restart is not None, lab_overrides=overrides)
+            result = run_campaign(campaign, seed=seed, progress=progress, journal=journal, on_read=read_hook,
+                                  restart=restart)
+        else:
+            crashed_at = [e["at_s"] for e in journal.of_type("event")
+                          if e["kind"] == "crash" and e["action"] == "injected"]
+            journal.append("start", **start)
+            result = run_campaign(campaign, seed=seed, progress=progress, journal=journal, on_read=read_hook,
+                                  crashed_at=crashed_at)
         if journal.replaying:
             raise JournalError(f"{run}: the journal holds {len(journal.recorded) - journal.cursor} records beyond "
                                f"the end of the re-run campaign")
@@ -145,6 +165,52 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     out = write_results(result, run / RESULTS_DIR, figures=figures)
     write_events(result.events, out / EVENTS_FILE)
     return result
+
+
+def _last_time_s(records: list[dict]) -> float:
+    """The latest campaign time any journaled record mentions."""
+    times = [0.0]
+    for r in records:
+        for key in ("t_s", "end_s", "virtual_s"):
+            if isinstance(r.get(key), (int, float)):
+                times.append(float(r[key]))
+    return max(times)
+
+
+def restart_point(records: list[dict], campaign, run: Path | str = "run"):
+    """Where a real-driver run continues: a ``twin.campaign.Restart``, or None if it never got going.
+
+    Raises JournalError for a crash during preparation (a half-made plate cannot be resumed).
+    """
+    from twin.campaign import Restart, read_from_record
+
+    clock = next((r for r in records if r["type"] == "clock"), None)
+    if clock is None:
+        return None  # died before the lab was up (e.g. a wrong port): nothing was done, start afresh
+    plates = [r for r in records if r["type"] == "plate"]
+    events = [{k: v for k, v in r.items() if k not in ("seq", "type")} for r in records if r["type"] == "event"]
+    if not plates:
+        faults = ", ".join(f"{e['kind']} {e['action']} at {e['t_s']:g} s" for e in events) or "no faults"
+        raise JournalError(
+            f"{run}: the run crashed during plate preparation (the journal holds no plate state after "
+            f"{len(records)} records; events: {faults}): the plate is half-made and the journal does not say "
+            f"what reached each well. Start a new run (a new directory) with a new plate")
+    reads = [r for r in records if r["type"] == "read"]
+    if [r["index"] for r in reads] != list(range(len(reads))):
+        raise JournalError(f"{run}: journaled read indices {[r['index'] for r in reads]} are not 0, 1, 2 ...")
+    kinetic = next((r["t_s"] for r in records if r["type"] == "kinetic"), None)
+    last_s = _last_time_s(records)
+    factor = clock.get("time_factor") or 1.0
+    if clock.get("realtime"):
+        at_s = (time.time() - clock["wall_epoch_s"]) / factor
+        if at_s < last_s:
+            raise JournalError(f"{run}: the wall clock reads campaign time {at_s:.1f} s, before the last journaled "
+                               f"record ({last_s:.1f} s); has the system clock been set back?")
+    else:
+        at_s = last_s
+    return Restart(plate=plates[0], at_s=at_s, time_factor=factor, reads=[read_from_record(r) for r in reads],
+                   events=events, kinetic_start_s=kinetic, last_slot=reads[-1]["slot"] if reads else -1,
+                   done=any(r["type"] == "done" for r in records))
 
 
 def write_events(events: list[dict], path: str | Path) -> Path:
@@ -162,7 +228,9 @@ def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
 
 # -- command line --------------------------------------------------------------------------------------------------
 def cmd_resume(args) -> int:
-    result = resume(args.run_dir, figures=not args.no_figures, pace_s=args.pace_s, progress=not args.quiet and None)
+    overrides = {"reader_port": args.reader_port} if args.reader_port else None
+    result = resume(args.run_dir, figures=not args.no_figures, pace_s=args.pace_s, progress=not args.quiet and None,
+                    lab_overrides=overrides)
     if result is None:
         print(f"{args.run_dir}: already complete ({RESULTS_DIR}/manifest.json)")
         return 0
@@ -179,6 +247,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("run_dir", help="run directory (campaign.json + journal.jsonl)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--reader-port", help="the reader's serial port now, if it changed since the run started "
+                   "(a re-plugged USB adapter)")
     p.add_argument("--pace-s", type=float, default=0.0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_resume)
 
