@@ -216,6 +216,15 @@ def levenberg_marquardt(
     exact = 1e-28 * np.einsum("nm,nm->n", y0, y0)
     eye = np.eye(k)
 
+    def retire(done: np.ndarray, na: int) -> np.ndarray:
+        """Store the finished spectra's results and drop them from the active set; returns the rows kept."""
+        fin = idx[done]
+        params[fin], cost[fin], jtj_out[fin] = P[done], C[done], jtj[done]
+        converged[fin] = True
+        keep = np.flatnonzero(~done)
+        compact(keep, na)
+        return keep
+
     idx = np.arange(n)
     P, S, E = params.copy(), scale, exact
     C = _evaluate(P, x, xs, y0, arr("w", n), masked, arr("z", n), arr("g", n), arr("r", n), tmp["t1"][:n])
@@ -241,11 +250,7 @@ def levenberg_marquardt(
         predicted = 2.0 * np.einsum("ni,ni->n", step, jtr) - np.einsum("ni,nij,nj->n", step, jtj, step)
         done = (C <= E) | ((L <= 1e-2) & (np.abs(predicted) <= ftol * np.maximum(C, 1e-300)))
         if done.any():
-            fin = idx[done]
-            params[fin], cost[fin], jtj_out[fin] = P[done], C[done], jtj[done]
-            converged[fin] = True
-            keep = np.flatnonzero(~done)
-            compact(keep, na)
+            keep = retire(done, na)
             idx, P, S, E, C, L, step = (v[keep] for v in (idx, P, S, E, C, L, step))
             jtj = jtj[keep]
             na = idx.size
@@ -271,11 +276,7 @@ def levenberg_marquardt(
 
         done = (accept & small_step) | (~accept & (L > 1e10))  # tiny step, or no step lowers the cost
         if done.any():
-            fin = idx[done]
-            params[fin], cost[fin], jtj_out[fin] = P[done], C[done], jtj[done]
-            converged[fin] = True
-            keep = np.flatnonzero(~done)
-            compact(keep, na)
+            keep = retire(done, na)
             idx, P, S, E, C, L = (v[keep] for v in (idx, P, S, E, C, L))
     if idx.size:  # iteration limit: keep the last iterate, flagged as not converged
         na = idx.size
