@@ -88,7 +88,10 @@ def cmd_run(args) -> int:
     if "faults" in m:
         f = m["faults"]
         acts = ", ".join(f"{k} {v}" for k, v in sorted(f["actions"].items()))
-        print(f"faults: {f['injected_total']} injected; actions: {acts} (events.jsonl)")
+        planned = len(campaign.faults.faults)
+        fired = planned - len(f.get("not_fired", []))
+        print(f"faults: {fired} of {planned} planned faults fired ({f['injected_total']} injections); actions: "
+              f"{acts} (events.jsonl)")
         for text in f.get("not_fired", []):
             print(f"faults: did not fire: {text}")
     return 0
