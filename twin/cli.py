@@ -57,8 +57,6 @@ def _check_seed(seed: int) -> None:
 def cmd_run(args) -> int:
     """Run a campaign; the summary's wall time is the whole command's (reading inputs to the last file written)."""
     from twin import outdir
-    from twin.campaign import run_campaign
-    from twin.export import write_results
 
     wall0 = getattr(args, "wall0", None) or time.perf_counter()
     _check_seed(args.seed)
@@ -71,17 +69,16 @@ def cmd_run(args) -> int:
         check_fault_wells(plan, campaign.plate_map, source=args.faults)
         campaign = campaign.model_copy(update={"faults": plan})
     progress = None if not args.quiet else False
-    if args.durable:
-        from twin.resume import run_durable
+    from twin.faults import SimulatedCrash
 
-        # a finished previous run is replaced (moved aside, removed once this one has finished)
-        with outdir.replacing(out, args.overwrite or outdir.owner(out)[0] == "run"):
-            result = run_durable(campaign, out, seed=args.seed, figures=not args.no_figures, progress=progress)
-            outdir.write_marker(out, "run")
-        written = out / "results"
-    else:
-        result = run_campaign(campaign, seed=args.seed, progress=progress)
-        written = write_results(result, out, figures=not args.no_figures)
+    try:
+        result, written = _run(campaign, out, args, progress)
+    except SimulatedCrash as e:  # a rehearsed crash (a fault plan's `crash` with hard: false)
+        from twin.messages import UserError
+
+        then = (f"continue it with `larp-twin resume {out}`" if args.durable else
+                "add --durable to rehearse the recovery with `larp-twin resume`")
+        raise UserError(f"the fault plan {args.faults} crashed the run ({e}), as planned; {then}") from None
     m = result.manifest
     print(f"{m['scenario']}: {m['wells_read']} wells x {m['reads']} reads x {m['wavelengths']} wavelengths; "
           f"{m['virtual_s'] / 3600:.2f} virtual h in {time.perf_counter() - wall0:.2f} wall s -> {written}")
@@ -95,6 +92,24 @@ def cmd_run(args) -> int:
         for text in f.get("not_fired", []):
             print(f"faults: did not fire: {text}")
     return 0
+
+
+def _run(campaign, out, args, progress):
+    """Run ``campaign`` (durable or not) and write its outputs; (result, the results directory)."""
+    from twin import outdir
+    from twin.campaign import run_campaign
+    from twin.export import write_results
+
+    if args.durable:
+        from twin.resume import run_durable
+
+        # a finished previous run is replaced (moved aside, removed once this one has finished)
+        with outdir.replacing(out, args.overwrite or outdir.owner(out)[0] == "run"):
+            result = run_durable(campaign, out, seed=args.seed, figures=not args.no_figures, progress=progress)
+            outdir.write_marker(out, "run")
+        return result, out / "results"
+    result = run_campaign(campaign, seed=args.seed, progress=progress)
+    return result, write_results(result, out, figures=not args.no_figures)
 
 
 def cmd_scenarios(args) -> int:
