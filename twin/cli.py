@@ -87,7 +87,7 @@ def cmd_run(args) -> int:
         acts = ", ".join(f"{k} {v}" for k, v in sorted(f["actions"].items()))
         planned = len(campaign.faults.faults)
         fired = planned - len(f.get("not_fired", []))
-        print(f"faults: {fired} of {planned} planned faults fired ({f['injected_total']} injections); actions: "
+        print(f"faults: {fired} of {planned} planned faults fired ({f['injected_total']} injected); actions: "
               f"{acts} (events.jsonl)")
         for text in f.get("not_fired", []):
             print(f"faults: did not fire: {text}")

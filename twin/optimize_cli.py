@@ -9,7 +9,6 @@ fraction of feasible wells, proposal and campaign wall time), ``report.csv`` (pl
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +26,8 @@ def add_cli(subparsers) -> None:
 
     p = subparsers.add_parser("optimize", help="closed-loop optimisation on the twin (Bayesian / random / grid), "
                               "optionally comparing strategies over seeds")
-    p.add_argument("--out", required=True, help="output directory (created; files in it are overwritten)")
+    p.add_argument("--out", required=True, help="output directory: new, empty or a finished optimize output "
+                   "(replaced atomically); anything else needs --overwrite")
     p.add_argument("--plates", type=int, default=6, help="plate budget per loop (default 6)")
     p.add_argument("--plate-size", type=int, default=24,
                    help=f"conditions per plate, {MIN_PLATE}-{MAX_PLATE} (default 24)")
@@ -49,6 +49,9 @@ def add_cli(subparsers) -> None:
                    help="score to reach (default: 90 %% of the best score any loop found)")
     p.add_argument("--workers", type=int, default=None, help="processes for the loops (default: CPU count; "
                    "1 = in this process)")
+    from twin.outdir import add_overwrite
+
+    add_overwrite(p)
     p.set_defaults(func=cmd_optimize)
 
 
@@ -107,13 +110,14 @@ def _check_args(args) -> tuple[list[str], list[int]]:
         raise OptimizeArgsError(f"--target {args.target:g}; allowed: a score > 0")
     if args.workers is not None and args.workers < 1:
         raise OptimizeArgsError(f"--workers {args.workers}; allowed: 1 or more")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise OptimizeArgsError(f"--out {args.out!r} is a file; allowed: a directory (new or existing)")
     return strategies, seeds
 
 
 def cmd_optimize(args) -> int:
     """Run the loop(s), write the tables and figure, print plates to target; 2 on bad input."""
+    from twin import outdir
+
+    out = outdir.check_target(args.out, "optimize", overwrite=args.overwrite)
     try:
         strategies, seeds = _check_args(args)
         from twin.config import LabConfig, Schedule
@@ -124,8 +128,9 @@ def cmd_optimize(args) -> int:
         space = _model(SearchSpace, None if space_data is None else {"parameters": space_data}, "--space-json")
         lab = _model(LabConfig, _load_json(args.lab_json, "--lab-json"), "--lab-json")
     except ValueError as e:  # OptimizeArgsError, and SweepSpecError raised inside SearchSpace's validator
-        print(f"larp-twin optimize: error: {e}", file=sys.stderr)
-        return 2
+        from twin.messages import UserError
+
+        raise UserError(str(e)) from None  # twin.cli prints it: larp-twin: error: ..., exit 2
     from twin.optimize import run_loops, summarize_loops
 
     runner = PlateRunner(schedule=Schedule(hours=args.hours, every_min=args.every_min), lab=lab, name="optimize")
@@ -134,11 +139,10 @@ def cmd_optimize(args) -> int:
                       max_workers=args.workers)
     wall_s = time.perf_counter() - t0
     runs, report = summarize_loops(loops, args.target)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     history = _history(loops)
     limits = objective.limit_report(history)
-    written = _write_outputs(out, args, loops, history, runs, report, limits, objective, space, strategies, seeds,
+    with outdir.atomic_dir(out, command="optimize") as tmp:
+        written = _write_outputs(tmp, args, loops, history, runs, report, limits, objective, space, strategies, seeds,
                              wall_s)
     _print_summary(args, report, history, limits, objective, strategies, seeds, wall_s)
     print(f"-> {out}/{', '.join(written)}")

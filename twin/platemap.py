@@ -68,7 +68,13 @@ def validate_plate_map(df: pd.DataFrame, plate_wells: int | None = None, source:
             raise PlateMapError(f"{source}: row {n}, column 'well': {e}") from None
     declared = plate_wells is not None
     if plate_wells is None:  # the smallest legal layout that holds every well named
-        plate_wells = min((n for n in sorted(PLATE_TYPES) if _fits(rows_cols, n)), default=MAX_PLATE_WELLS)
+        for n, (w, rc) in enumerate(zip(df["well"], rows_cols), start=1):
+            if not _fits([rc], MAX_PLATE_WELLS):
+                sizes = " / ".join(f"{k}-well A1..{ptype_last(LABWARE_TYPES[PLATE_TYPES[k]])}"
+                                   for k in sorted(PLATE_TYPES))
+                raise PlateMapError(f"{source}: row {n}, column 'well': {w!r} is not on a plate ({sizes}); fix the "
+                                    f"well name")
+        plate_wells = min(n for n in sorted(PLATE_TYPES) if _fits(rows_cols, n))
     if plate_wells not in PLATE_TYPES:
         raise PlateMapError(f"plate_wells={plate_wells!r}; allowed: {sorted(PLATE_TYPES)}")
     if not declared and plate_wells != min(PLATE_TYPES):
@@ -81,8 +87,7 @@ def validate_plate_map(df: pd.DataFrame, plate_wells: int | None = None, source:
         name = f"{chr(ord('A') + r) if r < 26 else 'A' + chr(ord('A') + r - 26)}{c + 1}"
         if name not in valid:
             raise PlateMapError(f"{source}: row {n}, column 'well': {w!r} is outside the {plate_wells}-well plate "
-                                f"(allowed A1..{ptype_last(ptype)}); fix the well name"
-                                + ("" if declared else f" (no plate holds {w!r})"))
+                                f"(allowed A1..{ptype_last(ptype)}); fix the well name")
         if name in seen:
             raise PlateMapError(f"{source}: row {n}, column 'well': {name} is duplicated (first on row {seen[name]})")
         seen[name] = n

@@ -68,5 +68,5 @@ def test_objective_json_drops_a_limit_and_a_given_target_is_kept(tmp_path, capsy
 def test_bad_input_returns_2_and_names_the_option(tmp_path, capsys, extra, message):
     assert larp_twin(["optimize", "--out", str(tmp_path / "o"), *extra]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("larp-twin optimize: error: ") and message in err
+    assert err.startswith("larp-twin: error: ") and message in err
     assert not (tmp_path / "o").exists()
