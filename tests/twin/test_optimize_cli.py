@@ -4,6 +4,7 @@ import json
 import pandas as pd
 import pytest
 
+from twin.cli import run_command
 from twin.optimize_cli import add_cli
 
 FAST = ["--plates", "2", "--plate-size", "8", "--hours", "1", "--every-min", "20", "--workers", "1"]
@@ -14,7 +15,7 @@ def larp_twin(argv) -> int:
     parser = argparse.ArgumentParser(prog="larp-twin")
     add_cli(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return run_command(args.func, args)
 
 
 def test_compare_writes_history_best_and_figure_and_prints_plates_to_target(tmp_path, capsys):
