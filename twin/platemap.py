@@ -110,6 +110,9 @@ def validate_plate_map(df: pd.DataFrame, plate_wells: int | None = None, source:
                                     f"volume; allowed: a finite number of uL >= 0")
         df[col] = vals.astype(float)
     total = df[VOLUME_COLUMNS].sum(axis=1)
+    if not (total > 0).any():
+        raise PlateMapError(f"{source}: no well holds anything (every volume is 0 on every row); give at least one "
+                            f"well a volume")
     for n, (w, t) in enumerate(zip(df["well"], total), start=1):
         if t > ptype.capacity_uL:
             raise PlateMapError(f"{source}: row {n} ({w}), columns {VOLUME_COLUMNS}: total {t:g} uL exceeds the "
@@ -333,6 +336,11 @@ def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame,
                          skipinitialspace=True)
     except (ValueError, csv.Error) as e:
         raise PlateMapError(f"{source}: not a readable CSV table ({str(e).strip()})") from None
+    if sep == ";":  # decimal commas: 0,5 -> 0.5 in every cell that is a number written that way
+        for c in df.columns:
+            if not pd.api.types.is_numeric_dtype(df[c]):
+                df[c] = df[c].map(lambda v: v.replace(",", ".") if isinstance(v, str)
+                                  and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", v) else v)
     return df, declared
 
 

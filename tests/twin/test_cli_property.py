@@ -185,7 +185,7 @@ def _under(rel: str, outs: list[str]) -> bool:
 ERROR_LINE = re.compile(r"^larp-twin(?: [\w-]+)?: (?:error|interrupted)")
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("LARP_CLI_RANDOM") is None, database=None,
           suppress_health_check=list(HealthCheck))
 @given(argv=argvs())
 def test_cli_never_tracebacks_and_never_loses_files(world, argv):
