@@ -9,6 +9,7 @@ fraction of feasible wells, proposal and campaign wall time), ``report.csv`` (pl
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -240,6 +241,8 @@ def plot_convergence(runs, target: float, path, title: str = ""):
 def _print_summary(args, report, history, limits, objective, strategies, seeds, wall_s):
     import numpy as np
 
+    from twin.messages import note
+
     target = float(report["target"].iloc[0])
     how = "given" if args.target is not None else "90 % of the best score found"
     print(f"optimize: {len(strategies)} strategy(ies) x {len(seeds)} seed(s) x {args.plates} plates x "
@@ -263,8 +266,8 @@ def _print_summary(args, report, history, limits, objective, strategies, seeds, 
         viol = objective.violation(history)
         i = int(np.argmin(np.where(history["height_end"].fillna(0) > 0, viol, np.inf)))
         c = history.iloc[i]
-        print("note: no well met every limit, so scores are soft (brightness x exp(-violation)) and 'best' means "
+        note("no well met every limit, so scores are soft (brightness x exp(-violation)) and 'best' means "
               "brightest least-violating, not feasible; closest well: "
               f"{c['strategy']} seed {c['seed']} plate {c['plate']} {c.get('well', '')}: peak {c['peak_nm_end']:.1f} "
               f"nm, retention {c['intensity_retention']:.2f}, FWHM {c['fwhm_nm_end']:.1f} nm, "
-              f"height {c['height_end']:.4g} (violation {viol[i]:.2f})")
+              f"height {c['height_end']:.4g} (violation {viol[i]:.2f})", file=sys.stdout)
