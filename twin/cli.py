@@ -226,6 +226,8 @@ def cmd_shap(args) -> int:
     from twin.messages import UserError
 
     src = Path(args.features)
+    if args.time_min is not None and not 0 <= args.time_min < 1e7:
+        raise UserError(f"--time-min {args.time_min:g}: allowed: minutes since injection >= 0")
     if not src.exists():
         raise UserError(f"{args.features!r}: no such file or directory; pass a `larp-twin run` directory or a "
                         f"table .csv")
@@ -244,8 +246,14 @@ def cmd_shap(args) -> int:
 
         table = read_table_text(src, what="table")
         columns = args.columns.split(",") if args.columns else None
-    with outdir.atomic_dir(out, command="shap") as tmp:
-        report = run_shap(table, args.target, columns, out_dir=tmp, seed=args.seed)
+    _check_seed(args.seed)
+    try:
+        with outdir.atomic_dir(out, command="shap") as tmp:
+            report = run_shap(table, args.target, columns, out_dir=tmp, seed=args.seed)
+    except ValueError as e:  # the table cannot be used: name it
+        from twin.messages import describe
+
+        raise UserError(f"{src}: {describe(e)}") from None
     print(report.rmse.to_string())
     top = report.importance.head(5)
     print(f"\nmost important for {args.target}: {', '.join(top['feature'].astype(str))}")

@@ -133,10 +133,15 @@ class FaultPlan(BaseModel):
     def load(cls, path: str | Path) -> "FaultPlan":
         """Read a plan from ``.yaml``/``.yml`` or ``.json``; a bad file raises FaultPlanError naming it."""
         p = Path(path)
+        if p.is_dir():
+            raise FaultPlanError(f"fault plan {p} is a directory; give a .yaml or .json fault plan file")
         try:
             text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FaultPlanError(f"fault plan {p}: cannot read it: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise FaultPlanError(f"fault plan {p} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position "
+                                 f"{exc.start}); give a .yaml or .json fault plan file") from None
+        except OSError as exc:
+            raise FaultPlanError(f"fault plan {p}: cannot read it ({exc.strerror or exc}); check the path") from None
         return cls.from_text(text, source=str(p), yaml_ok=p.suffix.lower() != ".json")
 
     @classmethod
