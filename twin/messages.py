@@ -94,7 +94,13 @@ def _os_text(exc: OSError) -> str:
 
 
 def describe(exc: BaseException) -> str:
-    """The one-line message a user sees for ``exc``."""
+    """The one-line message a user sees for ``exc`` (with its ``add_note`` notes, e.g. how to resume)."""
+    text = _describe(exc)
+    notes = [str(n) for n in getattr(exc, "__notes__", ()) or ()]
+    return one_line("; ".join([text, *notes]))
+
+
+def _describe(exc: BaseException) -> str:
     try:
         from pydantic import ValidationError
     except ImportError:  # pragma: no cover

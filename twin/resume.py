@@ -243,10 +243,9 @@ def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
             else:
                 shutil.rmtree(run, ignore_errors=True)
             raise
-        from twin.messages import describe
-
-        raise JournalError(f"{describe(exc)}; {run} keeps the journal of what was done: once the cause is fixed, "
-                           f"continue with `larp-twin resume {run}`") from exc
+        exc.add_note(f"{run} keeps the journal of what was done: once the cause is fixed, continue with "
+                     f"`larp-twin resume {run}`")
+        raise
 
 
 # -- command line --------------------------------------------------------------------------------------------------
