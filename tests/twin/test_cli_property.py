@@ -6,7 +6,7 @@ deleted; nothing that existed before is deleted unless ``--overwrite`` was given
 
 The commands run in-process (``twin.cli.main``) inside a fresh copy of a small world of files: empty and full
 directories, a finished run, a finished durable run, its Gen5 export, an empty file, binary files, a 25 MB file,
-text files, a semicolon plate map, a good plate map.  The strategies lean towards inputs that fail fast; the runs that
+text files, a 1.7 MB plate map, a semicolon plate map, a good plate map.  The strategies lean towards inputs that fail fast; the runs that
 succeed are short (``--hours 0.5`` on 3 wells).  ``LARP_CLI_EXAMPLES`` sets the number of examples (default 500).
 """
 
@@ -38,7 +38,7 @@ A3,toluene,150,100,0,OAc,0,OLAm,0,blank
 #: paths an argument may name (relative to the world); "huge.bin" is made per example (sparse, 25 MB)
 PATHS = ["", ".", "..", "missing.csv", "missing_dir/x", "empty.csv", "binary.bin", "huge.bin", "text.txt",
          "text.txt/sub", "semi.csv", "good.csv", "good_tab.csv", "a13.csv", "empty_dir", "full_dir", "prev_run",
-         "prev_durable", "gen5.txt", "faults.yaml", "faults_z99.yaml", "spec_bad.json", "prev_run/plate.csv"]
+         "prev_durable", "gen5.txt", "faults.yaml", "faults_z99.yaml", "spec_bad.json", "prev_run/plate.csv", "big.csv"]
 #: output paths: the above (mostly bad ones) and fresh names
 OUTS = PATHS + ["new_out", "nested/new_out"]
 
@@ -49,6 +49,7 @@ def _build_world(root: Path) -> None:
     (root / "semi.csv").write_text(GOOD.replace(",", ";").replace("0.5", "0,5"))
     (root / "a13.csv").write_text(GOOD.replace("A3,", "A13,"))
     (root / "empty.csv").write_text("")
+    (root / "big.csv").write_text(GOOD + "A4,toluene,150,100,15,OAc,0.5,OLAm,0.05,x\n" * 40_000)  # 1.7 MB
     (root / "binary.bin").write_bytes(bytes(range(256)) * 8)
     (root / "text.txt").write_text("keep me\n")
     (root / "empty_dir").mkdir()
