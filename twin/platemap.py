@@ -110,3 +110,16 @@ def read_plate_map(path_or_text: str | Path, plate_wells: int | None = None) -> 
         return validate_plate_map(df, plate_wells, source=str(p))
     df = pd.read_csv(io.StringIO(str(path_or_text)), dtype={"well": str}, skipinitialspace=True)
     return validate_plate_map(df, plate_wells)
+
+
+def place(rows: pd.DataFrame, plate_wells: int = 96) -> pd.DataFrame:
+    """Give plate-map rows their wells in plate order (A1, A2, ...) on a 96- or 384-well plate."""
+    if plate_wells not in PLATE_TYPES:
+        raise PlateMapError(f"plate_wells: {plate_wells} is not a plate size; allowed: {sorted(PLATE_TYPES)}")
+    kind = LABWARE_TYPES[PLATE_TYPES[plate_wells]]
+    names = well_names(kind.rows, kind.columns)
+    if len(rows) > len(names):
+        raise PlateMapError(f"{len(rows)} rows do not fit a {plate_wells}-well plate")
+    out = rows.reset_index(drop=True).copy()
+    out.insert(0, "well", names[: len(out)])
+    return out

@@ -17,7 +17,7 @@ from instruments.deck import Deck
 from instruments.ot2.layout import DeckLayout
 from instruments.pipettor import PIPETTES, assign_mounts
 from instruments.sim.pipettor import LIQUID_CLASSES, LiquidClass, SimPipettor
-from twin.clock import Clock
+from instruments.clock import Clock
 from twin.prep import PrepPlan, plan_deck, prepare_plate
 
 #: load_liquid needs API 2.14; the newest level opentrons 8.8.2 runs is 2.27 (checked against the installed opentrons)

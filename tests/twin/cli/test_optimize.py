@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from twin.optimize_cli import add_cli
+from twin.cli.optimize import add_cli
 
 FAST = ["--plates", "2", "--plate-size", "8", "--hours", "1", "--every-min", "20", "--workers", "1"]
 
