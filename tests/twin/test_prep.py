@@ -14,7 +14,7 @@ from scenarios import build_campaign
 from instruments.clock import Clock
 from twin.platemap import validate_plate_map
 from twin.prep import MIN_TRANSFER_UL, PREMIX_DEAD_UL, plan_deck, prepare_plate
-from twin.protocol_export import nominal_twin
+from instruments.ot2.protocol_writer import nominal_twin
 
 
 def _plate_map(name: str):
