@@ -18,7 +18,7 @@ from instruments.sim.reader import ReaderTiming
 from scenarios import build_campaign
 from twin.campaign import run_campaign
 from twin.config import LabConfig
-from twin.export import write_results
+from twin.records.export import write_results
 
 FAST_READER = ReaderTiming(per_wavelength_s=0.5, per_well_per_wavelength_s=0.0)
 

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from twin.config import Schedule
-from twin.optimize import STRATEGIES, EmissionObjective, PlateRunner, SearchSpace, run_loops, summarize_loops
+from twin.studies.optimize import STRATEGIES, EmissionObjective, PlateRunner, SearchSpace, run_loops, summarize_loops
 
 
 def main(argv=None) -> None:

@@ -19,8 +19,8 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from twin.sweep import _single_thread, run_sweep
-from twin.sweep_spec import load_spec
+from twin.studies.sweep import _single_thread, run_sweep
+from twin.studies.spec import load_spec
 
 
 def _noop():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from instruments.labware import well_names
+from twin.platemap import place  # noqa: F401  (scenarios build their plates with it)
 
 #: the paper's acid:amine ratios, 1:0.1 .. 1:2 in steps of 0.1 (OLAm 10..200 against OAc 100)
 PAPER_RATIOS = tuple(np.round(np.arange(1, 21) * 0.1, 1))
@@ -41,17 +41,6 @@ def blanks(n: int, antisolvent: str = "toluene", scale: float = 1.0) -> pd.DataF
                               cs_uL=WELL_96["cs_uL"] * scale, pbbr2_uL=0.0, acid="OAc", acid_uL=0.0, amine="OLAm",
                               amine_uL=0.0, amine_per_acid=np.nan, acid_to_pbbr2="", group=f"blank {antisolvent}",
                               replicate=1) for _ in range(n)])
-
-
-def place(rows: pd.DataFrame, plate_wells: int = 96) -> pd.DataFrame:
-    """Assign wells in plate order (A1, A2, ...)."""
-    shape = (8, 12) if plate_wells == 96 else (16, 24)
-    names = well_names(*shape)
-    if len(rows) > len(names):
-        raise ValueError(f"{len(rows)} rows do not fit a {plate_wells}-well plate")
-    out = rows.reset_index(drop=True).copy()
-    out.insert(0, "well", names[: len(out)])
-    return out
 
 
 def paper_series(antisolvent: str, pair: str) -> pd.DataFrame:

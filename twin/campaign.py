@@ -24,7 +24,7 @@ from twin.faults import EventLog, FaultInjector, FaultPlan
 from twin.lab import Lab
 from twin.platemap import validate_plate_map
 from twin.prep import plan_deck, prepare_plate
-from twin.recovery import CampaignAborted, GuardedPipettor, Recovery
+from twin.faults.recovery import CampaignAborted, GuardedPipettor, Recovery
 from twin.results import CampaignResult
 
 
@@ -82,7 +82,7 @@ def read_duration_s(campaign: Campaign, n_wells: int) -> float:
 
 @dataclass
 class Restart:
-    """Where a run on real drivers continues after a crash (``twin.resume`` builds it from the journal).
+    """Where a run on real drivers continues after a crash (``twin.records.resume`` builds it from the journal).
 
     The physical plate exists once, so nothing is replayed: the plate's state is restored from its journaled record,
     preparation is skipped, and the kinetic schedule continues at campaign time ``at_s``.
@@ -135,7 +135,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     """Run ``campaign`` end to end and return its results.
 
     With ``campaign.faults`` set, the twins inject its faults and every instrument operation runs under its
-    policies; ``result.events`` is the event log (every fault and action).  ``journal`` (a ``twin.journal.Journal``)
+    policies; ``result.events`` is the event log (every fault and action).  ``journal`` (a ``twin.records.journal.Journal``)
     receives the plate state after preparation, every event and every read as it happens, and ``done`` at the end.
     ``on_read(index, fresh)`` is called after each read (``fresh``: newly journaled, not a replayed one);
     ``on_alert(event)`` on every pause-and-alert.  ``crashed_at``: see ``twin.faults.FaultInjector``.

@@ -6,7 +6,7 @@ import numpy as np
 
 from instruments.sim.pipettor import SimPipettor
 from instruments.sim.reader import SimPlateReader
-from twin.clock import Clock
+from instruments.clock import Clock
 from twin.config import LabConfig
 from twin.prep import PrepPlan
 

@@ -352,3 +352,16 @@ def read_table_text(path, what: str = "table") -> pd.DataFrame:
     except OSError as e:
         raise PlateMapError(f"{what} {p}: cannot read it ({e.strerror})") from None
     return parse_table_text(decode_table_bytes(data, f"{what} {p}"), f"{what} {p}")[0]
+
+
+def place(rows: pd.DataFrame, plate_wells: int = 96) -> pd.DataFrame:
+    """Give plate-map rows their wells in plate order (A1, A2, ...) on a 96- or 384-well plate."""
+    if plate_wells not in PLATE_TYPES:
+        raise PlateMapError(f"plate_wells: {plate_wells} is not a plate size; allowed: {sorted(PLATE_TYPES)}")
+    kind = LABWARE_TYPES[PLATE_TYPES[plate_wells]]
+    names = well_names(kind.rows, kind.columns)
+    if len(rows) > len(names):
+        raise PlateMapError(f"{len(rows)} rows do not fit a {plate_wells}-well plate")
+    out = rows.reset_index(drop=True).copy()
+    out.insert(0, "well", names[: len(out)])
+    return out

@@ -88,7 +88,7 @@ class OT2Pipettor(Pipettor):
 
     Parameters
     ----------
-    clock : ``twin.clock.Clock``; use ``Clock(realtime=True)`` on the robot so campaign time is wall time.
+    clock : ``instruments.clock.Clock``; use ``Clock(realtime=True)`` on the robot so campaign time is wall time.
     deck : the ``Deck`` (e.g. ``plan_deck(...).deck``); every labware on it is loaded into the context at its slot,
         under its load name, labelled with its deck name.
     context : an opentrons ``ProtocolContext``; default: a fresh ``simulated_context(api_level)``.

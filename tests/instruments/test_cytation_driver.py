@@ -11,7 +11,7 @@ from instruments.cytation.driver import CytationSerialReader, LinkSettings
 from instruments.cytation.emulator import Cytation5Emulator, gaussian_source, sim_reader_source
 from instruments.errors import ReaderError, TrayError, WavelengthError
 from instruments.labware import Labware
-from twin.clock import Clock
+from instruments.clock import Clock
 
 FACTOR = 0.001  # emulated reads take 1/1000 of the real unit's time
 FAST = dict(query_timeout_s=0.3, command_timeout_s=2.0, fluorescence_timeout_s=2.0, absorbance_timeout_s=2.0,

@@ -12,7 +12,7 @@ from instruments.cytation.folder import Gen5FolderError, Gen5FolderReader, Gen5F
 from instruments.cytation.gen5 import Gen5FormatError, write_gen5_spectra
 from instruments.errors import ReaderError
 from instruments.labware import Labware
-from twin.clock import Clock
+from instruments.clock import Clock
 
 DATA = Path(__file__).parents[1] / "data"
 SCAN = dict(excitation_nm=365.0, emission_start_nm=500.0, emission_stop_nm=540.0, emission_step_nm=4.0, gain=100)

@@ -16,9 +16,9 @@ from instruments.labware import LABWARE_TYPES, LabwareType  # noqa: E402
 from instruments.ot2 import OT2Pipettor, steps_from_log, translate_error  # noqa: E402
 from instruments.sim import SimPipettor  # noqa: E402
 from scenarios import build_campaign  # noqa: E402
-from twin.clock import Clock  # noqa: E402
+from instruments.clock import Clock  # noqa: E402
 from twin.prep import plan_deck, prepare_plate  # noqa: E402
-from twin.protocol_export import nominal_twin  # noqa: E402
+from instruments.ot2.protocol_writer import nominal_twin  # noqa: E402
 
 N_WELLS = 40  # the whole paper-toluene plate: ~5 s in the opentrons simulator
 

@@ -4,7 +4,7 @@ import pytest
 from instruments.deck import Deck
 from instruments.errors import LabwareError, OutOfTipsError, TipError, VolumeError
 from instruments.sim import SimPipettor
-from twin.clock import Clock
+from instruments.clock import Clock
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from instruments.errors import ReaderError, TemperatureError, TrayError, WavelengthError
 from instruments.labware import Labware
 from instruments.sim import SimPlateReader
-from twin.clock import Clock
+from instruments.clock import Clock
 
 
 def make_plate(n_bright=4):

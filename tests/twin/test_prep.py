@@ -11,10 +11,10 @@ from pydantic import ValidationError
 from instruments.ot2.layout import DeckLayout, LayoutError
 from instruments.sim import SimPipettor
 from scenarios import build_campaign
-from twin.clock import Clock
+from instruments.clock import Clock
 from twin.platemap import validate_plate_map
 from twin.prep import MIN_TRANSFER_UL, PREMIX_DEAD_UL, plan_deck, prepare_plate
-from twin.protocol_export import nominal_twin
+from instruments.ot2.protocol_writer import nominal_twin
 
 
 def _plate_map(name: str):

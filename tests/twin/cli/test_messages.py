@@ -26,7 +26,7 @@ A2,toluene,150,100,15,OAc,0.5,OLAm,1.0,amine-rich
 A3,toluene,150,100,0,OAc,0,OLAm,0,blank
 """
 FAST = ["--hours", "0.5", "--quiet", "--no-figures"]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from scenarios import plates
 from twin.campaign import Campaign
 from twin.config import Schedule
 from twin.faults import FaultPlan, SimulatedCrash
-from twin.journal import Journal, JournalError, ReplayMismatch, read_journal
-from twin.resume import RESULTS_DIR, resume, run_durable
+from twin.records.journal import Journal, JournalError, ReplayMismatch, read_journal
+from twin.records.resume import RESULTS_DIR, resume, run_durable
 
 
 def test_records_survive_and_a_torn_tail_is_cut(tmp_path):

@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from twin.config import LabConfig, Schedule
-from twin.sweep_spec import (PARAMETERS, SweepSpec, SweepSpecError, condition_rows, load_spec)
+from twin.platemap import place
+from twin.studies.spec import (PARAMETERS, SweepSpec, SweepSpecError, condition_rows, load_spec)
 
 __all__ = ["CampaignTask", "SweepResult", "SweepRunError", "SweepSpec", "SweepSpecError", "add_cli", "load_spec",
            "plan_campaigns", "plot_sweep", "run_sweep", "run_task"]
@@ -61,8 +62,6 @@ class CampaignTask:
     fingerprint: str = ""
 
     def plate_map(self) -> pd.DataFrame:
-        from scenarios.plates import place
-
         return place(condition_rows(self.conditions), self.plate_wells)
 
 

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from twin.config import Schedule
-from twin.optimize import (BayesianOptimizer, EmissionObjective, GridSearch, PlateRunner, RandomSearch, SearchSpace,
+from twin.studies.optimize import (BayesianOptimizer, EmissionObjective, GridSearch, PlateRunner, RandomSearch, SearchSpace,
                            compare_strategies, make_strategy, optimize, run_loops, summarize_loops)
-from twin.sweep_spec import PARAMETERS, Range
+from twin.studies.spec import PARAMETERS, Range
 
 SPACE = SearchSpace(parameters={"pair": ["OAc:OLAm", "OctAc:OctAm"], "amine_per_acid": Range(low=0.1, high=2.0),
                                 "acid_per_pbbr2": Range(low=10, high=40, log=True)})

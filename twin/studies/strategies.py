@@ -7,15 +7,12 @@ believer), ``RandomSearch`` and ``GridSearch``; ``make_strategy`` builds one by 
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from twin.sweep_spec import PARAMETERS, Range
-
-if TYPE_CHECKING:  # the space is defined beside the loop; strategies only read it
-    from twin.optimize import SearchSpace
+from twin.studies.space import SearchSpace
+from twin.studies.spec import PARAMETERS, Range
 
 
 class RandomSearch:
@@ -71,8 +68,8 @@ class BayesianOptimizer:
         self.y = np.concatenate([self.y, np.log1p(np.maximum(scores[keep], 0.0))])
 
     def _gp(self, X, y, kernel=None):
-        from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
         if kernel is None:

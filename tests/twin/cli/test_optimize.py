@@ -4,8 +4,8 @@ import json
 import pandas as pd
 import pytest
 
-from twin.cli import run_command
-from twin.optimize_cli import add_cli
+from twin.cli.main import run_command
+from twin.cli.optimize import add_cli
 
 FAST = ["--plates", "2", "--plate-size", "8", "--hours", "1", "--every-min", "20", "--workers", "1"]
 

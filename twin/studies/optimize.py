@@ -6,7 +6,7 @@ believer), ``RandomSearch`` and ``GridSearch``.  ``PlateRunner`` turns a plate o
 it with ``run_campaign`` on the lab its ``LabConfig`` names, so the loop rehearsed on the twin drives real backends
 unchanged.  ``optimize`` runs one loop; ``run_loops`` runs every strategy over several seeds on the same plate budget
 and ``summarize_loops`` reports plates needed to reach a target score (``compare_strategies`` does both).
-The ``larp-twin optimize`` command is in ``twin.optimize_cli``."""
+The ``larp-twin optimize`` command is in ``twin.cli.optimize``."""
 
 from __future__ import annotations
 
@@ -21,64 +21,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from twin.config import LabConfig, Schedule
-from twin.sweep_spec import (CATEGORICAL, DEFAULTS, PARAMETERS, Range, SweepSpec, SweepSpecError, load_spec,
-                              sample_conditions)
-from twin.optimize_strategies import (_ALIASES, STRATEGIES, BayesianOptimizer, GridSearch, RandomSearch,  # noqa: F401
-                                      make_strategy)
-
-
-class SearchSpace(BaseModel):
-    """The parameters a loop may choose: a list (categorical choices) or a Range (continuous, optionally log).
-
-    Invalid spaces raise pydantic's ValidationError (a ValueError) carrying the SweepSpecError message: the
-    parameter, the value and the allowed values.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-    parameters: dict[str, list | Range] = Field(default_factory=lambda: {
-        "antisolvent": ["toluene", "chloroform"], "pair": ["OAc:OLAm", "OctAc:OctAm"],
-        "amine_per_acid": Range(low=0.1, high=2.0), "acid_per_pbbr2": Range(low=10.0, high=40.0, log=True)})
-
-    @model_validator(mode="after")
-    def _valid(self):
-        # reuse the sweep spec's checks (names, canonical values, ranges) on a random design of this space
-        spec = load_spec({"design": "random", "n": 1, "parameters": self.parameters})
-        self.parameters = spec.parameters
-        for name, v in self.parameters.items():
-            if isinstance(v, list) and name not in CATEGORICAL:
-                raise SweepSpecError(f"parameters.{name}: a numeric parameter needs a Range(low, high) in a search "
-                                     f"space; allowed lists only for {list(CATEGORICAL)}")
-        return self
-
-    def sample(self, n: int, rng: np.random.Generator, design: str = "random") -> pd.DataFrame:
-        """``n`` conditions (all PARAMETERS; fixed ones at DEFAULTS) drawn uniformly or by Latin hypercube."""
-        table = sample_conditions(self.parameters, n, design, int(rng.integers(2**31)))
-        for k, v in DEFAULTS.items():
-            if k not in table:
-                table[k] = v
-        return table[list(PARAMETERS)]
-
-    def grid(self, n: int) -> pd.DataFrame:
-        """A full grid with at least ``n`` points: every categorical level x equal levels per continuous range."""
-        cats = {k: v for k, v in self.parameters.items() if isinstance(v, list)}
-        reals = {k: v for k, v in self.parameters.items() if not isinstance(v, list)}
-        n_cat = int(np.prod([len(v) for v in cats.values()])) if cats else 1
-        levels = max(2, int(np.ceil((n / n_cat) ** (1 / max(len(reals), 1))))) if reals else 1
-        params = dict(cats, **{k: Range(low=v.low, high=v.high, log=v.log, num=levels) for k, v in reals.items()})
-        return SweepSpec(design="grid", parameters=params).conditions()[list(PARAMETERS)]
-
-    def encode(self, conditions: pd.DataFrame) -> np.ndarray:
-        """Features for the GP: continuous parameters scaled to [0, 1] (log if log), categoricals one-hot."""
-        cols = []
-        for name, v in self.parameters.items():
-            if isinstance(v, list):
-                values = conditions[name].astype(str).to_numpy()
-                cols += [(values == str(c)).astype(float) for c in v]
-            else:
-                x = conditions[name].to_numpy(float)
-                lo, hi = (np.log(v.low), np.log(v.high)) if v.log else (v.low, v.high)
-                cols.append(((np.log(x) if v.log else x) - lo) / (hi - lo))
-        return np.column_stack(cols) if cols else np.zeros((len(conditions), 0))
+from twin.studies.space import SearchSpace  # noqa: F401  (re-exported for the loop's users)
+from twin.studies.spec import PARAMETERS
+from twin.studies.strategies import (_ALIASES, STRATEGIES, BayesianOptimizer, GridSearch, RandomSearch,  # noqa: F401
+                                     make_strategy)
 
 
 class EmissionObjective(BaseModel):
@@ -155,7 +101,7 @@ class PlateRunner:
     name: str = "loop"
 
     def __call__(self, conditions: pd.DataFrame, seed: int, plate: int = 0) -> pd.DataFrame:
-        from twin.sweep import CampaignTask, run_task
+        from twin.studies.sweep import CampaignTask, run_task
 
         cond = conditions.reset_index(drop=True).copy()
         cond["condition"] = np.arange(len(cond))

@@ -17,10 +17,10 @@ from instruments.cytation import Cytation5Emulator, LinkSettings
 from instruments.errors import ReaderError
 from scenarios import plates
 from twin.campaign import Campaign
-from twin.clock import Clock
+from instruments.clock import Clock
 from twin.config import LabConfig, Schedule
-from twin.journal import Journal, JournalError, read_journal
-from twin.resume import JOURNAL_FILE, RESULTS_DIR, resume, run_durable, start_run
+from twin.records.journal import Journal, JournalError, read_journal
+from twin.records.resume import JOURNAL_FILE, RESULTS_DIR, resume, run_durable, start_run
 
 FACTOR = 0.02  # wall seconds per campaign second: prep (~66 s) takes 1.3 s, one read slot (60 s) 1.2 s
 EVERY_S = 60.0

@@ -10,7 +10,7 @@ from scenarios import plates
 from twin.campaign import Campaign, run_campaign
 from twin.config import LabConfig, Schedule
 from twin.faults import FaultInjector, FaultKind, FaultPlan, FaultPlanError, TipPickupError
-from twin.recovery import CampaignAborted
+from twin.faults.recovery import CampaignAborted
 
 ALL_KINDS = """
 faults:

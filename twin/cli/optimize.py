@@ -23,7 +23,7 @@ class OptimizeArgsError(ValueError):
 
 def add_cli(subparsers) -> None:
     """Add the ``optimize`` sub-command to ``larp-twin``'s argparse sub-parsers."""
-    from twin.optimize import STRATEGIES
+    from twin.studies.optimize import STRATEGIES
 
     p = subparsers.add_parser("optimize", help="closed-loop optimisation on the twin (Bayesian / random / grid), "
                               "optionally comparing strategies over seeds")
@@ -88,7 +88,7 @@ def _model(cls, data: dict | None, option: str):
 
 
 def _check_args(args) -> tuple[list[str], list[int]]:
-    from twin.optimize import _ALIASES, STRATEGIES
+    from twin.studies.optimize import _ALIASES, STRATEGIES
 
     if args.plates < 1:
         raise OptimizeArgsError(f"--plates {args.plates}; allowed: 1 or more")
@@ -122,7 +122,7 @@ def cmd_optimize(args) -> int:
     try:
         strategies, seeds = _check_args(args)
         from twin.config import LabConfig, Schedule
-        from twin.optimize import EmissionObjective, PlateRunner, SearchSpace
+        from twin.studies.optimize import EmissionObjective, PlateRunner, SearchSpace
 
         objective = _model(EmissionObjective, _load_json(args.objective_json, "--objective-json"), "--objective-json")
         space_data = _load_json(args.space_json, "--space-json")
@@ -132,7 +132,7 @@ def cmd_optimize(args) -> int:
         from twin.messages import UserError
 
         raise UserError(str(e)) from None  # twin.cli prints it: larp-twin: error: ..., exit 2
-    from twin.optimize import run_loops, summarize_loops
+    from twin.studies.optimize import run_loops, summarize_loops
 
     runner = PlateRunner(schedule=Schedule(hours=args.hours, every_min=args.every_min), lab=lab, name="optimize")
     t0 = time.perf_counter()
@@ -153,7 +153,7 @@ def cmd_optimize(args) -> int:
 def _history(loops):
     import pandas as pd
 
-    from twin.sweep_spec import PARAMETERS
+    from twin.studies.spec import PARAMETERS
 
     parts = []
     for lp in loops:
@@ -167,7 +167,7 @@ def _history(loops):
 
 def _best_rows(history):
     """The best well of each strategy (over seeds), best first."""
-    from twin.sweep_spec import PARAMETERS
+    from twin.studies.spec import PARAMETERS
 
     idx = history.groupby("strategy", sort=False)["score"].idxmax()
     cols = ["strategy", "seed", "plate", "well", "score", "feasible", *PARAMETERS, *FEATURES]

@@ -15,10 +15,10 @@ from scenarios import plates
 from twin.campaign import Campaign
 from twin.config import Schedule
 from twin.faults import FaultPlan
-from twin.journal import read_journal
-from twin.resume import JOURNAL_FILE, RESULTS_DIR, start_run
+from twin.records.journal import read_journal
+from twin.records.resume import JOURNAL_FILE, RESULTS_DIR, start_run
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 KILLS = 10
 
 
@@ -35,7 +35,7 @@ def resume_process(run: Path, pace_s: float) -> subprocess.Popen:
     # each process gets a different hash seed: resumed runs must not depend on set/dict-of-str ordering
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "PYTHONHASHSEED": "random"}
-    return subprocess.Popen([sys.executable, "-m", "twin.resume", str(run), "--quiet", "--no-figures",
+    return subprocess.Popen([sys.executable, "-m", "twin.records.resume", str(run), "--quiet", "--no-figures",
                              "--pace-s", str(pace_s)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from twin.reproduce import reproduce
+from scenarios.reproduce import reproduce
 
 
 @pytest.fixture(scope="module")

@@ -98,10 +98,10 @@ def _run(campaign, out, args, progress):
     """Run ``campaign`` (durable or not) and write its outputs; (result, the results directory)."""
     from twin import outdir
     from twin.campaign import run_campaign
-    from twin.export import write_results
+    from twin.records.export import write_results
 
     if args.durable:
-        from twin.resume import run_durable
+        from twin.records.resume import run_durable
 
         # a finished previous run is replaced (moved aside, removed once this one has finished)
         with outdir.replacing(out, args.overwrite or outdir.owner(out)[0] == "run"):
@@ -296,7 +296,7 @@ def main(argv=None) -> int:
     p.add_argument("--every-min", type=float, default=None, help="minutes between reads (default 10)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--faults", default=None, help="fault plan (YAML/JSON) to inject; see twin/faults.py")
+    p.add_argument("--faults", default=None, help="fault plan (YAML/JSON) to inject; see twin/faults/plan.py")
     p.add_argument("--durable", action="store_true",
                    help="journal every read into OUT/journal.jsonl, results in OUT/results; "
                         "an interrupted run continues with `larp-twin resume OUT`")
@@ -329,10 +329,10 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_shap)
     p = sub.add_parser("scenarios", help="list the built-in scenarios")
     p.set_defaults(func=cmd_scenarios)
-    from twin.resume import add_cli as add_resume_cli
-    from twin.gen5_cli import add_cli as add_gen5_cli
-    from twin.optimize_cli import add_cli as add_optimize_cli
-    from twin.sweep import add_cli as add_sweep_cli
+    from twin.records.resume import add_cli as add_resume_cli
+    from twin.cli.gen5 import add_cli as add_gen5_cli
+    from twin.cli.optimize import add_cli as add_optimize_cli
+    from twin.studies.sweep import add_cli as add_sweep_cli
 
     add_gen5_cli(sub)
     add_resume_cli(sub)
@@ -344,7 +344,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--hours", type=float, default=12.0, help="kinetic read-out per campaign (default 12)")
     add_overwrite(p)
-    p.set_defaults(func=_lazy("twin.reproduce", "cmd_reproduce"))
+    p.set_defaults(func=_lazy("scenarios.reproduce", "cmd_reproduce"))
     for p in sub.choices.values():  # every sub-command, those added by add_cli included
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     args = parser.parse_args(argv)

@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from twin.sweep import SweepRunError, add_cli, plan_campaigns, run_sweep
-from twin.sweep_spec import PARAMETERS, SweepSpecError, condition_rows, load_spec
+from twin.studies.sweep import SweepRunError, add_cli, plan_campaigns, run_sweep
+from twin.studies.spec import PARAMETERS, SweepSpecError, condition_rows, load_spec
 
 # 2 antisolvents x 4 ratios = 8 conditions, 2 per plate -> 4 campaigns of 1 h: a couple of seconds in all
 SMALL = {
@@ -176,7 +176,7 @@ def test_cli_sweep_subcommand(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"parameters": {"ratio": [1]}}))
     args = parser.parse_args(["sweep", str(bad), "--out", str(tmp_path / "bad")])
-    from twin.cli import run_command
+    from twin.cli.main import run_command
 
     assert run_command(args.func, args) == 2  # the CLI's error policy: one line, exit 2
     err = capsys.readouterr().err

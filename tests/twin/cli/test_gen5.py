@@ -11,9 +11,9 @@ import pytest
 
 from instruments.cytation.gen5 import read_gen5_spectra
 from twin.cli import main
-from twin.gen5_cli import add_cli, run_spectra
+from twin.cli.gen5 import add_cli, run_spectra
 
-DATA = Path(__file__).parents[1] / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 def cli(argv) -> int:

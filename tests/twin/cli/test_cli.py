@@ -146,7 +146,7 @@ def test_shap_on_too_small_a_run_is_a_clear_error(run_dir, capsys):
 
 
 def test_example_fault_plan_runs_and_logs_events(tmp_path, capsys):
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     out = tmp_path / "f"
     assert main(["run", "paper-toluene", "--out", str(out), "--hours", "2", "--quiet", "--no-figures",
                  "--faults", str(root / "scenarios" / "data" / "example_faults.yaml")]) == 0
@@ -155,8 +155,8 @@ def test_example_fault_plan_runs_and_logs_events(tmp_path, capsys):
 
 
 def test_example_sweep_spec_is_valid():
-    from twin.sweep_spec import load_spec
+    from twin.studies.spec import load_spec
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     spec = load_spec(root / "scenarios" / "data" / "example_sweep.yaml")
     assert len(spec.conditions()) == 40

@@ -4,7 +4,7 @@ Run directory layout::
 
     RUN/campaign.json     the campaign and seed, written atomically before anything runs
     RUN/journal.jsonl     append-only, fsynced: plate state after preparation, every fault event, every read
-    RUN/results/          the usual outputs (``twin.export.write_results``, atomic) + events.jsonl, at the end
+    RUN/results/          the usual outputs (``twin.records.export.write_results``, atomic) + events.jsonl, at the end
 
 How resume works on the twins (virtual time): the campaign is re-run from ``campaign.json`` with the same seed, so
 the twins regenerate the same plate, the same events and the same reads at the same virtual times; the journal
@@ -39,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from twin.config import LabConfig
-from twin.journal import Journal, JournalError
+from twin.records.journal import Journal, JournalError
 
 CAMPAIGN_FILE = "campaign.json"
 JOURNAL_FILE = "journal.jsonl"
@@ -121,7 +121,7 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     ``on_read(index, fresh)``: called after each read, as in ``run_campaign``.
     """
     from twin.campaign import on_real_drivers, run_campaign
-    from twin.export import write_results
+    from twin.records.export import write_results
 
     run = Path(run_dir)
     if run.exists() and not run.is_dir():
@@ -276,8 +276,8 @@ def add_cli(subparsers) -> None:
 
 
 def main(argv=None) -> int:
-    """``python -m twin.resume DIR``: the resume sub-command on its own (used by the kill tests)."""
-    parser = argparse.ArgumentParser(prog="python -m twin.resume")
+    """``python -m twin.records.resume DIR``: the resume sub-command on its own (used by the kill tests)."""
+    parser = argparse.ArgumentParser(prog="python -m twin.records.resume")
     sub = parser.add_subparsers(dest="command", required=True)
     add_cli(sub)
     args = parser.parse_args(["resume", *(sys.argv[1:] if argv is None else argv)])

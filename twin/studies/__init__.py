@@ -1,0 +1,1 @@
+"""Many campaigns at once: sweep specs, parallel sweeps (Dask or processes) and closed-loop optimisation."""
