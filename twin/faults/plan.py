@@ -368,8 +368,10 @@ class FaultInjector:
             trigger = (f"nth={f.nth}" if f.nth is not None else f"at_s={f.at_s:g}" if f.at_s is not None
                        else f"probability={f.probability:g}")
             where = f", well {f.well}" if f.well is not None else ""
-            seen = self._at_well.get((kind, f.well), 0) if f.well is not None else self._seen.get(kind, 0)
-            ops = f"{seen} {kind.value} opportunit{'y' if seen == 1 else 'ies'}" + (f" at {f.well}" if f.well else "")
+            seen = self._seen.get(kind, 0)
+            ops = f"{seen} {kind.value} opportunit{'y' if seen == 1 else 'ies'}"
+            if f.well is not None:
+                ops += f" ({self._at_well.get((kind, f.well), 0)} at {f.well})"
             if kind is FaultKind.temperature_excursion and f.at_s is not None:
                 end = f.at_s + f.duration_s
                 before = max((t for t in self._checks_s if t < f.at_s), default=None)

@@ -246,14 +246,28 @@ def test_export_ot2_refuses_to_replace_a_foreign_file(plate, tmp_path, capsys):
 
 
 # -- group 5: faults that never fire ----------------------------------------------------------------------------
-def test_faults_that_did_not_fire_are_reported(tmp_path, capsys):
+def test_faults_that_did_not_fire_are_reported(plate, tmp_path, capsys):
+    f = tmp_path / "plan.yaml"
+    f.write_text("faults:\n"
+                 "  - {kind: reader_timeout, nth: 1}\n"
+                 "  - {kind: tip_pickup, nth: 500}\n"
+                 "  - {kind: well_skipped, well: A2, nth: 50}\n"
+                 "  - {kind: temperature_excursion, at_s: 2000, duration_s: 5}\n")
+    assert run(["run", plate, "--out", tmp_path / "f", *FAST, "--faults", f]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 4 planned faults fired" in out
+    assert "did not fire: tip_pickup (nth=500): the run had only" in out
+    assert "did not fire: well_skipped (nth=50, well A2): the run had only 8 well_skipped opportunities (3 at A2)" in out
+    assert "did not fire: temperature_excursion (at_s=2000): the incubator is checked before each read" in out
+    m = json.loads((tmp_path / "f" / "manifest.json").read_text())
+    assert len(m["faults"]["not_fired"]) == 3
+
+
+def test_the_example_fault_plan_fires_every_fault(tmp_path, capsys):
     assert run(["run", "paper-toluene", "--out", tmp_path / "f", "--hours", "2", "--quiet", "--no-figures",
                 "--faults", ROOT / "scenarios" / "data" / "example_faults.yaml"]) == 0
     out = capsys.readouterr().out
-    assert "7 of 8 planned faults fired" in out
-    assert "did not fire: temperature_excursion (at_s=4000)" in out and "no check fell in 4000-4200 s" in out
-    m = json.loads((tmp_path / "f" / "manifest.json").read_text())
-    assert len(m["faults"]["not_fired"]) == 1
+    assert "8 of 8 planned faults fired" in out and "did not fire" not in out
 
 
 def test_faults_on_wells_not_on_the_plate_are_refused(plate, tmp_path, capsys):
