@@ -133,8 +133,9 @@ def cmd_export_ot2(args) -> int:
     out = outdir.check_target(args.out, "export-ot2", overwrite=args.overwrite, kind="file", option="-o/--out",
                               own_file=_is_ot2_protocol)
     campaign = _campaign_from_arg(args.target, None, None)
-    out = export_protocol(campaign.plate_map, out, api_level=args.api_level,
-                          plate_wells=campaign.plate_wells, name=f"LARP {campaign.name}")
+    with outdir.atomic_file(out) as tmp:
+        export_protocol(campaign.plate_map, tmp, api_level=args.api_level, plate_wells=campaign.plate_wells,
+                        name=f"LARP {campaign.name}")
     print(f"{campaign.name}: OT-2 protocol -> {out} (check: opentrons_simulate {out})")
     return 0
 
