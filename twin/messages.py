@@ -9,8 +9,9 @@ One formatter for every command (sub-commands added by ``add_cli`` functions inc
   ``FaultPlanError``, ``Gen5FormatError``, ``JournalError`` ...), pydantic ``ValidationError`` (field, what is
   allowed and the value seen, no URL), ``OSError`` (the path and what to do), ``KeyError`` and ``UnicodeDecodeError``.
 - ``is_user_error(exc)``: whether ``exc`` is the user's to fix (exit 2) or a bug (exit 1, "rerun with --debug").
-- ``note(text)``: a ``note: <text>`` line on stderr; ``notes_for_warnings()`` routes every warning raised while a
-  command runs through ``note`` (no ``UserWarning``, no source path and line).
+- ``note(text)``: a ``note: <text>`` line on stderr; ``notes_for_warnings()`` routes every ``UserWarning`` raised
+  while a command runs through ``note`` (no ``UserWarning:`` prefix, no source path and line): to tell a user
+  something, ``warnings.warn(text)`` anywhere (library code stays free of printing).
 
 ``--debug`` (any command) re-raises instead, so the traceback is shown.
 """
@@ -46,7 +47,7 @@ def one_line(text: str) -> str:
 
 @contextlib.contextmanager
 def notes_for_warnings():
-    """Show every warning raised inside the block as a ``note:`` line (each distinct text once)."""
+    """Show every ``UserWarning`` raised inside the block as a ``note:`` line (each distinct text once)."""
     seen: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
@@ -56,7 +57,10 @@ def notes_for_warnings():
             note(text)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("default")
+        # what a user can act on: UserWarning and its kin (ours, scikit-learn's ConvergenceWarning ...); library
+        # deprecations and numpy's RuntimeWarnings are for developers and stay silent (--debug shows them all)
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("default", UserWarning)
         warnings.showwarning = show
         yield
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -360,7 +361,7 @@ def run_command(func, args, debug: bool = False) -> int:
     from twin.messages import error_line, is_user_error, notes_for_warnings
 
     try:
-        with notes_for_warnings():
+        with contextlib.nullcontext() if debug else notes_for_warnings():  # --debug: Python's own warnings
             return func(args)
     except KeyboardInterrupt:
         if debug:
