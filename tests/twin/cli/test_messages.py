@@ -72,6 +72,25 @@ def test_a_finished_run_is_replaced_and_overwrite_replaces_anything(plate, tmp_p
     assert not (out / "notes.txt").exists() and (out / "manifest.json").exists()
 
 
+@pytest.mark.parametrize("argv", [
+    ["run", "{p}", "--out", "{d}", "--hours", "0.5"],
+    ["fit", "{p}", "--out", "{d}"],
+    ["sweep", "{s}", "--out", "{d}"],
+    ["optimize", "--out", "{d}", "--plates", "1"],
+    ["reproduce", "--out", "{d}"],
+    ["shap", "{p}", "--target", "peak_nm", "--out", "{d}"],
+])
+def test_every_writing_command_refuses_a_folder_of_user_files(plate, tmp_path, capsys, argv):
+    d = tmp_path / "mine"
+    d.mkdir()
+    (d / "keep.txt").write_text("precious")
+    spec = ROOT / "scenarios" / "data" / "example_sweep.yaml"
+    assert run([a.format(p=plate, d=d, s=spec) for a in argv]) == 2
+    line = err_of(capsys)
+    assert f"--out '{d}' is not empty" in line and "keep.txt" in line and "--overwrite" in line
+    assert sorted(p.name for p in d.iterdir()) == ["keep.txt"]
+
+
 @pytest.mark.parametrize("out", ["", ".", ".."])
 def test_the_working_directory_is_never_replaced(plate, tmp_path, capsys, monkeypatch, out):
     work = tmp_path / "work"
