@@ -18,6 +18,7 @@ umask (``tempfile.mkdtemp`` would leave 0700: the lab's other users could not re
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -124,8 +125,8 @@ def check_target(path, command: str, *, overwrite: bool = False, kind: str = "di
         raise UserError(f"{option} {shown!r} is a file; larp-twin writes a directory there and never replaces a "
                         f"file: choose another {option}")
     if p.is_dir():
-        try:
-            present = _listing(p)
+        try:  # the top level only: a huge tree (--out ~) is refused without walking it
+            present = sorted(q.name + ("/" if q.is_dir() else "") for q in itertools.islice(p.iterdir(), 1000))
         except OSError as e:
             raise UserError(f"{option} {shown!r}: cannot list it ({e.strerror}); choose another {option}") from None
         if present and not overwrite:
@@ -138,7 +139,7 @@ def check_target(path, command: str, *, overwrite: bool = False, kind: str = "di
                 what = f"a `larp-twin {cmd}` output" if cmd else f"{len(present)} file(s): {_few(present)}"
                 raise UserError(f"{option} {shown!r} is not empty ({what}) and is not a finished `larp-twin "
                                 f"{command}` output; choose a new directory, or pass --overwrite to replace it")
-            extra = [f for f in present if files is not None and f not in files]
+            extra = [f for f in _listing(p) if f not in files] if files is not None else []
             if extra and not extra_files_ok:
                 raise UserError(f"{option} {shown!r} holds a previous `larp-twin {command}` output and also "
                                 f"{_few(extra)}, which larp-twin did not write; move them out or pass --overwrite")
