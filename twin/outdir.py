@@ -2,7 +2,8 @@
 
 Rules (``check_target`` applies them before any work starts, so a refused command has done nothing):
 
-1. Never the working directory or a parent of it (``--out ""``, ``--out .``, ``--out ..``), even with ``--overwrite``.
+1. Never the working directory or a parent of it (``--out ""``, ``--out .``, ``--out ..``), nor the home directory
+   or a parent of it, even with ``--overwrite``.
 2. Never under a regular file (``--out notes.txt/sub``) and never *replacing* a regular file with a directory.
 3. A directory target that is not empty must be a finished output of the *same* command (its ``.larp-twin.json``
    marker, or for older outputs their own files: ``manifest.json`` of a run, ``spec.json`` of a sweep ...) holding
@@ -79,10 +80,19 @@ def owner(p: Path) -> tuple[str | None, list[str] | None]:
 
 
 def _refuse_cwd(p: Path, option: str, shown: str) -> None:
+    """Never the working directory, a parent of it, the home directory or a parent of that (not even with
+    --overwrite)."""
     resolved, cwd = p.resolve(), Path.cwd().resolve()
     if resolved == cwd or resolved in cwd.parents:
         raise UserError(f"{option} {shown!r} is the working directory or a parent of it; larp-twin never replaces "
                         f"it: give a new directory, e.g. {option} results/run1")
+    try:
+        home = Path.home().resolve()
+    except (RuntimeError, KeyError):  # no home directory known
+        return
+    if resolved == home or resolved in home.parents:
+        raise UserError(f"{option} {shown!r} is your home directory or a parent of it; larp-twin never replaces it: "
+                        f"give a new directory, e.g. {option} results/run1")
 
 
 def _refuse_under_file(p: Path, option: str, shown: str) -> None:
