@@ -167,6 +167,7 @@ def cmd_fit(args) -> int:
         raise UserError(f"--first-read-min {args.first_read_min:g}: allowed: minutes >= 0")
     g = read_gen5_spectra(args.export)
     times_min = export_read_times_min(args.export, g.n_reads)
+    source = "read times from the export's kinetic loop" if times_min is not None else "read times from --every-min"
     if times_min is not None:
         if every_min is not None and g.n_reads > 1 and not np.isclose(times_min[1] - times_min[0], every_min):
             note(f"{args.export}: its kinetic loop reads every {times_min[1] - times_min[0]:g} min; using that, not "
@@ -195,7 +196,7 @@ def cmd_fit(args) -> int:
         table.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
     counts = table["status"].value_counts().to_dict()
     print(f"{args.export}: {n_wells} wells x {n_reads} reads x {len(g.wavelength_nm)} wavelengths fitted "
-          f"({', '.join(f'{k}: {v}' for k, v in counts.items())}) -> {out / 'features.csv'}")
+          f"({', '.join(f'{k}: {v}' for k, v in counts.items())}; {source}) -> {out / 'features.csv'}")
     return 0
 
 
