@@ -231,8 +231,8 @@ def decode_table_bytes(data: bytes, source: str) -> str:
     head = data[:65536]
     bad = next((i for i, b in enumerate(head) if b in _CONTROL), None)
     if bad is not None:
-        raise PlateMapError(f"{source} is not a text file (binary byte 0x{head[bad]:02x} at position {bad}); save the "
-                            f"plate map as CSV (comma- or semicolon-separated text)")
+        raise PlateMapError(f"{source} is not a text file (binary byte 0x{head[bad]:02x} at position {bad}); save it "
+                            f"as CSV (comma- or semicolon-separated text)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:

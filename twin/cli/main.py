@@ -241,8 +241,13 @@ def cmd_shap(args) -> int:
         for name in ("plate.csv", "features.csv"):
             if not (run / name).is_file():
                 raise UserError(f"{src} holds no {name}: pass a `larp-twin run` directory or a table .csv")
-        table = design_table(pd.read_csv(run / "plate.csv"), pd.read_csv(run / "features.csv"),
-                             time_min=args.time_min)
+        try:
+            table = design_table(pd.read_csv(run / "plate.csv"), pd.read_csv(run / "features.csv"),
+                                 time_min=args.time_min)
+        except ValueError as e:  # a damaged or edited run directory: name it
+            from twin.messages import describe
+
+            raise UserError(f"{run}: {describe(e)}") from None
         columns = table.attrs.get("feature_columns")
     else:
         from twin.platemap import read_table_text

@@ -356,7 +356,7 @@ def test_binary_plate_map_names_the_file(tmp_path, capsys):
     p.write_bytes(b"\xff\x00\x13PK\x03\x04" * 50)
     assert run(["run", p, "--out", tmp_path / "o", *FAST]) == 2
     line = err_of(capsys)
-    assert f"plate map {p} is not a text file" in line and "save the plate map as CSV" in line
+    assert f"plate map {p} is not a text file" in line and "save it as CSV" in line
 
 
 def test_windows_1252_plate_map_is_read_with_a_note(tmp_path, capsys):
