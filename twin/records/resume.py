@@ -124,9 +124,10 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     from twin.records.export import write_results
 
     run = Path(run_dir)
-    if run.exists() and not run.is_dir():
-        raise JournalError(f"{run} is a file, not a run directory; give the directory a `larp-twin run --durable` "
-                           f"wrote (it holds {CAMPAIGN_FILE} and {JOURNAL_FILE})")
+    if not run.is_dir():
+        what = "is a file, not a run directory" if run.exists() else "does not exist"
+        raise JournalError(f"{run} {what}; give the directory a `larp-twin run --durable` wrote (it holds "
+                           f"{CAMPAIGN_FILE} and {JOURNAL_FILE})")
     try:
         text = (run / CAMPAIGN_FILE).read_text(encoding="utf-8")
         spec = json.loads(text)
