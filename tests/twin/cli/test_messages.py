@@ -231,10 +231,20 @@ def test_blanks_are_marked_in_plate_csv(small_run):
 
 
 def test_fit_says_it_assumes_every_min(small_run, tmp_path, capsys):
-    assert run(["fit", small_run / "gen5_export.txt", "--out", tmp_path / "f"]) == 0
+    export = tmp_path / "copied_off_the_gen5_pc.txt"
+    export.write_bytes((small_run / "gen5_export.txt").read_bytes())
+    assert run(["fit", export, "--out", tmp_path / "f"]) == 0
     err = capsys.readouterr().err
     assert "note: " in err and "holds no read times" in err and "--every-min" in err
     assert sorted(pd.read_csv(tmp_path / "f" / "features.csv")["time_min"].unique())[:2] == [0, 10]
+
+
+def test_fit_in_a_run_directory_gives_the_runs_time_min(small_run, tmp_path, capsys):
+    assert run(["fit", small_run / "gen5_export.txt", "--out", tmp_path / "f"]) == 0
+    assert "from the run beside the export" in capsys.readouterr().out
+    fitted = pd.read_csv(tmp_path / "f" / "features.csv").set_index(["well", "read"])["time_min"]
+    ran = pd.read_csv(small_run / "features.csv").set_index(["well", "read"])["time_min"]
+    pd.testing.assert_series_equal(fitted.sort_index(), ran.sort_index(), check_exact=False, atol=1e-3)
 
 
 def test_fit_takes_read_times_from_a_kinetic_export(small_run, tmp_path, capsys):
