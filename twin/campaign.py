@@ -267,6 +267,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     result.events = events.events
     if fault_plan is not None:
         result.manifest["faults"] = fault_summary(events.events)
+        result.manifest["faults"]["not_fired"] = injector.not_fired()
     return result
 
 

@@ -20,6 +20,17 @@ from instruments.errors import LabwareError
 REQUIRED_COLUMNS = ["well", "antisolvent", "antisolvent_uL", "cs_uL", "pbbr2_uL", "acid", "acid_uL", "amine",
                     "amine_uL"]
 VOLUME_COLUMNS = ["antisolvent_uL", "cs_uL", "pbbr2_uL", "acid_uL", "amine_uL"]
+#: names larp-twin writes itself (plate.csv, spectra, features): a label column may not take them.
+RESERVED_COLUMNS = {
+    "read": "the read index", "time_min": "minutes since injection", "wavelength_nm": "the emission wavelength",
+    "intensity": "the PL intensity", "read_start_min": "the read's start", "injected_at_min": "the injection time",
+    "blank": "the blank-well flag", "peak_nm": "a fit result", "fwhm_nm": "a fit result", "height": "a fit result",
+    "area": "a fit result", "r2": "a fit result", "status": "a fit result",
+}
+#: the largest plate a map may address; a map is taken as a 96-well plate when every well fits one.
+MAX_PLATE_WELLS = max(PLATE_TYPES)
+#: plate-map files larger than this are refused before parsing (a 384-well map is ~40 kB)
+MAX_FILE_BYTES = 20_000_000
 
 
 class PlateMapError(ValueError):
@@ -44,17 +55,30 @@ def validate_plate_map(df: pd.DataFrame, plate_wells: int | None = None, source:
         raise PlateMapError(f"{source}: missing column(s) {missing}; required columns: {REQUIRED_COLUMNS}")
     if df.empty:
         raise PlateMapError(f"{source}: no wells (the table has a header but no rows)")
+    for c in df.columns:
+        if c in RESERVED_COLUMNS or c.startswith("dispensed_"):
+            meaning = RESERVED_COLUMNS.get(c, "the volume actually dispensed")
+            raise PlateMapError(f"{source}: column {c!r} is a name larp-twin writes itself ({meaning}); rename "
+                                f"that label column, e.g. 'my_{c}'")
     rows_cols = []
     for n, w in enumerate(df["well"], start=1):
         try:
             rows_cols.append(parse_well(w))
         except LabwareError as e:
             raise PlateMapError(f"{source}: row {n}, column 'well': {e}") from None
-    if plate_wells is None:
-        fits96 = all(r < 8 and c < 12 for r, c in rows_cols)
-        plate_wells = 96 if fits96 else 384
+    declared = plate_wells is not None
+    if plate_wells is None:  # the smallest legal layout that holds every well named
+        for n, (w, rc) in enumerate(zip(df["well"], rows_cols), start=1):
+            if not _fits([rc], MAX_PLATE_WELLS):
+                sizes = " / ".join(f"{k}-well A1..{ptype_last(LABWARE_TYPES[PLATE_TYPES[k]])}"
+                                   for k in sorted(PLATE_TYPES))
+                raise PlateMapError(f"{source}: row {n}, column 'well': {w!r} is not on a plate ({sizes}); fix the "
+                                    f"well name")
+        plate_wells = min(n for n in sorted(PLATE_TYPES) if _fits(rows_cols, n))
     if plate_wells not in PLATE_TYPES:
         raise PlateMapError(f"plate_wells={plate_wells!r}; allowed: {sorted(PLATE_TYPES)}")
+    if not declared and plate_wells != min(PLATE_TYPES):
+        _check_switch(df, rows_cols, plate_wells, source)
     ptype = LABWARE_TYPES[PLATE_TYPES[plate_wells]]
     valid = set(well_names(ptype.rows, ptype.columns))
     seen: dict[str, int] = {}
@@ -62,8 +86,8 @@ def validate_plate_map(df: pd.DataFrame, plate_wells: int | None = None, source:
     for n, (w, (r, c)) in enumerate(zip(df["well"], rows_cols), start=1):
         name = f"{chr(ord('A') + r) if r < 26 else 'A' + chr(ord('A') + r - 26)}{c + 1}"
         if name not in valid:
-            raise PlateMapError(f"{source}: row {n}, column 'well': {w!r} is not on a {plate_wells}-well plate "
-                                f"(allowed A1..{ptype_last(ptype)})")
+            raise PlateMapError(f"{source}: row {n}, column 'well': {w!r} is outside the {plate_wells}-well plate "
+                                f"(allowed A1..{ptype_last(ptype)}); fix the well name")
         if name in seen:
             raise PlateMapError(f"{source}: row {n}, column 'well': {name} is duplicated (first on row {seen[name]})")
         seen[name] = n
@@ -86,6 +110,9 @@ def validate_plate_map(df: pd.DataFrame, plate_wells: int | None = None, source:
                                     f"volume; allowed: a finite number of uL >= 0")
         df[col] = vals.astype(float)
     total = df[VOLUME_COLUMNS].sum(axis=1)
+    if not (total > 0).any():
+        raise PlateMapError(f"{source}: no well holds anything (every volume is 0 on every row); give at least one "
+                            f"well a volume")
     for n, (w, t) in enumerate(zip(df["well"], total), start=1):
         if t > ptype.capacity_uL:
             raise PlateMapError(f"{source}: row {n} ({w}), columns {VOLUME_COLUMNS}: total {t:g} uL exceeds the "
@@ -96,20 +123,235 @@ def validate_plate_map(df: pd.DataFrame, plate_wells: int | None = None, source:
     return df
 
 
+def _fits(rows_cols, plate_wells: int) -> bool:
+    t = LABWARE_TYPES[PLATE_TYPES[plate_wells]]
+    return all(r < t.rows and c < t.columns for r, c in rows_cols)
+
+
+def _check_switch(df, rows_cols, plate_wells: int, source: str) -> None:
+    """A map whose wells need a larger plate than 96 wells: refuse it, naming the well, when its volumes do not
+    fit that plate's wells (a typo such as A13 on a 96-well map), instead of blaming a volume."""
+    small = min(PLATE_TYPES)
+    st = LABWARE_TYPES[PLATE_TYPES[small]]
+    outside = [(n, w) for n, (w, (r, c)) in enumerate(zip(df["well"], rows_cols), start=1)
+               if not (r < st.rows and c < st.columns)]
+    cap = LABWARE_TYPES[PLATE_TYPES[plate_wells]].capacity_uL
+    total = pd.DataFrame({c: pd.to_numeric(df[c], errors="coerce") for c in VOLUME_COLUMNS}).sum(axis=1)
+    if outside and (total > cap).any():
+        n, w = outside[0]
+        worst = int(total.to_numpy().argmax())
+        more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
+        raise PlateMapError(
+            f"{source}: row {n}, column 'well': {w!r}{more} is outside a {small}-well plate (A1..{ptype_last(st)}); "
+            f"only a {plate_wells}-well plate has it, and its {cap:g} uL wells cannot hold row {worst + 1}'s "
+            f"{total.iloc[worst]:g} uL: fix the well name, or declare the plate with a first line "
+            f"'# plate_wells: {plate_wells}'")
+
+
 def ptype_last(ptype) -> str:
     return well_names(ptype.rows, ptype.columns)[-1]
 
 
 def read_plate_map(path_or_text: str | Path, plate_wells: int | None = None) -> pd.DataFrame:
-    """Read and validate a plate-map CSV (a path, or CSV text)."""
-    p = Path(str(path_or_text))
-    if "\n" not in str(path_or_text) and p.suffix.lower() == ".csv":
+    """Read and validate a plate-map CSV (a path, or CSV text).
+
+    Reads what spreadsheets write: comma-, semicolon- (with decimal commas) or tab-separated, UTF-8 (with or
+    without BOM), UTF-16 (Excel's "Unicode text") or Windows-1252, and ``#`` comment lines; a first line
+    ``# plate_wells: 96`` (or 384) declares the plate.  Empty, binary, directory and ragged files are refused
+    with a message that names the file, the line and what to do.  What it noticed (the separator, blanks, a
+    384-well plate chosen because of a well name) is said as warnings, which the CLI prints as ``note:`` lines.
+    """
+    text = str(path_or_text)
+    if "\n" not in text and ("," not in text or Path(text).suffix.lower() == ".csv"):
+        p = Path(text)
+        source = str(p)
+        if p.is_dir():
+            raise PlateMapError(f"plate map {p} is a directory; give a plate-map .csv file")
         if not p.exists():
-            raise PlateMapError(f"plate map {p} does not exist")
-        df = pd.read_csv(p, dtype={"well": str}, skipinitialspace=True)
-        return validate_plate_map(df, plate_wells, source=str(p))
-    df = pd.read_csv(io.StringIO(str(path_or_text)), dtype={"well": str}, skipinitialspace=True)
-    return validate_plate_map(df, plate_wells)
+            raise PlateMapError(f"plate map {p} does not exist; check the path")
+        try:
+            size = p.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise PlateMapError(f"plate map {p}: {size / 1e6:.0f} MB is far too large for a plate map (a 384-well "
+                                    f"map is ~40 kB); is it the right file?")
+            data = p.read_bytes()
+        except OSError as e:
+            raise PlateMapError(f"plate map {p}: cannot read it ({e.strerror}); check the path and permissions") \
+                from None
+        text = decode_table_bytes(data, f"plate map {p}")
+    else:
+        source = "plate map"
+    df, declared = parse_table_text(text, source, required=REQUIRED_COLUMNS)
+    if plate_wells is None:
+        plate_wells = declared
+    pm = validate_plate_map(df, plate_wells, source=source)
+    _announce(pm, df, plate_wells, source)
+    return pm
+
+
+def _announce(pm: pd.DataFrame, raw: pd.DataFrame, declared, source: str) -> None:
+    """Warnings (``note:`` lines on the CLI) about what the map means that a user may not expect."""
+    import warnings
+
+    if declared is None and pm.attrs["plate_wells"] != min(PLATE_TYPES):
+        t = LABWARE_TYPES[PLATE_TYPES[min(PLATE_TYPES)]]
+        outside = [w for w in pm["well"] if w not in set(well_names(t.rows, t.columns))]
+        warnings.warn(f"{source}: well {outside[0]}{f' (and {len(outside) - 1} more)' if len(outside) > 1 else ''} "
+                      f"is beyond a {min(PLATE_TYPES)}-well plate, so this is a {pm.attrs['plate_wells']}-well plate; "
+                      f"declare '# plate_wells: N' on the first line to make it explicit", stacklevel=3)
+    blanks = pm.loc[(pm["pbbr2_uL"] == 0) & (pm[VOLUME_COLUMNS].sum(axis=1) > 0), "well"].tolist()
+    if blanks:
+        warnings.warn(f"{source}: well(s) {_list(blanks)} have pbbr2_uL=0: blanks (no reaction), marked blank=True "
+                      f"in plate.csv; their time_min counts from the plate's first injection", stacklevel=3)
+    empty = pm.loc[pm[VOLUME_COLUMNS].sum(axis=1) == 0, "well"].tolist()
+    if empty:
+        warnings.warn(f"{source}: well(s) {_list(empty)} hold nothing (every volume 0): they are not dispensed or "
+                      f"read", stacklevel=3)
+
+
+def _list(wells: list[str], n: int = 6) -> str:
+    return ", ".join(wells[:n]) + (f" and {len(wells) - n} more" if len(wells) > n else "")
+
+
+_CONTROL = set(range(0, 32)) - {9, 10, 13}
+
+
+def decode_table_bytes(data: bytes, source: str) -> str:
+    """The text of a spreadsheet export: UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252; binary refused."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text": UTF-16, mostly ASCII
+        try:
+            text = data.decode("utf-16")
+            if text.strip() and sum(c.isascii() for c in text) >= 0.9 * len(text):
+                return text
+        except UnicodeDecodeError:
+            pass
+    if not data.strip():
+        raise PlateMapError(f"{source} is empty; a plate map is a CSV with the header line "
+                            f"{','.join(REQUIRED_COLUMNS)} and one row per well")
+    head = data[:65536]
+    bad = next((i for i, b in enumerate(head) if b in _CONTROL), None)
+    if bad is not None:
+        raise PlateMapError(f"{source} is not a text file (binary byte 0x{head[bad]:02x} at position {bad}); save the "
+                            f"plate map as CSV (comma- or semicolon-separated text)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise PlateMapError(f"{source} is not UTF-8 text (byte 0x{data[e.start]:02x} at position {e.start}); "
+                                f"save it as 'CSV UTF-8'") from None
+        import warnings
+
+        warnings.warn(f"{source} is not UTF-8 (byte 0x{data[e.start]:02x} at position {e.start}): read it as "
+                      f"Windows-1252; save it as 'CSV UTF-8' to be sure of non-ASCII names", stacklevel=3)
+        return text
+
+
+_SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame, int | None]:
+    """A CSV table from ``text`` with its separator detected; (table, plate size declared in a comment or None).
+
+    Whole-line ``#`` comments are dropped (``# plate_wells: 96`` declares the plate).  The separator is the one
+    that splits the header into the ``required`` columns (else the commonest of comma, semicolon, tab); with a
+    semicolon, decimal commas (``0,5``) are read as numbers.  A row with more fields than the header, or fewer
+    where a required column would be empty, is refused naming its line.
+    """
+    import csv
+    import re
+    import warnings
+
+    lines = text.splitlines()
+    declared = None
+    kept: list[tuple[int, str]] = []
+    for i, line in enumerate(lines, start=1):
+        if line.lstrip().startswith("#"):
+            m = re.match(r"\s*#\s*plate_wells\s*[:=]\s*(\S+)", line)
+            if m:
+                try:
+                    declared = int(m.group(1))
+                except ValueError:
+                    raise PlateMapError(f"{source} line {i}: plate_wells {m.group(1)!r}; allowed: "
+                                        f"{sorted(PLATE_TYPES)}") from None
+                if declared not in PLATE_TYPES:
+                    raise PlateMapError(f"{source} line {i}: plate_wells {declared}; allowed: {sorted(PLATE_TYPES)}")
+            continue
+        kept.append((i, line))
+    while kept and not kept[0][1].strip():
+        kept.pop(0)
+    if not kept:
+        raise PlateMapError(f"{source} is empty; a plate map is a CSV with the header line "
+                            f"{','.join(REQUIRED_COLUMNS)} and one row per well")
+    header_line = kept[0][1]
+
+    def split(line, sep):
+        return next(csv.reader([line], delimiter=sep))
+
+    sep = None
+    for cand in _SEPARATORS:
+        cols = [c.strip() for c in split(header_line, cand)]
+        if required and all(r in cols for r in required):
+            sep = cand
+            break
+    if sep is None:
+        sep = max(_SEPARATORS, key=lambda c: len(split(header_line, c)))
+        if len(split(header_line, sep)) == 1:
+            sep = ","
+    if sep != ",":
+        warnings.warn(f"{source}: read as {_SEPARATORS[sep]}-separated"
+                      + (" with decimal commas" if sep == ";" else ""), stacklevel=3)
+    header = [c.strip() for c in split(header_line, sep)]
+    body = "\n".join(line for _, line in kept) + "\n"
+    rows = list(csv.reader(io.StringIO(body), delimiter=sep))
+    line_of = [i for i, _ in kept]
+    n_head = len(header)
+    req_at = [header.index(r) for r in required if r in header]
+    for k, row in enumerate(rows[1:], start=1):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) > n_head:
+            raise PlateMapError(f"{source} line {line_of[k] if k < len(line_of) else k + 1} (row {k}): "
+                                f"{len(row)} fields, the header has {n_head}; remove the extra "
+                                f"{_SEPARATORS[sep]}(s) or quote the value that holds one")
+        if req_at and len(row) <= max(req_at):
+            missing = [header[j] for j in req_at if j >= len(row)]
+            raise PlateMapError(f"{source} line {line_of[k] if k < len(line_of) else k + 1} (row {k}): "
+                                f"{len(row)} fields, the header has {n_head}; missing {missing}")
+    if required and not all(r in header for r in required):
+        missing = [r for r in required if r not in header]
+        hint = ""
+        for other, name in _SEPARATORS.items():
+            if other != sep and other in header_line:
+                hint = f" (the header holds {name}s: is the file {name}-separated?)"
+        raise PlateMapError(f"{source}: missing column(s) {missing}; the header has {header[:12]}{hint}; required "
+                            f"columns: {','.join(required)}")
+    unnamed_or_dup = sorted({c for c in header if not c or header.count(c) > 1})
+    if unnamed_or_dup:
+        raise PlateMapError(f"{source}: header columns must be named and unique; the header has "
+                            f"{', '.join(repr(c) for c in unnamed_or_dup)} empty or more than once")
+    try:
+        df = pd.read_csv(io.StringIO(body), sep=sep, decimal="," if sep == ";" else ".", dtype={"well": str},
+                         skipinitialspace=True)
+    except (ValueError, csv.Error) as e:
+        raise PlateMapError(f"{source}: not a readable CSV table ({str(e).strip()})") from None
+    if sep == ";":  # decimal commas: 0,5 -> 0.5 in every cell that is a number written that way
+        for c in df.columns:
+            if not pd.api.types.is_numeric_dtype(df[c]):
+                df[c] = df[c].map(lambda v: v.replace(",", ".") if isinstance(v, str)
+                                  and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", v) else v)
+    return df, declared
+
+
+def read_table_text(path, what: str = "table") -> pd.DataFrame:
+    """A CSV table file (any separator / encoding ``read_plate_map`` reads) with file-naming errors."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise PlateMapError(f"{what} {p}: cannot read it ({e.strerror})") from None
+    return parse_table_text(decode_table_bytes(data, f"{what} {p}"), f"{what} {p}")[0]
 
 
 def place(rows: pd.DataFrame, plate_wells: int = 96) -> pd.DataFrame:

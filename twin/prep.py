@@ -155,8 +155,7 @@ def plan_deck(plate_map: pd.DataFrame, plate_wells: int | None = None, layout: D
         pm.batch_uL = {c: v * factor for c, v in pm.per_well_uL.items()}
         total = sum(pm.batch_uL.values())
         if total > racks[0].capacity_uL:
-            raise PlateMapError(f"the precursor for wells {pm.wells[:3]}... needs {total:.0f} uL, more than a "
-                                f"{racks[0].capacity_uL:g} uL vial; split the group or raise the ligand volumes")
+            raise PlateMapError(_vial_message(pm, total, racks[0].capacity_uL, n))
         rack = racks[k // per_rack]
         pm.vial = rack[rack.wells[k % per_rack]]
         for c, v in pm.batch_uL.items():
@@ -183,6 +182,24 @@ def plan_deck(plate_map: pd.DataFrame, plate_wells: int | None = None, layout: D
     plan.tip_refills = {p: max(0, math.ceil(n / (96 * len(layout.tip_racks[p]))) - 1)
                         for p, n in plan.tips_needed.items()}
     return plan
+
+
+def _vial_message(pm: Premix, total: float, capacity_uL: float, n_wells: int) -> str:
+    """Why one premix vial cannot hold a composition, in the plate map's own terms (which column, what to do)."""
+    wells = ", ".join(pm.wells[:3]) + (f" and {len(pm.wells) - 3} more" if len(pm.wells) > 3 else "")
+    comp, smallest = min(pm.per_well_uL.items(), key=lambda kv: kv[1])
+    from chemistry import ACIDS
+
+    column = "pbbr2_uL" if comp == INJECTION_COMPONENT else f"{'acid' if comp in ACIDS else 'amine'}_uL ({comp})"
+    if MIN_TRANSFER_UL / smallest > n_wells + 1:  # the vial is scaled up so the smallest pipetted volume is >= 1 uL
+        least = MIN_TRANSFER_UL * pm.per_well_total_uL / (capacity_uL - PREMIX_DEAD_UL)
+        return (f"well(s) {wells}: {column} = {smallest:.3g} uL per well is below what the pipettes can measure "
+                f"into the premix vial ({MIN_TRANSFER_UL:g} uL at least), and scaling the vial up to that would need "
+                f"{total:.0f} uL, more than a {capacity_uL:g} uL vial; raise {comp} to >= {least:.2g} uL per well "
+                f"(keeping the ratios, raise pbbr2_uL with it) or use a diluted ligand stock")
+    return (f"well(s) {wells}: their precursor premix needs {total:.0f} uL, more than a {capacity_uL:g} uL vial "
+            f"({len(pm.wells)} wells x {pm.per_well_total_uL:.3g} uL); give some of these wells another composition "
+            f"or lower pbbr2_uL")
 
 
 # -- which pipette does what: one set of decisions for the tip budget and for the run --------------------------------

@@ -32,6 +32,7 @@ def dispensed_table(plate_map: pd.DataFrame, plate: Labware) -> pd.DataFrame:
     out["dispensed_acid_uL"] = [plate.component(a)[i] for a, i in zip(plate_map["acid"], idx)]
     out["dispensed_amine_uL"] = [plate.component(a)[i] for a, i in zip(plate_map["amine"], idx)]
     out["injected_at_min"] = plate.injected_at_s[idx] / 60.0
+    out["blank"] = plate_map["pbbr2_uL"].to_numpy(float) <= 0  # no PbBr2: no reaction, a blank
     for c in [c for c in out.columns if c.startswith("dispensed_")]:
         out[c] = out[c].round(4)
     out["injected_at_min"] = out["injected_at_min"].round(4)

@@ -64,10 +64,10 @@ def protocol_steps(log: list[dict]) -> list[tuple]:
         elif cmd == "pick_up_tip":
             steps.append(("pick_up_tip", e["pipette"], e["rack"], e["well"]))
         elif cmd in ("aspirate", "dispense"):
-            steps.append((cmd, e["pipette"], e["labware"], e["well"], float(e["volume_uL"])))
+            steps.append((cmd, e["pipette"], e["labware"], e["well"], _uL(e["volume_uL"])))
         elif cmd == "mix":
             steps.append(("mix", e["pipette"], e["labware"], e["well"], int(e["repetitions"]),
-                          float(e["volume_uL"])))
+                          _uL(e["volume_uL"])))
         elif cmd == "drop_tip":
             steps.append(("drop_tip", e["pipette"]))
         elif cmd in ("blow_out", "touch_tip"):  # a blow-out into the trash names no labware: (..., None, None)
@@ -77,6 +77,12 @@ def protocol_steps(log: list[dict]) -> list[tuple]:
         else:
             raise ValueError(f"the twin's log has a command {cmd!r} the protocol export does not know")
     return steps
+
+
+def _uL(volume) -> float:
+    """A volume as the protocol prints it: rounded to 0.1 nL, far below any pipette's resolution (no
+    ``0.9999999999999999``)."""
+    return round(float(volume), 4) + 0.0
 
 
 def _literal_list(items, indent: str = "    ") -> str:

@@ -49,8 +49,11 @@ def test_missing_column():
 def test_384_inferred_and_capacity_checked():
     df = read_plate_map(csv("P24,toluene,50,30,5,OAc,0.2,OLAm,0.1"))
     assert df.attrs["plate_wells"] == 384
-    with pytest.raises(PlateMapError, match="capacity 112"):
+    # a well only a 384-well plate has, with volumes only a 96-well plate holds: the well is blamed, not a volume
+    with pytest.raises(PlateMapError, match=r"'P24' is outside a 96-well plate.*112 uL wells cannot hold"):
         read_plate_map(csv("P24,toluene,150,100,15,OAc,0.5,OLAm,0.05"))
+    with pytest.raises(PlateMapError, match="capacity 112"):  # a declared 384-well plate: the volume is the fault
+        read_plate_map("# plate_wells: 384\n" + csv("P24,toluene,150,100,15,OAc,0.5,OLAm,0.05"))
 
 
 def test_missing_file(tmp_path):

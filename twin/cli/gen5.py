@@ -6,6 +6,7 @@ Wiring: ``twin.cli.main`` calls ``add_cli(sub)`` with its sub-parsers object.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -70,8 +71,24 @@ def export_run(run_dir, out, layout: str = "tab") -> Path:
                          f"schedule.gain, start_time, plate_wells 96 or 384)") from None
 
 
+def _is_gen5_export(head: bytes) -> bool:
+    """A Gen5 export (ours or Gen5's): it may be replaced by ``export-gen5`` without --overwrite."""
+    return b"Software Version" in head and b"Procedure Details" in head
+
+
 def cmd_export_gen5(args) -> int:
-    out = export_run(args.run_dir, args.out, layout=args.layout)
+    from twin import outdir
+    from twin.messages import UserError
+
+    out = outdir.check_target(args.out, "export-gen5", overwrite=args.overwrite, kind="file", option="-o/--out",
+                              own_file=_is_gen5_export)
+    run = Path(args.run_dir)
+    if run.is_dir() and not (run / "spectra.parquet").is_file() and (run / "results" / "spectra.parquet").is_file():
+        run = run / "results"  # a durable run directory
+    if not run.is_dir():
+        raise UserError(f"{args.run_dir!r} is not a directory; give a `larp-twin run` output directory")
+    with outdir.atomic_file(out) as tmp:
+        export_run(run, tmp, layout=args.layout)
     print(f"{args.run_dir}: Gen5 export ({args.layout}) -> {out}")
     return 0
 
@@ -108,6 +125,10 @@ def inspect_text(summary: dict) -> str:
 
 def cmd_inspect(args) -> int:
     from instruments.cytation.gen5_tables import read_gen5
+    from twin.messages import UserError, note
+
+    if Path(args.export).is_dir():
+        raise UserError(f"export {args.export!r} is a directory; give a Gen5 export file (.txt or .csv)")
 
     export = read_gen5(args.export)
     summary = export.summary()
@@ -117,8 +138,8 @@ def cmd_inspect(args) -> int:
         print(json.dumps(summary, indent=2))
     else:
         print(inspect_text(summary))
-        for note in export.notes:
-            print(f"note: {note}")
+        for text in export.notes:
+            note(text, file=sys.stdout)
     return 0
 
 
@@ -130,6 +151,9 @@ def add_cli(sub) -> None:
     p.add_argument("--layout", choices=["tab", "csv"], default="tab",
                    help="tab: Gen5's TXT export; csv: the comma layout the lab's notebooks parse (default tab)")
     p.add_argument("-o", "--out", required=True, help="export file to write")
+    from twin.outdir import add_overwrite
+
+    add_overwrite(p)
     p.set_defaults(func=cmd_export_gen5)
     p = sub.add_parser("inspect", help="what a Gen5 export holds (any layout: spectra, kinetic, endpoint)")
     p.add_argument("export", help="Gen5 export file (.txt TAB or .csv)")

@@ -27,7 +27,8 @@ def add_cli(subparsers) -> None:
 
     p = subparsers.add_parser("optimize", help="closed-loop optimisation on the twin (Bayesian / random / grid), "
                               "optionally comparing strategies over seeds")
-    p.add_argument("--out", required=True, help="output directory (created; files in it are overwritten)")
+    p.add_argument("--out", required=True, help="output directory: new, empty or a finished optimize output "
+                   "(replaced atomically); anything else needs --overwrite")
     p.add_argument("--plates", type=int, default=6, help="plate budget per loop (default 6)")
     p.add_argument("--plate-size", type=int, default=24,
                    help=f"conditions per plate, {MIN_PLATE}-{MAX_PLATE} (default 24)")
@@ -49,6 +50,9 @@ def add_cli(subparsers) -> None:
                    help="score to reach (default: 90 %% of the best score any loop found)")
     p.add_argument("--workers", type=int, default=None, help="processes for the loops (default: CPU count; "
                    "1 = in this process)")
+    from twin.outdir import add_overwrite
+
+    add_overwrite(p)
     p.set_defaults(func=cmd_optimize)
 
 
@@ -107,13 +111,14 @@ def _check_args(args) -> tuple[list[str], list[int]]:
         raise OptimizeArgsError(f"--target {args.target:g}; allowed: a score > 0")
     if args.workers is not None and args.workers < 1:
         raise OptimizeArgsError(f"--workers {args.workers}; allowed: 1 or more")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise OptimizeArgsError(f"--out {args.out!r} is a file; allowed: a directory (new or existing)")
     return strategies, seeds
 
 
 def cmd_optimize(args) -> int:
     """Run the loop(s), write the tables and figure, print plates to target; 2 on bad input."""
+    from twin import outdir
+
+    out = outdir.check_target(args.out, "optimize", overwrite=args.overwrite)
     try:
         strategies, seeds = _check_args(args)
         from twin.config import LabConfig, Schedule
@@ -124,8 +129,9 @@ def cmd_optimize(args) -> int:
         space = _model(SearchSpace, None if space_data is None else {"parameters": space_data}, "--space-json")
         lab = _model(LabConfig, _load_json(args.lab_json, "--lab-json"), "--lab-json")
     except ValueError as e:  # OptimizeArgsError, and SweepSpecError raised inside SearchSpace's validator
-        print(f"larp-twin optimize: error: {e}", file=sys.stderr)
-        return 2
+        from twin.messages import UserError
+
+        raise UserError(str(e)) from None  # twin.cli prints it: larp-twin: error: ..., exit 2
     from twin.studies.optimize import run_loops, summarize_loops
 
     runner = PlateRunner(schedule=Schedule(hours=args.hours, every_min=args.every_min), lab=lab, name="optimize")
@@ -134,11 +140,10 @@ def cmd_optimize(args) -> int:
                       max_workers=args.workers)
     wall_s = time.perf_counter() - t0
     runs, report = summarize_loops(loops, args.target)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     history = _history(loops)
     limits = objective.limit_report(history)
-    written = _write_outputs(out, args, loops, history, runs, report, limits, objective, space, strategies, seeds,
+    with outdir.atomic_dir(out, command="optimize") as tmp:
+        written = _write_outputs(tmp, args, loops, history, runs, report, limits, objective, space, strategies, seeds,
                              wall_s)
     _print_summary(args, report, history, limits, objective, strategies, seeds, wall_s)
     print(f"-> {out}/{', '.join(written)}")
@@ -236,6 +241,8 @@ def plot_convergence(runs, target: float, path, title: str = ""):
 def _print_summary(args, report, history, limits, objective, strategies, seeds, wall_s):
     import numpy as np
 
+    from twin.messages import note
+
     target = float(report["target"].iloc[0])
     how = "given" if args.target is not None else "90 % of the best score found"
     print(f"optimize: {len(strategies)} strategy(ies) x {len(seeds)} seed(s) x {args.plates} plates x "
@@ -259,8 +266,8 @@ def _print_summary(args, report, history, limits, objective, strategies, seeds, 
         viol = objective.violation(history)
         i = int(np.argmin(np.where(history["height_end"].fillna(0) > 0, viol, np.inf)))
         c = history.iloc[i]
-        print("note: no well met every limit, so scores are soft (brightness x exp(-violation)) and 'best' means "
+        note("no well met every limit, so scores are soft (brightness x exp(-violation)) and 'best' means "
               "brightest least-violating, not feasible; closest well: "
               f"{c['strategy']} seed {c['seed']} plate {c['plate']} {c.get('well', '')}: peak {c['peak_nm_end']:.1f} "
               f"nm, retention {c['intensity_retention']:.2f}, FWHM {c['fwhm_nm_end']:.1f} nm, "
-              f"height {c['height_end']:.4g} (violation {viol[i]:.2f})")
+              f"height {c['height_end']:.4g} (violation {viol[i]:.2f})", file=sys.stdout)

@@ -5,7 +5,7 @@ wraps instrument front ends with the retry/skip policies. The names below are th
 """
 
 from twin.faults.plan import (Fault, FaultInjector, FaultKind, FaultPlan, FaultPlanError, FaultPolicy, EventLog,
-                              InjectedFault, SimulatedCrash, TipPickupError, classify)
+                              InjectedFault, SimulatedCrash, TipPickupError, check_fault_wells, classify)
 
 __all__ = ["EventLog", "Fault", "FaultInjector", "FaultKind", "FaultPlan", "FaultPlanError", "FaultPolicy",
-           "InjectedFault", "SimulatedCrash", "TipPickupError", "classify"]
+           "InjectedFault", "SimulatedCrash", "TipPickupError", "check_fault_wells", "classify"]

@@ -133,10 +133,15 @@ class FaultPlan(BaseModel):
     def load(cls, path: str | Path) -> "FaultPlan":
         """Read a plan from ``.yaml``/``.yml`` or ``.json``; a bad file raises FaultPlanError naming it."""
         p = Path(path)
+        if p.is_dir():
+            raise FaultPlanError(f"fault plan {p} is a directory; give a .yaml or .json fault plan file")
         try:
             text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise FaultPlanError(f"fault plan {p}: cannot read it: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise FaultPlanError(f"fault plan {p} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position "
+                                 f"{exc.start}); give a .yaml or .json fault plan file") from None
+        except OSError as exc:
+            raise FaultPlanError(f"fault plan {p}: cannot read it ({exc.strerror or exc}); check the path") from None
         return cls.from_text(text, source=str(p), yaml_ok=p.suffix.lower() != ".json")
 
     @classmethod
@@ -279,6 +284,10 @@ class FaultInjector:
         self._armed = [False] * len(self.plan.faults)
         self._window_seen: set[int] = set()
         self.crashed_at = {float(x) for x in crashed_at}
+        self._fired = [0] * len(self.plan.faults)  # times each planned fault fired (for ``not_fired``)
+        self._at_well: dict[tuple[FaultKind, str], int] = {}  # opportunities per (kind, well)
+        self._last_s: dict[FaultKind, float] = {}  # time of the last opportunity of each kind
+        self._checks_s: list[float] = []  # times the incubator temperature was checked
 
     def faults_of(self, kind: FaultKind) -> list[tuple[int, Fault]]:
         return [(i, f) for i, f in enumerate(self.plan.faults) if f.kind is kind]
@@ -287,6 +296,10 @@ class FaultInjector:
         """One opportunity of ``kind``: None, the fault that applies, or raise its InjectedFault."""
         kind = FaultKind(kind)
         self._seen[kind] = n = self._seen.get(kind, 0) + 1
+        self._last_s[kind] = float(now_s)
+        if context.get("well") is not None:
+            key = (kind, str(context["well"]))
+            self._at_well[key] = self._at_well.get(key, 0) + 1
         hit = None
         for i, f in self.faults_of(kind):
             if f.well is not None and context.get("well") not in (None, f.well):
@@ -303,6 +316,7 @@ class FaultInjector:
                 go = self._armed[i]
             if go and hit is None:
                 self._left[i] -= 1
+                self._fired[i] += 1
                 hit = f
         if hit is None:
             return None
@@ -316,10 +330,12 @@ class FaultInjector:
     def temperature_offset_C(self, now_s: float) -> float:
         """Incubator offset at ``now_s`` from excursions triggered by ``at_s`` (time windows, no opportunities)."""
         off = 0.0
+        self._checks_s.append(float(now_s))
         for i, f in self.faults_of(FaultKind.temperature_excursion):
             if f.at_s is not None and f.at_s <= now_s < f.at_s + f.duration_s:
                 off += f.delta_C
                 if i not in self._window_seen:
+                    self._fired[i] += 1
                     self._window_seen.add(i)
                     self.log.add(now_s, FaultKind.temperature_excursion, "injected", delta_C=f.delta_C,
                                  until_s=f.at_s + f.duration_s)
@@ -331,6 +347,9 @@ class FaultInjector:
     def crash_process(self, clock, fault: Fault):
         """A simpy process that ends the run at ``fault.at_s`` (SIGKILL when ``hard``)."""
         yield clock.wait_until(fault.at_s)
+        for i, f in enumerate(self.plan.faults):
+            if f is fault:
+                self._fired[i] += 1
         self.log.add(clock.now, FaultKind.crash, "injected", at_s=fault.at_s, hard=fault.hard)
         if fault.at_s in self.crashed_at:
             self.log.add(clock.now, FaultKind.crash, "resumed", at_s=fault.at_s)
@@ -338,3 +357,59 @@ class FaultInjector:
         if fault.hard:
             os.kill(os.getpid(), signal.SIGKILL)
         raise SimulatedCrash(f"injected crash at t={clock.now:.1f} s")
+
+    def not_fired(self) -> list[str]:
+        """Every planned fault that never fired, with why (for the run's summary and manifest)."""
+        out = []
+        for i, f in enumerate(self.plan.faults):
+            if self._fired[i]:
+                continue
+            kind = f.kind
+            trigger = (f"nth={f.nth}" if f.nth is not None else f"at_s={f.at_s:g}" if f.at_s is not None
+                       else f"probability={f.probability:g}")
+            where = f", well {f.well}" if f.well is not None else ""
+            seen = self._seen.get(kind, 0)
+            ops = f"{seen} {kind.value} opportunit{'y' if seen == 1 else 'ies'}"
+            if f.well is not None:
+                ops += f" ({self._at_well.get((kind, f.well), 0)} at {f.well})"
+            if kind is FaultKind.temperature_excursion and f.at_s is not None:
+                end = f.at_s + f.duration_s
+                before = max((t for t in self._checks_s if t < f.at_s), default=None)
+                after = min((t for t in self._checks_s if t >= end), default=None)
+                near = ", ".join(f"{t:.0f} s" for t in (before, after) if t is not None) or "none"
+                reason = (f"the incubator is checked before each read and no check fell in {f.at_s:g}-{end:g} s "
+                          f"(nearest checks: {near}); reads moved by earlier faults can miss a short window: "
+                          f"lengthen duration_s or move at_s")
+            elif kind is FaultKind.crash:
+                reason = f"the run ended before t={f.at_s:g} s"
+            elif f.nth is not None:
+                reason = f"the run had only {ops}"
+            elif f.at_s is not None:
+                last = self._last_s.get(kind)
+                reason = (f"no {kind.value} opportunity came at or after t={f.at_s:g} s"
+                          + (f" (the last at {last:.0f} s)" if last is not None else f" ({ops})"))
+            else:
+                reason = f"no hit in {ops}"
+            out.append(f"{kind.value} ({trigger}{where}): {reason}")
+        return out
+
+
+def check_fault_wells(plan: FaultPlan, plate_map, source: str = "fault plan") -> None:
+    """Refuse faults that name a well the plate map does not fill (they could never fire)."""
+    from instruments.errors import LabwareError
+    from instruments.labware import parse_well
+
+    filled = [w for w, v in zip(plate_map["well"], plate_map[["antisolvent_uL", "cs_uL", "pbbr2_uL", "acid_uL",
+                                                              "amine_uL"]].astype(float).sum(axis=1)) if v > 0]
+    for n, f in enumerate(plan.faults, start=1):
+        if f.well is None:
+            continue
+        try:
+            r, c = parse_well(f.well)
+            name = f"{chr(ord('A') + r)}{c + 1}" if r < 26 else None
+        except LabwareError:
+            name = None
+        if name not in filled:
+            shown = ", ".join(filled[:4]) + (f" ... {filled[-1]}" if len(filled) > 4 else "")
+            raise FaultPlanError(f"{source}: fault {n} ({f.kind.value}): well {f.well!r} is not a filled well of the "
+                                 f"plate map (its wells: {shown}); name one of them or remove the fault")

@@ -8,14 +8,12 @@ the real instruments would have received), ``deck.txt`` (the operator's set-up s
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from twin.outdir import atomic_dir
 from twin.results import CampaignResult
 
 
@@ -26,11 +24,13 @@ def _write_parquet(df, path: Path) -> None:
 
 
 def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = True) -> Path:
-    """Write every output file of ``result`` into ``out_dir`` (replacing a previous run there)."""
+    """Write every output file of ``result`` into ``out_dir`` (replacing a previous run there), atomically.
+
+    The CLI applies the output policy (``twin.outdir.check_target``) before it runs the campaign; this function
+    replaces whatever directory is at ``out_dir`` (never the working directory) and marks it as a run's output.
+    """
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    with atomic_dir(out, command="run") as tmp:
         result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
         spectra = result.spectra_long()
         _write_parquet(spectra, tmp / "spectra.parquet")
@@ -51,16 +51,6 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
         manifest = {**result.manifest, "files": files + ["manifest.json"]}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

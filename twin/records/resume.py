@@ -30,6 +30,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -123,6 +124,9 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     from twin.records.export import write_results
 
     run = Path(run_dir)
+    if run.exists() and not run.is_dir():
+        raise JournalError(f"{run} is a file, not a run directory; give the directory a `larp-twin run --durable` "
+                           f"wrote (it holds {CAMPAIGN_FILE} and {JOURNAL_FILE})")
     try:
         text = (run / CAMPAIGN_FILE).read_text(encoding="utf-8")
         spec = json.loads(text)
@@ -222,8 +226,26 @@ def write_events(events: list[dict], path: str | Path) -> Path:
 
 def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
     """Start a new crash-safe run in ``run_dir`` and run it to the end (``resume`` it after a crash)."""
+    from twin.campaign import on_real_drivers
+
+    run = Path(run_dir)
+    existed = run.exists()
     start_run(campaign, run_dir, seed)
-    return resume(run_dir, **kwargs)
+    try:
+        return resume(run_dir, **kwargs)
+    except Exception as exc:
+        if not on_real_drivers(campaign.lab):
+            # on the twins a failed run fails the same way when resumed: leave nothing behind that blocks a rerun
+            if existed:
+                for name in (CAMPAIGN_FILE, JOURNAL_FILE):
+                    (run / name).unlink(missing_ok=True)
+                shutil.rmtree(run / RESULTS_DIR, ignore_errors=True)
+            else:
+                shutil.rmtree(run, ignore_errors=True)
+            raise
+        exc.add_note(f"{run} keeps the journal of what was done: once the cause is fixed, continue with "
+                     f"`larp-twin resume {run}`")
+        raise
 
 
 # -- command line --------------------------------------------------------------------------------------------------

@@ -229,19 +229,31 @@ def load_spec(source: str | Path | dict) -> SweepSpec:
     else:
         text, p = str(source), Path(str(source))
         if text.lstrip().startswith("{"):
-            data = json.loads(text)
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise SweepSpecError(f"sweep spec (inline JSON): not valid JSON ({e})") from None
         else:
             if not p.exists():
                 raise SweepSpecError(f"sweep spec {p} does not exist")
             where = str(p)
-            raw = p.read_text()
+            if p.is_dir():
+                raise SweepSpecError(f"sweep spec {p} is a directory; give a .json or .yaml spec file")
+            try:
+                raw = p.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                raise SweepSpecError(f"sweep spec {p}: cannot read it as UTF-8 text ({e}); give a .json or .yaml "
+                                     f"spec file") from None
             if p.suffix.lower() in (".yaml", ".yml"):
                 try:
                     import yaml
                 except ImportError:
                     raise SweepSpecError(f"{p}: reading YAML needs pyyaml (pip install pyyaml); "
                                          f"or write the spec as JSON") from None
-                data = yaml.safe_load(raw)
+                try:
+                    data = yaml.safe_load(raw)
+                except yaml.YAMLError as e:
+                    raise SweepSpecError(f"{p}: not valid YAML ({' '.join(str(e).split())})") from None
             else:
                 try:
                     data = json.loads(raw)

@@ -4,6 +4,7 @@ import json
 import pandas as pd
 import pytest
 
+from twin.cli.main import run_command
 from twin.cli.optimize import add_cli
 
 FAST = ["--plates", "2", "--plate-size", "8", "--hours", "1", "--every-min", "20", "--workers", "1"]
@@ -14,7 +15,7 @@ def larp_twin(argv) -> int:
     parser = argparse.ArgumentParser(prog="larp-twin")
     add_cli(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return run_command(args.func, args)
 
 
 def test_compare_writes_history_best_and_figure_and_prints_plates_to_target(tmp_path, capsys):
@@ -68,5 +69,5 @@ def test_objective_json_drops_a_limit_and_a_given_target_is_kept(tmp_path, capsy
 def test_bad_input_returns_2_and_names_the_option(tmp_path, capsys, extra, message):
     assert larp_twin(["optimize", "--out", str(tmp_path / "o"), *extra]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("larp-twin optimize: error: ") and message in err
+    assert err.startswith("larp-twin: error: ") and message in err
     assert not (tmp_path / "o").exists()

@@ -176,5 +176,9 @@ def test_cli_sweep_subcommand(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"parameters": {"ratio": [1]}}))
     args = parser.parse_args(["sweep", str(bad), "--out", str(tmp_path / "bad")])
-    assert args.func(args) == 2
-    assert "unknown parameter(s) ['ratio']" in capsys.readouterr().err
+    from twin.cli.main import run_command
+
+    assert run_command(args.func, args) == 2  # the CLI's error policy: one line, exit 2
+    err = capsys.readouterr().err
+    assert err.startswith("larp-twin: error: ") and "unknown parameter(s) ['ratio']" in err
+    assert not (tmp_path / "bad").exists()
