@@ -261,6 +261,8 @@ def cmd_resume(args) -> int:
     print(f"{m['scenario']}: {m['reads']} reads, {m['journal']['records']} journal records, "
           f"{sum(1 for e in result.events if e['action'] == 'injected')} faults injected -> "
           f"{Path(args.run_dir) / RESULTS_DIR}")
+    for text in m.get("faults", {}).get("not_fired", []):
+        print(f"faults: did not fire: {text}")
     return 0
 
 

@@ -320,15 +320,16 @@ def test_a_failed_durable_run_leaves_nothing_behind(plate, tmp_path, capsys):
 
 def test_a_rehearsed_crash_says_resume_and_resume_notes_warnings(plate, tmp_path, capsys):
     f = tmp_path / "crash.yaml"
-    f.write_text("faults:\n  - {kind: crash, at_s: 3000}\n")
+    f.write_text("faults:\n  - {kind: crash, at_s: 3000}\n  - {kind: tip_pickup, nth: 900}\n")
     out = tmp_path / "d"
     assert run(["run", plate, "--out", out, "--hours", "1", "--every-min", "0.1", "--quiet", "--no-figures",
                 "--durable", "--faults", f]) == 2
     assert f"crashed the run" in (line := err_of(capsys)) and f"larp-twin resume {out}" in line
     assert run(["resume", out, "--quiet", "--no-figures"]) == 0
-    err = capsys.readouterr().err
-    assert "note: one scan of 2 wells" in err or "note: one scan of" in err
-    assert "UserWarning" not in err and ".py:" not in err
+    captured = capsys.readouterr()
+    assert "note: one scan of 3 wells takes" in captured.err
+    assert "UserWarning" not in captured.err and ".py:" not in captured.err
+    assert "did not fire: tip_pickup (nth=900)" in captured.out
 
 
 # -- group 7: small lies ----------------------------------------------------------------------------------------
