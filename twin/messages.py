@@ -124,7 +124,9 @@ def is_user_error(exc: BaseException) -> bool:
     """True for errors the user can fix (bad input, paths, options, instruments); False for bugs."""
     from instruments.errors import InstrumentError
 
-    return isinstance(exc, (UserError, ValueError, OSError, KeyError, InstrumentError))
+    if isinstance(exc, KeyError):  # a lookup that explains itself (unknown scenario ...), not a bare missing key
+        return bool(exc.args) and " " in str(exc.args[0])
+    return isinstance(exc, (UserError, ValueError, OSError, InstrumentError))
 
 
 def error_line(exc: BaseException) -> str:

@@ -231,8 +231,8 @@ def decode_table_bytes(data: bytes, source: str) -> str:
     head = data[:65536]
     bad = next((i for i, b in enumerate(head) if b in _CONTROL), None)
     if bad is not None:
-        raise PlateMapError(f"{source} is not a text file (binary byte 0x{head[bad]:02x} at position {bad}); save the "
-                            f"plate map as CSV (comma- or semicolon-separated text)")
+        raise PlateMapError(f"{source} is not a text file (binary byte 0x{head[bad]:02x} at position {bad}); save it "
+                            f"as CSV (comma- or semicolon-separated text)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -306,6 +306,14 @@ def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame,
     body = "\n".join(line for _, line in kept) + "\n"
     rows = list(csv.reader(io.StringIO(body), delimiter=sep))
     line_of = [i for i, _ in kept]
+    if required and not all(r in header for r in required):
+        missing = [r for r in required if r not in header]
+        hint = ""
+        for other, name in _SEPARATORS.items():
+            if other != sep and other in header_line:
+                hint = f" (the header holds {name}s: is the file {name}-separated?)"
+        raise PlateMapError(f"{source}: missing column(s) {missing}; the header has {header[:12]}{hint}; required "
+                            f"columns: {','.join(required)}")
     n_head = len(header)
     req_at = [header.index(r) for r in required if r in header]
     for k, row in enumerate(rows[1:], start=1):
@@ -319,14 +327,6 @@ def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame,
             missing = [header[j] for j in req_at if j >= len(row)]
             raise PlateMapError(f"{source} line {line_of[k] if k < len(line_of) else k + 1} (row {k}): "
                                 f"{len(row)} fields, the header has {n_head}; missing {missing}")
-    if required and not all(r in header for r in required):
-        missing = [r for r in required if r not in header]
-        hint = ""
-        for other, name in _SEPARATORS.items():
-            if other != sep and other in header_line:
-                hint = f" (the header holds {name}s: is the file {name}-separated?)"
-        raise PlateMapError(f"{source}: missing column(s) {missing}; the header has {header[:12]}{hint}; required "
-                            f"columns: {','.join(required)}")
     unnamed_or_dup = sorted({c for c in header if not c or header.count(c) > 1})
     if unnamed_or_dup:
         raise PlateMapError(f"{source}: header columns must be named and unique; the header has "

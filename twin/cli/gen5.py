@@ -28,8 +28,15 @@ def run_spectra(run_dir) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     for name in ("spectra.parquet", "manifest.json"):
         if not (run / name).is_file():
             raise FileNotFoundError(f"{run} holds no {name}: pass a `larp-twin run` output directory")
-    manifest = json.loads((run / "manifest.json").read_text())
-    df = pd.read_parquet(run / "spectra.parquet", columns=["well", "read", "wavelength_nm", "intensity"])
+    try:
+        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"{run / 'manifest.json'} is damaged ({e}); rerun the campaign") from None
+    try:
+        df = pd.read_parquet(run / "spectra.parquet", columns=["well", "read", "wavelength_nm", "intensity"])
+    except Exception as e:  # pyarrow raises many classes for a damaged file
+        raise ValueError(f"{run / 'spectra.parquet'} cannot be read ({' '.join(str(e).split())[:200]}); rerun the "
+                         f"campaign") from None
     missing = {"well", "read", "wavelength_nm", "intensity"} - set(df.columns)
     if missing:
         raise ValueError(f"{run / 'spectra.parquet'}: columns {sorted(missing)} are missing")

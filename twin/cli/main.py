@@ -144,9 +144,10 @@ def cmd_export_ot2(args) -> int:
 def cmd_fit(args) -> int:
     """Fit every spectrum of a Gen5 export (the twin's or a real Cytation's) and write features.csv.
 
-    ``time_min`` is minutes since injection, as in every output (docs/inputs.md): the export's own read times
-    (its kinetic loop's interval) when it has them, else read index x ``--every-min`` (said in a note), plus
-    ``--first-read-min`` (the wells' age at the first read; default 0: the first read counts as t=0).
+    ``time_min`` is minutes since injection, as in every output (docs/inputs.md): exact when the export sits in
+    the ``larp-twin run`` directory that wrote it; else the export's own read times (its kinetic loop's interval),
+    else read index x ``--every-min`` (said in a note), plus ``--first-read-min`` (the wells' age at the first
+    read; default 0: the first read counts as t=0).
     """
     import numpy as np
     import pandas as pd
@@ -166,25 +167,31 @@ def cmd_fit(args) -> int:
     if not 0 <= args.first_read_min <= 1e6:
         raise UserError(f"--first-read-min {args.first_read_min:g}: allowed: minutes >= 0")
     g = read_gen5_spectra(args.export)
-    times_min = export_read_times_min(args.export, g.n_reads)
-    if times_min is not None:
-        if every_min is not None and g.n_reads > 1 and not np.isclose(times_min[1] - times_min[0], every_min):
+    n_reads, n_wells = g.counts.shape[:2]
+    ages = run_ages_min(args.export, g.wells, n_reads)  # (reads, wells) minutes since injection, or None
+    times_min = None if ages is not None else export_read_times_min(args.export, n_reads)
+    if ages is not None:
+        source = "time_min from the run beside the export (spectra.parquet)"
+    elif times_min is not None:
+        source = "read times from the export's kinetic loop"
+        if every_min is not None and n_reads > 1 and not np.isclose(times_min[1] - times_min[0], every_min):
             note(f"{args.export}: its kinetic loop reads every {times_min[1] - times_min[0]:g} min; using that, not "
                  f"--every-min {every_min:g}")
     else:
+        source = "read times from --every-min"
         used = 10.0 if every_min is None else every_min
-        times_min = np.arange(g.n_reads) * used
-        if g.n_reads > 1:
+        times_min = np.arange(n_reads) * used
+        if n_reads > 1:
             note(f"{args.export} holds no read times (Gen5 spectrum exports carry none): time_min assumes reads "
                  f"every {used:g} min{' (the default)' if every_min is None else ''}; pass --every-min to match "
                  f"your Gen5 procedure")
-    times_min = np.asarray(times_min, float) + args.first_read_min
+    if ages is None:
+        ages = np.repeat((np.asarray(times_min, float) + args.first_read_min)[:, None], n_wells, axis=1)
     fit = fit_gaussians(g.counts, g.wavelength_nm)  # (reads, wells)
-    n_reads, n_wells = g.counts.shape[:2]
     table = pd.DataFrame({
         "well": np.tile(np.asarray(g.wells, dtype=object), n_reads),
         "read": np.repeat(np.arange(n_reads), n_wells),
-        "time_min": np.repeat(times_min, n_wells).astype(float),
+        "time_min": np.asarray(ages, float).ravel(),
     })
     for name in ("peak_nm", "fwhm_nm", "height", "area", "r2"):
         table[name] = np.round(np.asarray(getattr(fit, name), float).ravel(), 6)
@@ -195,8 +202,32 @@ def cmd_fit(args) -> int:
         table.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
     counts = table["status"].value_counts().to_dict()
     print(f"{args.export}: {n_wells} wells x {n_reads} reads x {len(g.wavelength_nm)} wavelengths fitted "
-          f"({', '.join(f'{k}: {v}' for k, v in counts.items())}) -> {out / 'features.csv'}")
+          f"({', '.join(f'{k}: {v}' for k, v in counts.items())}; {source}) -> {out / 'features.csv'}")
     return 0
+
+
+def run_ages_min(export, wells: list[str], n_reads: int):
+    """The wells' ages (minutes since injection, (reads, wells)) from the twin run an export sits in, or None.
+
+    A ``larp-twin run`` directory holds its ``gen5_export.txt`` beside ``spectra.parquet``, whose ``time_min`` is
+    exact; used only when that table covers exactly these wells and reads.
+    """
+    import numpy as np
+    import pandas as pd
+
+    run = Path(export).parent
+    if not ((run / "spectra.parquet").is_file() and (run / "manifest.json").is_file()):
+        return None
+    try:
+        t = pd.read_parquet(run / "spectra.parquet", columns=["well", "read", "time_min"]).drop_duplicates(
+            ["well", "read"])
+        grid = t.assign(well=t["well"].astype(str)).pivot(index="read", columns="well", values="time_min")
+        if list(grid.index) != list(range(n_reads)) or set(grid.columns) != set(wells):
+            return None
+        ages = grid[list(wells)].to_numpy(float)
+    except Exception:  # not the run it seems to be: fall back to the export's own information
+        return None
+    return ages if np.isfinite(ages).all() else None
 
 
 def export_read_times_min(path, n_reads: int):
@@ -240,8 +271,13 @@ def cmd_shap(args) -> int:
         for name in ("plate.csv", "features.csv"):
             if not (run / name).is_file():
                 raise UserError(f"{src} holds no {name}: pass a `larp-twin run` directory or a table .csv")
-        table = design_table(pd.read_csv(run / "plate.csv"), pd.read_csv(run / "features.csv"),
-                             time_min=args.time_min)
+        try:
+            table = design_table(pd.read_csv(run / "plate.csv"), pd.read_csv(run / "features.csv"),
+                                 time_min=args.time_min)
+        except ValueError as e:  # a damaged or edited run directory: name it
+            from twin.messages import describe
+
+            raise UserError(f"{run}: {describe(e)}") from None
         columns = table.attrs.get("feature_columns")
     else:
         from twin.platemap import read_table_text

@@ -65,11 +65,16 @@ def _load_json(value: str | None, option: str) -> dict | None:
         path = Path(value)
         if not path.is_file():
             raise OptimizeArgsError(f"{option} {value!r}: no such file (give a .json file or an inline JSON object)")
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise OptimizeArgsError(f"{option} {value!r}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at position "
+                                    f"{e.start}); give a .json file or an inline JSON object") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise OptimizeArgsError(f"{option}: not valid JSON ({e})") from None
+        where = f"{option}" if value.lstrip().startswith("{") else f"{option} {value!r}"
+        raise OptimizeArgsError(f"{where}: not valid JSON ({e})") from None
     if not isinstance(data, dict):
         raise OptimizeArgsError(f"{option}: expected a JSON object {{...}}, got {type(data).__name__}")
     return data

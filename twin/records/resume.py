@@ -124,9 +124,10 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     from twin.records.export import write_results
 
     run = Path(run_dir)
-    if run.exists() and not run.is_dir():
-        raise JournalError(f"{run} is a file, not a run directory; give the directory a `larp-twin run --durable` "
-                           f"wrote (it holds {CAMPAIGN_FILE} and {JOURNAL_FILE})")
+    if not run.is_dir():
+        what = "is a file, not a run directory" if run.exists() else "does not exist"
+        raise JournalError(f"{run} {what}; give the directory a `larp-twin run --durable` wrote (it holds "
+                           f"{CAMPAIGN_FILE} and {JOURNAL_FILE})")
     try:
         text = (run / CAMPAIGN_FILE).read_text(encoding="utf-8")
         spec = json.loads(text)
@@ -260,6 +261,8 @@ def cmd_resume(args) -> int:
     print(f"{m['scenario']}: {m['reads']} reads, {m['journal']['records']} journal records, "
           f"{sum(1 for e in result.events if e['action'] == 'injected')} faults injected -> "
           f"{Path(args.run_dir) / RESULTS_DIR}")
+    for text in m.get("faults", {}).get("not_fired", []):
+        print(f"faults: did not fire: {text}")
     return 0
 
 

@@ -231,10 +231,20 @@ def test_blanks_are_marked_in_plate_csv(small_run):
 
 
 def test_fit_says_it_assumes_every_min(small_run, tmp_path, capsys):
-    assert run(["fit", small_run / "gen5_export.txt", "--out", tmp_path / "f"]) == 0
+    export = tmp_path / "copied_off_the_gen5_pc.txt"
+    export.write_bytes((small_run / "gen5_export.txt").read_bytes())
+    assert run(["fit", export, "--out", tmp_path / "f"]) == 0
     err = capsys.readouterr().err
     assert "note: " in err and "holds no read times" in err and "--every-min" in err
     assert sorted(pd.read_csv(tmp_path / "f" / "features.csv")["time_min"].unique())[:2] == [0, 10]
+
+
+def test_fit_in_a_run_directory_gives_the_runs_time_min(small_run, tmp_path, capsys):
+    assert run(["fit", small_run / "gen5_export.txt", "--out", tmp_path / "f"]) == 0
+    assert "from the run beside the export" in capsys.readouterr().out
+    fitted = pd.read_csv(tmp_path / "f" / "features.csv").set_index(["well", "read"])["time_min"]
+    ran = pd.read_csv(small_run / "features.csv").set_index(["well", "read"])["time_min"]
+    pd.testing.assert_series_equal(fitted.sort_index(), ran.sort_index(), check_exact=False, atol=1e-3)
 
 
 def test_fit_takes_read_times_from_a_kinetic_export(small_run, tmp_path, capsys):
@@ -310,15 +320,16 @@ def test_a_failed_durable_run_leaves_nothing_behind(plate, tmp_path, capsys):
 
 def test_a_rehearsed_crash_says_resume_and_resume_notes_warnings(plate, tmp_path, capsys):
     f = tmp_path / "crash.yaml"
-    f.write_text("faults:\n  - {kind: crash, at_s: 3000}\n")
+    f.write_text("faults:\n  - {kind: crash, at_s: 3000}\n  - {kind: tip_pickup, nth: 900}\n")
     out = tmp_path / "d"
     assert run(["run", plate, "--out", out, "--hours", "1", "--every-min", "0.1", "--quiet", "--no-figures",
                 "--durable", "--faults", f]) == 2
     assert f"crashed the run" in (line := err_of(capsys)) and f"larp-twin resume {out}" in line
     assert run(["resume", out, "--quiet", "--no-figures"]) == 0
-    err = capsys.readouterr().err
-    assert "note: one scan of 2 wells" in err or "note: one scan of" in err
-    assert "UserWarning" not in err and ".py:" not in err
+    captured = capsys.readouterr()
+    assert "note: one scan of 3 wells takes" in captured.err
+    assert "UserWarning" not in captured.err and ".py:" not in captured.err
+    assert "did not fire: tip_pickup (nth=900)" in captured.out
 
 
 # -- group 7: small lies ----------------------------------------------------------------------------------------
@@ -356,7 +367,7 @@ def test_binary_plate_map_names_the_file(tmp_path, capsys):
     p.write_bytes(b"\xff\x00\x13PK\x03\x04" * 50)
     assert run(["run", p, "--out", tmp_path / "o", *FAST]) == 2
     line = err_of(capsys)
-    assert f"plate map {p} is not a text file" in line and "save the plate map as CSV" in line
+    assert f"plate map {p} is not a text file" in line and "save it as CSV" in line
 
 
 def test_windows_1252_plate_map_is_read_with_a_note(tmp_path, capsys):

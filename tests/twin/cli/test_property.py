@@ -6,7 +6,7 @@ deleted; nothing that existed before is deleted unless ``--overwrite`` was given
 
 The commands run in-process (``twin.cli.main``) inside a fresh copy of a small world of files: empty and full
 directories, a finished run, a finished durable run, its Gen5 export, an empty file, binary files, a 25 MB file,
-text files, a 1.7 MB plate map, a semicolon plate map, a good plate map.  The strategies lean towards inputs that fail fast; the runs that
+text files, a 1.7 MB plate map, damaged run directories, a semicolon plate map, a good plate map.  The strategies lean towards inputs that fail fast; the runs that
 succeed are short (``--hours 0.5`` on 3 wells).  ``LARP_CLI_EXAMPLES`` sets the number of examples (default 500).
 """
 
@@ -38,7 +38,8 @@ A3,toluene,150,100,0,OAc,0,OLAm,0,blank
 #: paths an argument may name (relative to the world); "huge.bin" is made per example (sparse, 25 MB)
 PATHS = ["", ".", "..", "missing.csv", "missing_dir/x", "empty.csv", "binary.bin", "huge.bin", "text.txt",
          "text.txt/sub", "semi.csv", "good.csv", "good_tab.csv", "a13.csv", "empty_dir", "full_dir", "prev_run",
-         "prev_durable", "gen5.txt", "faults.yaml", "faults_z99.yaml", "spec_bad.json", "prev_run/plate.csv", "big.csv"]
+         "prev_durable", "gen5.txt", "faults.yaml", "faults_z99.yaml", "spec_bad.json", "prev_run/plate.csv", "big.csv", "broken_run",
+         "broken_durable", "broken_run/spectra.parquet"]
 #: output paths: the above (mostly bad ones) and fresh names
 OUTS = PATHS + ["new_out", "nested/new_out"]
 
@@ -65,6 +66,16 @@ def _build_world(root: Path) -> None:
         assert main(["run", str(root / "good.csv"), "--out", str(root / "prev_durable"), "--hours", "0.5",
                      "--no-figures", "--quiet", "--durable"]) == 0
     shutil.copy(root / "prev_run" / "gen5_export.txt", root / "gen5.txt")
+    # damaged outputs: a run whose parquet and manifest are cut short, a durable run with a torn journal
+    shutil.copytree(root / "prev_run", root / "broken_run")
+    for name in ("spectra.parquet", "manifest.json", "features.csv"):
+        data = (root / "broken_run" / name).read_bytes()
+        (root / "broken_run" / name).write_bytes(data[: len(data) // 2])
+    shutil.copytree(root / "prev_durable", root / "broken_durable")
+    shutil.rmtree(root / "broken_durable" / "results")
+    journal = (root / "broken_durable" / "journal.jsonl").read_bytes()
+    (root / "broken_durable" / "journal.jsonl").write_bytes(journal[: len(journal) // 3] + b"\xff{garbage\n"
+                                                            + journal[len(journal) // 3:])
 
 
 @pytest.fixture(scope="module")
