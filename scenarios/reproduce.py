@@ -164,24 +164,3 @@ Numbers are measured on the twin's noisy end-to-end data; "t0" is each well's fi
 {figs}
 </body></html>
 """
-
-
-def cmd_reproduce(args) -> int:
-    """``larp-twin reproduce --out DIR``: the report, written atomically under the output policy (``twin.outdir``)."""
-    from twin import outdir
-    from twin.messages import UserError
-
-    out = outdir.check_target(args.out, "reproduce", overwrite=args.overwrite)
-    if not 0 <= args.seed < 2**32:
-        raise UserError(f"--seed {args.seed}: allowed: an integer 0 <= seed < 2**32")
-    if not 0 < args.hours <= 168:
-        raise UserError(f"--hours {args.hours:g}: allowed: 0 < hours <= 168")
-    with outdir.atomic_dir(out, command="reproduce") as tmp:
-        rep = reproduce(tmp, seed=args.seed, hours=args.hours)
-    rep.out_dir = out
-    print(f"{len(rep.claims)} claims: {rep.n_pass} PASS, {rep.n_fail} FAIL in {rep.wall_s:.1f} s -> "
-          f"{rep.report_md} and {rep.report_html}")
-    for c in rep.claims:
-        if not c.passed:
-            print(f"  FAIL {c.key} ({c.figure}): {c.measured}")
-    return 0
