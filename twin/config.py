@@ -21,8 +21,9 @@ class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hours: float = Field(12.0, gt=0, le=168, allow_inf_nan=False,
                          description="length of the kinetic read-out after the plate is loaded")
-    every_min: float = Field(10.0, gt=0, le=24 * 60, allow_inf_nan=False,
-                             description="interval between read starts; reads that overrun go back to back")
+    every_min: float = Field(10.0, ge=0, le=24 * 60, allow_inf_nan=False,
+                             description="interval between read starts; reads that overrun go back to back; "
+                                         "0 = back to back (the lab's Gen5 procedure: one read step after another)")
     excitation_nm: float = 365.0
     emission_start_nm: float = 400.0
     emission_stop_nm: float = 650.0
