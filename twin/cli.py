@@ -38,6 +38,11 @@ def cmd_run(args) -> int:
         from twin.faults import FaultPlan
 
         campaign = campaign.model_copy(update={"faults": FaultPlan.load(args.faults)})
+    if args.params:
+        from twin.params import load_params
+
+        lab = campaign.lab.model_copy(update={"chemistry": load_params(args.params), "chemistry_source": args.params})
+        campaign = campaign.model_copy(update={"lab": lab})
     progress = None if not args.quiet else False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -158,6 +163,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--faults", default=None, help="fault plan (YAML/JSON) to inject; see twin/faults.py")
+    p.add_argument("--params", default=None, help="chemistry parameters (LarpParameters JSON, as `larp-twin "
+                   "calibrate` writes); default: the built-in calibration")
     p.add_argument("--durable", action="store_true",
                    help="journal every read into OUT/journal.jsonl, results in OUT/results; "
                         "an interrupted run continues with `larp-twin resume OUT`")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chemistry.parameters import LarpParameters
 from instruments.cytation.driver import LinkSettings
 from instruments.sim.pipettor import PipettorTiming
 from instruments.sim.reader import ReaderNoise, ReaderTiming
@@ -54,6 +57,21 @@ class LabConfig(BaseModel):
     pipettor_timing: PipettorTiming = Field(default_factory=PipettorTiming)
     reader_timing: ReaderTiming = Field(default_factory=ReaderTiming)
     reader_noise: ReaderNoise = Field(default_factory=ReaderNoise)
+    chemistry: LarpParameters | None = Field(None, description="LARP model parameters of the reader twin: a "
+                                             "LarpParameters, or the path of its JSON file (`larp-twin calibrate`); "
+                                             "None: the built-in calibration")
+    chemistry_source: str | None = Field(None, description="the file `chemistry` came from (set when given a path)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_chemistry(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("chemistry"), (str, os.PathLike)):
+            from twin.params import load_params
+
+            path = data["chemistry"]
+            data = {**data, "chemistry": load_params(path), "chemistry_source": data.get("chemistry_source")
+                    or str(path)}
+        return data
 
     @model_validator(mode="after")
     def _known_backends(self):
