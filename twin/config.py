@@ -69,8 +69,11 @@ class LabConfig(BaseModel):
             from twin.params import load_params
 
             path = data["chemistry"]
-            data = {**data, "chemistry": load_params(path), "chemistry_source": data.get("chemistry_source")
-                    or str(path)}
+            try:
+                params = load_params(path)
+            except FileNotFoundError as exc:  # a validation error of the field, like any other bad value
+                raise ValueError(f"chemistry: {exc}") from None
+            data = {**data, "chemistry": params, "chemistry_source": data.get("chemistry_source") or str(path)}
         return data
 
     @model_validator(mode="after")
