@@ -55,7 +55,6 @@ def get_scenario(name: str) -> Scenario:
 def build_campaign(name: str, **overrides):
     """The Campaign of a built-in scenario; ``overrides`` go to ``twin.campaign.Campaign``."""
     from twin.campaign import Campaign
-
     from twin.config import Schedule
 
     s = get_scenario(name)

@@ -195,7 +195,7 @@ def _summary(table, axis, meas, run, missing, twin_wells, min_height) -> dict:
     key = "read" if (table["read"] >= 0).all() else axis
     for value, g in table.groupby(key, sort=True):
         per_read.append({key: value.item() if hasattr(value, "item") else value,
-                         f"{axis}_median": round(float(g[axis].median()), 3), "wells": int(len(g)),
+                         f"{axis}_median": round(float(g[axis].median()), 3), "wells": len(g),
                          "emitting": int(g["lab_emitting"].sum()),
                          "peak_rmse_nm": _rmse(g["peak_residual_nm"]), "fwhm_rmse_nm": _rmse(g["fwhm_residual_nm"]),
                          "log10_height_rmse": _rmse(g["log10_height_ratio"])})

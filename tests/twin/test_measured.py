@@ -1,7 +1,6 @@
 """twin.measured: the lab's measurements as one long table, with errors that name file, row, column, allowed."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from twin.measured import MeasuredError, read_measured
