@@ -1,7 +1,7 @@
 """Reproduction report: run the paper's experiments on the twin and judge every claim PASS or FAIL.
 
-``reproduce(out_dir, seed=0)`` runs the built-in paper scenarios (12 h each, the paper's 10-min read interval; the
-reader twin's scan time stretches it), fits every spectrum, measures each claim of Sanchez et al. (Matter 2023) on
+``reproduce(out_dir, seed=0)`` runs the built-in paper scenarios (12 h each, reads back to back as the lab ran them:
+~7-min scans of 40 wells, ~103 reads), fits every spectrum, measures each claim of Sanchez et al. (Matter 2023) on
 those noisy fitted features (see :mod:`scenarios.claims`), draws the paper's figures from twin data and writes
 ``report.md`` and ``report.html`` (figures embedded as base64 PNG) into ``out_dir``, with the figures, SHAP tables and
 ``claims.csv`` beside them. ``larp-twin reproduce --out DIR`` does the same from the shell.

@@ -21,7 +21,7 @@ def _schedule(hours, every_min):
     try:
         return Schedule(**sched)
     except ValidationError as e:
-        raise UserError(f"{validation_text(e)} (allowed: 0 < --hours <= 168, 0 < --every-min <= 1440)") from None
+        raise UserError(f"{validation_text(e)} (allowed: 0 < --hours <= 168, 0 <= --every-min <= 1440, 0 = back to back)") from None
 
 
 def _campaign_from_arg(target: str, hours, every_min):
@@ -66,6 +66,11 @@ def cmd_run(args) -> int:
         plan = FaultPlan.load(args.faults)
         check_fault_wells(plan, campaign.plate_map, source=args.faults)
         campaign = campaign.model_copy(update={"faults": plan})
+    if args.params:
+        from twin.params import load_params
+
+        lab = campaign.lab.model_copy(update={"chemistry": load_params(args.params), "chemistry_source": args.params})
+        campaign = campaign.model_copy(update={"lab": lab})
     progress = None if not args.quiet else False
     from twin.faults import SimulatedCrash
 
@@ -152,6 +157,8 @@ def add_cli(sub) -> None:
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--faults", default=None, help="fault plan (YAML/JSON) to inject; see twin/faults/plan.py")
+    p.add_argument("--params", default=None, help="chemistry parameters (LarpParameters JSON, as `larp-twin "
+                   "calibrate` writes); default: the built-in calibration")
     p.add_argument("--durable", action="store_true",
                    help="journal every read into OUT/journal.jsonl, results in OUT/results; "
                         "an interrupted run continues with `larp-twin resume OUT`")
