@@ -195,8 +195,8 @@ def octyl_toluene_claims(run: PaperRun, toluene: PaperRun) -> list[Claim]:
                      run.name, f"brightest read at {', '.join(f'{t:.0f}' for t in t_max)} min (first reads at "
                      f"{', '.join(f'{t:.0f}' for t in first)} min) for 1:0.1, 1:0.5, 1:1",
                      "maximum after the first read and > 1.1 x the first read", rises,
-                     "the model's rise is over within minutes (formation time ~6 min); a 40-well scan takes 14 min, "
-                     "so every well's first read comes 8-25 min after its injection and sees only the decay. "
+                     "the model's rise is over within minutes (formation time ~6 min); a 40-well scan takes 7 min and the "
+                     "robot spreads the injections, so every well's first read comes ~5-24 min after its injection and sees only the decay. "
                      "See `python -m scenarios.timing_study`."))
     t12 = s.read_at(720.0)[rows]
     ratio = h[np.arange(len(rows)), t12] / np.nanmax(h, axis=1)

@@ -88,12 +88,17 @@ class PaperRun:
         )
 
 
-def run_scenario(name: str, seed: int = 0, hours: float = 12.0, every_min: float = 10.0, **campaign) -> PaperRun:
-    """Run a built-in scenario on the twin and fit every spectrum; reader-overrun warnings are kept, not raised."""
+def run_scenario(name: str, seed: int = 0, hours: float = 12.0, every_min: float | None = None,
+                 **campaign) -> PaperRun:
+    """Run a built-in scenario on the twin and fit every spectrum; reader-overrun warnings are kept, not raised.
+
+    ``every_min`` None: the scenario's own cadence (the paper's 40-well plates: back to back, as the lab ran them).
+    """
     from scenarios import build_campaign
     from twin.config import Schedule
 
-    return run_built(build_campaign(name, schedule=Schedule(hours=hours, every_min=every_min), **campaign), seed)
+    sched = Schedule(hours=hours) if every_min is None else Schedule(hours=hours, every_min=every_min)
+    return run_built(build_campaign(name, schedule=sched, **campaign), seed)
 
 
 def run_plate_map(plate_map: pd.DataFrame, name: str, plate_wells: int = 96, seed: int = 0, hours: float = 12.0,

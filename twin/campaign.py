@@ -171,7 +171,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     filled = [w for w, v in zip(plate_map["well"], plate_map[["antisolvent_uL", "cs_uL", "pbbr2_uL", "acid_uL",
                                                                 "amine_uL"]].sum(axis=1)) if v > 0]
     per_read = read_duration_s(campaign, len(filled))
-    if campaign.lab.reader == "sim" and per_read > sched.every_min * 60:  # the twin's scan time, not Gen5's
+    if campaign.lab.reader == "sim" and sched.every_min > 0 and per_read > sched.every_min * 60:  # twin's scan
         warnings.warn(f"one scan of {len(filled)} wells takes {per_read / 60:.1f} min, longer than every_min="
                       f"{sched.every_min:g}: reads will run back to back (as Gen5 does), "
                       f"~{int(sched.hours * 60 // (per_read / 60)) + 1} reads instead of "
@@ -213,7 +213,8 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
         if restart is not None and restart.kinetic_start_s is not None:
             t0 = marks["kinetic_start_s"] = restart.kinetic_start_s
             # the next slot is the first not yet read whose time is still ahead, or the latest overdue one (now)
-            k = max(restart.last_slot + 1, math.floor((clock.now - t0) / (sched.every_min * 60.0) + 1e-9))
+            k = restart.last_slot + 1 if sched.every_min <= 0 else \
+                max(restart.last_slot + 1, math.floor((clock.now - t0) / (sched.every_min * 60.0) + 1e-9))
             for missed in range(restart.last_slot + 1, k):
                 events.add(clock.now, "recovery", "read_missed", slot=missed, reason="crash")
         else:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from chemistry.parameters import LarpParameters
 from instruments.cytation.driver import LinkSettings
 from instruments.sim.pipettor import PipettorTiming
 from instruments.sim.reader import ReaderNoise, ReaderTiming
@@ -21,8 +24,9 @@ class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hours: float = Field(12.0, gt=0, le=168, allow_inf_nan=False,
                          description="length of the kinetic read-out after the plate is loaded")
-    every_min: float = Field(10.0, gt=0, le=24 * 60, allow_inf_nan=False,
-                             description="interval between read starts; reads that overrun go back to back")
+    every_min: float = Field(10.0, ge=0, le=24 * 60, allow_inf_nan=False,
+                             description="interval between read starts; reads that overrun go back to back; "
+                                         "0 = back to back (the lab's Gen5 procedure: one read step after another)")
     excitation_nm: float = 365.0
     emission_start_nm: float = 400.0
     emission_stop_nm: float = 650.0
@@ -55,6 +59,24 @@ class LabConfig(BaseModel):
     pipettor_timing: PipettorTiming = Field(default_factory=PipettorTiming)
     reader_timing: ReaderTiming = Field(default_factory=ReaderTiming)
     reader_noise: ReaderNoise = Field(default_factory=ReaderNoise)
+    chemistry: LarpParameters | None = Field(None, description="LARP model parameters of the reader twin: a "
+                                             "LarpParameters, or the path of its JSON file (`larp-twin calibrate`); "
+                                             "None: the built-in calibration")
+    chemistry_source: str | None = Field(None, description="the file `chemistry` came from (set when given a path)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_chemistry(cls, data):
+        if isinstance(data, dict) and isinstance(data.get("chemistry"), (str, os.PathLike)):
+            from twin.params import load_params
+
+            path = data["chemistry"]
+            try:
+                params = load_params(path)
+            except FileNotFoundError as exc:  # a validation error of the field, like any other bad value
+                raise ValueError(f"chemistry: {exc}") from None
+            data = {**data, "chemistry": params, "chemistry_source": data.get("chemistry_source") or str(path)}
+        return data
 
     @model_validator(mode="after")
     def _known_backends(self):

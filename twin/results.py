@@ -18,6 +18,7 @@ import xarray as xr
 from instruments.labware import Labware
 from instruments.pipettor import INJECTION_COMPONENT
 from instruments.sim.plate_recipes import cs_stock_name
+from twin.params import params_record
 
 FEATURE_COLUMNS = ["well", "time_min", "peak_nm", "fwhm_nm", "height", "area", "r2"]
 
@@ -96,6 +97,7 @@ class CampaignResult:
             "kinetic_start_s": round(float(marks["kinetic_start_s"]), 3),
             "wall_s": round(float(wall_s), 3),
             "overflow_points": int(np.isnan(counts).sum()),
+            "chemistry": params_record(campaign.lab.chemistry, campaign.lab.chemistry_source),
         }
         return cls(campaign.name, seed, table, ds, manifest, logs, deck_sheet)
 

@@ -18,17 +18,34 @@ from instruments.sim.plate_recipes import recipes_from_plate
 
 
 class ReaderTiming(BaseModel):
-    """Cytation 5 timing figures (seconds), from measured Gen5 sweep-mode reads (reference/cytation_facts.md 1.8).
+    """Cytation 5 timing figures (seconds).
 
-    A full 96-well plate takes ~10 s per wavelength in sweep mode plus ~11 s per read; the per-wavelength time is
-    split into a fixed part and a per-well part so that partial plates are faster (40 wells, 126 points: ~14 min,
-    matching the paper's ~50 reads in 12 h).
+    An emission scan in sweep mode steps the emission monochromator through the wavelengths and, at each one, sweeps
+    the carrier under the optics past every selected well, so
+
+        scan_s = read_overhead_s + n_wavelengths * (per_wavelength_s + per_well_per_wavelength_s * n_wells)
+
+    Where the numbers come from (``shared/reference/cytation_facts.md`` 1.8, ``real_data/README.md``):
+
+    - ``read_overhead_s`` = 11 s: the fixed part of a Gen5 sweep-mode read measured on a Cytation 5 (Gen5 path,
+      96-well absorbance endpoints at 2/4/6 wavelengths: 31.3/52.2/71.2 s).
+    - The lab's own record of this workflow is authoritative for emission scans: 40 wells x 126 wavelengths
+      (400-650 nm, 2 nm) took ~7 min, 103 back-to-back reads in 12 h (chloroform notebook: ``number_of_reads =
+      103``, ``time_step = 7``). So one wavelength of a 40-well sweep costs (420 - 11) / 126 = 3.25 s.
+    - That total is split into a monochromator step of 0.5 s per wavelength (an assumption: a 2 nm grating step
+      plus settling; the record fixes only the sum) and 0.0686 s per well, solved from the 3.25 s above.
+
+    Result: 40 wells x 126 wavelengths = 7.0 min (103 reads in 12 h back to back); a full 96-well plate 15.1 min
+    (48 reads); 4 wells 1.8 min. The measured absorbance figures (~10 s per wavelength on a full plate) are slower
+    than this emission model predicts (7.1 s); absorbance reads keep their own measured figure
+    (``absorbance_per_wavelength_s``).
     """
 
     model_config = ConfigDict(extra="forbid")
-    read_overhead_s: float = Field(11.0, ge=0)
-    per_wavelength_s: float = Field(4.3, ge=0)
-    per_well_per_wavelength_s: float = Field(0.057, ge=0)
+    read_overhead_s: float = Field(11.0, ge=0, description="fixed time per read (measured, Gen5 sweep mode)")
+    per_wavelength_s: float = Field(0.5, ge=0, description="emission monochromator step per wavelength (assumed)")
+    per_well_per_wavelength_s: float = Field(0.0686, ge=0, description="per well and wavelength; with the step, "
+                                             "fits the lab's 40 wells x 126 wavelengths in ~7 min")
     absorbance_per_wavelength_s: float = Field(10.0, ge=0)
     tray_open_s: float = Field(1.5, ge=0)
     tray_close_s: float = Field(6.0, ge=0)

@@ -50,10 +50,14 @@ def test_scan_time_follows_cytation_sweep_figures(reader):
     clock, r = reader
     t0 = clock.now
     read(clock, r)
-    # 5 wells x 126 wavelengths: ~11 s + 126 x (4.3 + 0.057 x 5) s ~ 9.8 min
-    assert 8 * 60 < clock.now - t0 < 12 * 60
+    # 5 wells x 126 wavelengths: 11 s + 126 x (0.5 + 0.0686 x 5) s ~ 2.0 min
+    assert 1.5 * 60 < clock.now - t0 < 2.5 * 60
+    lab = r.timing.scan_s(40, 126)
+    assert 6.8 * 60 < lab < 7.2 * 60  # the lab's record: 40 wells x 126 wavelengths in ~7 min, 103 reads in 12 h
+    assert int(12 * 3600 // lab) + 1 == 103
     full = r.timing.scan_s(96, 126)
-    assert 18 * 60 < full < 24 * 60  # ~10 s per wavelength on a full plate, as measured through Gen5
+    assert 14 * 60 < full < 16 * 60  # a full plate: more wells, same monochromator steps
+    assert r.timing.scan_s(40, 63) < 0.51 * lab + r.timing.read_overhead_s  # half the wavelengths, ~half the time
 
 
 def test_saturation_reported_as_overflow(reader):

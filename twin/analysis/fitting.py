@@ -3,7 +3,9 @@
 The paper fits each spectrum with lmfit's GaussianModel in a Python loop; this does the same least-squares problem
 (unweighted, so the answers agree with lmfit's) for any stack of spectra in a few batched numpy passes. Saturated
 points (NaN, e.g. Gen5's ``OVRFLW``, or +inf) are left out of the fit rather than read as zero; dark or empty spectra
-come back with status ``no_peak`` and NaN features instead of a meaningless Gaussian.
+come back with status ``no_peak`` and NaN features instead of a meaningless Gaussian. Spectra with counts far below
+zero (a wrong blank subtraction or a corrupt well in a real export) come back as ``negative_counts`` with NaN features;
+the rest of the stack is fitted as usual.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class FitStatus(enum.IntEnum):
     SATURATED = 2  # converged on the unmasked points; some points were masked (NaN / OVRFLW)
     DID_NOT_CONVERGE = 3  # iteration limit reached: features are the last iterate, not to be trusted
     NO_DATA = 4  # fewer than MIN_FIT_POINTS finite points (missing well or all overflow): features are NaN
+    NEGATIVE_COUNTS = 5  # counts below zero by more than 6 noise sigma (or -inf): bad blank/corrupt; features NaN
 
     @property
     def label(self) -> str:
@@ -51,7 +54,8 @@ class GaussianFit:
     height : Gaussian amplitude above the baseline (counts).
     area : integrated Gaussian, height * sigma * sqrt(2 pi) (counts nm); the baseline is not included.
     r2 : coefficient of determination over the fitted (unmasked) points.
-    status : str array of ``ok``, ``no_peak``, ``saturated``, ``did_not_converge``, ``no_data`` (see FitStatus).
+    status : str array of ``ok``, ``no_peak``, ``saturated``, ``did_not_converge``, ``no_data``,
+        ``negative_counts`` (see FitStatus).
     status_code : int8 array of the same outcomes as FitStatus values.
     peak_stderr_nm, fwhm_stderr_nm : standard errors as lmfit reports them (covariance scaled by reduced chi-square).
     baseline_offset : linear baseline at the peak (counts); 0 when fitted without a baseline.
@@ -113,27 +117,14 @@ def _validate(spectra, wavelength_nm) -> tuple[np.ndarray, np.ndarray]:
         raise FitError(
             f"spectra: last axis must match wavelength_nm ({grid.size} wavelengths), got shape {counts.shape}"
         )
-    if np.any(np.isneginf(counts)):
-        idx = np.unravel_index(int(np.flatnonzero(np.isneginf(counts))[0]), counts.shape)
-        raise FitError(f"spectra: -inf counts at index {idx}; only NaN/+inf (saturated) may be masked")
     return counts, grid
 
 
-def _check_negative(values: np.ndarray, noise: np.ndarray, leading: tuple[int, ...], first_index: int) -> None:
-    """Counts below zero by more than the noise mean a wrong blank subtraction or corrupt data: refuse them.
-
-    ``values`` are the block's counts with masked points already set to 0.
-    """
+def _negative(values: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """True for spectra with counts below zero by more than 6 noise sigma (+1 count): a wrong blank subtraction or
+    corrupt data, flagged ``negative_counts`` rather than fitted. ``values``: the block's counts, masked points 0."""
     limit = -(6.0 * np.nan_to_num(noise, nan=0.0) + 1.0)
-    low = values.min(axis=1)
-    bad = low < limit
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        where = np.unravel_index(first_index + i, leading) if leading else ()
-        raise FitError(
-            f"spectra: counts down to {low[i]:.4g} at spectrum {tuple(int(v) for v in where)} "
-            f"({int(bad.sum())} spectra affected); allowed >= {limit[i]:.4g} (minus 6 noise sigma)"
-        )
+    return values.min(axis=1) < limit
 
 
 def fit_gaussians(
@@ -158,16 +149,18 @@ def fit_gaussians(
 
     Returns
     -------
-    GaussianFit with arrays of the leading shape (...). Raises FitError for an unusable grid, stack or option, for
-    counts more negative than 6 noise sigma (a wrong blank subtraction), and when no spectrum holds a finite point.
+    GaussianFit with arrays of the leading shape (...). Raises FitError for an unusable grid, stack or option, and
+    when no spectrum holds a finite point; a bad spectrum never stops the others' fits.
 
     Status
     ------
     ``no_data``: fewer than 5 finite points. ``no_peak``: the spectrum's range is within ``min_snr`` noise sigma
     (dark), or the fitted Gaussian is not a peak: height <= ``min_snr`` x noise or <= ``min_snr`` x its own standard
     error, centre outside the grid, FWHM above ``max_fwhm_nm`` or below one grid step. ``did_not_converge``: still
-    moving after ``max_iter`` iterations. ``saturated``: converged with some points masked. Else ``ok``. Features are
-    NaN for ``no_peak`` and ``no_data``; use ``GaussianFit.usable`` (ok or saturated) to select trustworthy fits.
+    moving after ``max_iter`` iterations. ``saturated``: converged with some points masked. ``negative_counts``:
+    counts below zero by more than 6 noise sigma, or -inf (a wrong blank subtraction or a corrupt well). Else ``ok``.
+    Features are NaN for ``no_peak``, ``no_data`` and ``negative_counts``; use ``GaussianFit.usable`` (ok or
+    saturated) to select trustworthy fits.
 
     Notes
     -----
@@ -239,6 +232,9 @@ def _fit_block(
 ) -> dict[str, np.ndarray]:
     """Fit one block of spectra (n, n_wavelengths); blocks keep temporaries cache-sized. Returns flat features."""
     n = flat.shape[0]
+    neg_inf = np.isneginf(flat).any(axis=1)
+    if neg_inf.any():  # -inf is no saturation: the spectrum is flagged, its points masked so the maths stays finite
+        flat = np.where(np.isneginf(flat), np.nan, flat)
     finite = np.isfinite(flat)
     masked = not finite.all()
     values = np.where(finite, flat, 0.0) if masked else flat
@@ -251,7 +247,7 @@ def _fit_block(
     if exact.any():
         rows = flat[exact]
         noise[exact] = robust_noise(np.where(np.isfinite(rows), rows, np.nan))
-    _check_negative(values, noise, leading, first_index)
+    negative = _negative(values, noise) | neg_inf
     noise = np.nan_to_num(noise, nan=0.0)
     span = grid[-1] - grid[0]
     step = float(np.min(np.diff(grid)))
@@ -260,6 +256,7 @@ def _fit_block(
 
     status = np.full(n, FitStatus.OK, dtype=np.int8)
     status[n_finite < MIN_FIT_POINTS] = FitStatus.NO_DATA
+    status[(status == FitStatus.OK) & negative] = FitStatus.NEGATIVE_COUNTS
     # pre-fit gate: the finite range must stand out of the noise, else the spectrum is dark
     dark = (hi - lo) <= np.maximum(settings.min_snr * noise, 1e-12 * np.maximum(np.abs(hi), 1.0))
     status[(status == FitStatus.OK) & dark] = FitStatus.NO_PEAK
@@ -315,7 +312,7 @@ def _fit_block(
         feats["baseline_slope_per_nm"][todo] = slope
         feats["n_iter"][todo] = res.n_iter
 
-    blank = (status == FitStatus.NO_PEAK) | (status == FitStatus.NO_DATA)
+    blank = (status == FitStatus.NO_PEAK) | (status == FitStatus.NO_DATA) | (status == FitStatus.NEGATIVE_COUNTS)
     for name, arr in feats.items():
         if arr.dtype.kind == "f":
             arr[blank] = np.nan

@@ -149,22 +149,47 @@ def test_iteration_limit_is_flagged_did_not_converge():
         (np.full((1, GRID.size), -np.inf), GRID, "spectra"),
         ([["a"] * GRID.size], GRID, "spectra"),
     ],
-    ids=["decreasing grid", "repeated wavelength", "length mismatch", "all NaN", "too few points", "-inf", "text"],
+    ids=["decreasing grid", "repeated wavelength", "length mismatch", "all NaN", "too few points", "all -inf", "text"],
 )
 def test_bad_input_raises_a_fit_error_naming_the_field(spectra, grid, field):
     with pytest.raises(FitError, match=field):
         fit_gaussians(spectra, grid)
 
 
-def test_negative_counts_beyond_noise_raise_but_slightly_negative_noise_does_not():
+def test_negative_counts_beyond_noise_are_flagged_and_the_rest_fitted():
     rng = np.random.default_rng(8)
-    spectra = gaussians([510.0, 515.0], [30.0, 30.0], [1e4, 1e4]) + rng.normal(0, 3.0, (2, GRID.size))
+    spectra = gaussians([510.0, 515.0, 520.0], [30.0, 30.0, 28.0], [1e4, 1e4, 8e3]) + rng.normal(0, 3.0, (3, GRID.size))
     fit = fit_gaussians(spectra, GRID)  # dips of a few counts below zero are noise
     assert np.all(fit.status == "ok")
-    spectra[1, 10] = -5000.0
-    with pytest.raises(FitError, match=r"spectra: counts down to -5000 at spectrum \(1,\)"):
-        fit_gaussians(spectra, GRID)
-    assert issubclass(FitError, ValueError)
+    good = fit.peak_nm.copy()
+    spectra[1, 10] = -5000.0  # one corrupt point (a real export's bad blank subtraction)
+    spectra[2] -= 3000.0  # a whole spectrum far below zero
+    fit = fit_gaussians(spectra, GRID)
+    assert list(fit.status) == ["ok", "negative_counts", "negative_counts"]
+    assert fit.peak_nm[0] == good[0]  # the good spectrum's fit does not depend on its bad neighbours
+    assert np.isnan(fit.peak_nm[1:]).all() and np.isnan(fit.height[1:]).all()
+    assert not fit.usable[1:].any()
+    assert FitStatus.NEGATIVE_COUNTS.label == "negative_counts"
+
+
+def test_minus_inf_points_flag_their_spectrum_only():
+    spectra = gaussians([510.0, 515.0], [30.0, 30.0], [1e4, 1e4])
+    spectra[0, 3] = -np.inf
+    fit = fit_gaussians(spectra, GRID)
+    assert list(fit.status) == ["negative_counts", "ok"]
+
+
+def test_negative_spectra_in_a_big_stack_do_not_stop_the_blocks():
+    import twin.analysis.fitting as fitting
+
+    rng = np.random.default_rng(2)
+    stack = gaussians(np.full(fitting.BLOCK + 7, 512.0), np.full(fitting.BLOCK + 7, 30.0),
+                      np.full(fitting.BLOCK + 7, 1e4)) + rng.normal(0, 3.0, (fitting.BLOCK + 7, GRID.size))
+    stack[[5, fitting.BLOCK + 3]] -= 2000.0
+    fit = fit_gaussians(stack.reshape(1, -1, GRID.size), GRID)
+    bad = np.flatnonzero(fit.status[0] == "negative_counts")
+    assert list(bad) == [5, fitting.BLOCK + 3]
+    assert (fit.status[0][np.setdiff1d(np.arange(stack.shape[0]), bad)] == "ok").all()
 
 
 @pytest.mark.parametrize("option", [{"min_snr": -1.0}, {"max_fwhm_nm": 0.0}, {"max_iter": 0}])

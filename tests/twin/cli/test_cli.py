@@ -114,6 +114,24 @@ def test_gen5_export_fits_back_to_the_same_features(run_dir, tmp_path, capsys):
     assert "Simulation" in capsys.readouterr().out
 
 
+def test_fit_flags_a_well_far_below_zero_and_fits_the_rest(tmp_path, capsys):
+    """Real exports hold wells with counts far below zero (a bad blank subtraction): flagged, not fatal."""
+    import numpy as np
+
+    from instruments.cytation import write_gen5_spectra
+
+    wl = np.arange(400.0, 652.0, 2.0)
+    peak = 12000 * np.exp(-0.5 * ((wl - 510.0) / 13.0) ** 2) + 10
+    counts = np.stack([np.stack([peak, peak - 4000.0, peak])] * 2)  # 2 reads x 3 wells; B1 is corrupt
+    export = write_gen5_spectra(tmp_path / "lab.txt", ["A1", "B1", "C1"], wl, counts)
+    assert main(["fit", str(export), "--out", str(tmp_path / "fit")]) == 0
+    f = pd.read_csv(tmp_path / "fit" / "features.csv")
+    assert set(f[f.well == "B1"].status) == {"negative_counts"} and f[f.well == "B1"].peak_nm.isna().all()
+    assert set(f[f.well != "B1"].status) == {"ok"}
+    assert (f[f.well != "B1"].peak_nm - 510.0).abs().max() < 0.1
+    assert "negative_counts: 2" in capsys.readouterr().out
+
+
 def test_fit_of_a_missing_or_wrong_file_is_a_clear_error(tmp_path, capsys):
     assert main(["fit", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o")]) == 2
     bad = tmp_path / "bad.txt"

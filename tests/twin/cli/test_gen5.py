@@ -58,7 +58,7 @@ def test_plain_string_wells_and_incomplete_grids(run_dir, tmp_path):
     assert cli(["export-gen5", str(copy), "-o", str(tmp_path / "s.txt")]) == 0
     assert (tmp_path / "s.txt").read_bytes() == (run_dir / "gen5_export.txt").read_bytes()
     df.iloc[1:].to_parquet(copy / "spectra.parquet")
-    with pytest.raises(ValueError, match="do not fill the 3 reads x 40 wells x 126 wavelengths grid"):
+    with pytest.raises(ValueError, match="do not fill the 5 reads x 40 wells x 126 wavelengths grid"):
         cli(["export-gen5", str(copy), "-o", str(tmp_path / "x.txt")])
     (copy / "manifest.json").unlink()
     with pytest.raises(FileNotFoundError, match="no manifest.json"):
@@ -68,8 +68,8 @@ def test_plain_string_wells_and_incomplete_grids(run_dir, tmp_path):
 def test_inspect_of_the_twins_export(run_dir, capsys):
     assert cli(["inspect", str(run_dir / "gen5_export.txt")]) == 0
     out = capsys.readouterr().out
-    for text in ["reader: Cytation5 serial Unknown, Gen5 3.12.08, Simulation", "read type: Fluorescence Spectrum x3",
-                 "wells: 40 (A1..D4)", "wavelengths: ex 365 nm, em 400-650 nm (126 points)", "reads: 3",
+    for text in ["reader: Cytation5 serial Unknown, Gen5 3.12.08, Simulation", "read type: Fluorescence Spectrum x5",
+                 "wells: 40 (A1..D4)", "wavelengths: ex 365 nm, em 400-650 nm (126 points)", "reads: 5",
                  "time span: n/a", "overflow (OVRFLW): 0"]:
         assert text in out, text
 

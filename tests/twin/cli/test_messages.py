@@ -324,7 +324,7 @@ def test_a_rehearsed_crash_says_resume_and_resume_notes_warnings(plate, tmp_path
     out = tmp_path / "d"
     assert run(["run", plate, "--out", out, "--hours", "1", "--every-min", "0.1", "--quiet", "--no-figures",
                 "--durable", "--faults", f]) == 2
-    assert f"crashed the run" in (line := err_of(capsys)) and f"larp-twin resume {out}" in line
+    assert "crashed the run" in (line := err_of(capsys)) and f"larp-twin resume {out}" in line
     assert run(["resume", out, "--quiet", "--no-figures"]) == 0
     captured = capsys.readouterr()
     assert "note: one scan of 3 wells takes" in captured.err
@@ -406,7 +406,7 @@ def test_semicolon_plate_map_missing_a_column_gets_the_separator_hint(tmp_path, 
 
 @pytest.mark.parametrize("option, value, words", [
     ("--hours", "-1", "--hours -1: input should be greater than 0"),
-    ("--every-min", "0", "--every-min 0: input should be greater than 0"),
+    ("--every-min", "-5", "--every-min -5: input should be greater than or equal to 0"),
     ("--hours", "1000", "--hours 1000: input should be less than or equal to 168"),
 ])
 def test_schedule_options_get_one_line_naming_the_option(plate, tmp_path, capsys, option, value, words):

@@ -35,7 +35,7 @@ def resume_process(run: Path, pace_s: float) -> subprocess.Popen:
     # each process gets a different hash seed: resumed runs must not depend on set/dict-of-str ordering
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "PYTHONHASHSEED": "random"}
-    return subprocess.Popen([sys.executable, "-m", "twin.records.resume", str(run), "--quiet", "--no-figures",
+    return subprocess.Popen([sys.executable, "-m", "twin.cli", "resume", str(run), "--quiet", "--no-figures",
                              "--pace-s", str(pace_s)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 

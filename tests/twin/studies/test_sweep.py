@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pytest
 
-from twin.studies.sweep import SweepRunError, add_cli, plan_campaigns, run_sweep
+from twin.cli.sweep import add_cli
+from twin.studies.sweep import SweepRunError, plan_campaigns, run_sweep
 from twin.studies.spec import PARAMETERS, SweepSpecError, condition_rows, load_spec
 
 # 2 antisolvents x 4 ratios = 8 conditions, 2 per plate -> 4 campaigns of 1 h: a couple of seconds in all

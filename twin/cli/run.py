@@ -1,0 +1,185 @@
+"""``larp-twin run``, ``scenarios`` and ``export-ot2``: campaigns on the twin and the robot's protocol file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+
+def _schedule(hours, every_min):
+    """The Schedule for ``--hours``/``--every-min`` (None: the default), errors naming the option."""
+    from pydantic import ValidationError
+
+    from twin.config import Schedule
+    from twin.messages import UserError, validation_text
+
+    sched = {}
+    if hours is not None:
+        sched["hours"] = hours
+    if every_min is not None:
+        sched["every_min"] = every_min
+    try:
+        return Schedule(**sched)
+    except ValidationError as e:
+        raise UserError(f"{validation_text(e)} (allowed: 0 < --hours <= 168, 0 <= --every-min <= 1440, 0 = back to back)") from None
+
+
+def _campaign_from_arg(target: str, hours, every_min):
+    from scenarios import SCENARIOS, build_campaign
+    from twin.campaign import Campaign
+    from twin.messages import UserError
+    from twin.platemap import read_plate_map
+
+    schedule = _schedule(hours, every_min)
+    if target in SCENARIOS:
+        return build_campaign(target, schedule=schedule)
+    path = Path(target)
+    if path.is_dir():
+        raise UserError(f"plate map {target!r} is a directory; give a plate-map .csv file (one row per well) or a "
+                        f"built-in scenario ({', '.join(sorted(SCENARIOS))})")
+    if target.lower().endswith(".csv") or path.exists():
+        pm = read_plate_map(target)
+        return Campaign(name=path.stem, description=f"plate map {target}", plate_map=pm,
+                        plate_wells=pm.attrs["plate_wells"], schedule=schedule)
+    raise UserError(f"{target!r} is neither a built-in scenario ({', '.join(sorted(SCENARIOS))}) nor a plate-map "
+                    f".csv file; check the spelling or the path")
+
+
+def check_seed(seed: int) -> None:
+    from twin.messages import UserError
+
+    if not 0 <= seed < 2**32:
+        raise UserError(f"--seed {seed}: allowed: an integer 0 <= seed < 2**32")
+
+
+def cmd_run(args) -> int:
+    """Run a campaign; the summary's wall time is the whole command's (reading inputs to the last file written)."""
+    from twin import outdir
+
+    wall0 = getattr(args, "wall0", None) or time.perf_counter()
+    check_seed(args.seed)
+    out = outdir.check_target(args.out, "run", overwrite=args.overwrite)
+    campaign = _campaign_from_arg(args.target, args.hours, args.every_min)
+    if args.faults:
+        from twin.faults import FaultPlan, check_fault_wells
+
+        plan = FaultPlan.load(args.faults)
+        check_fault_wells(plan, campaign.plate_map, source=args.faults)
+        campaign = campaign.model_copy(update={"faults": plan})
+    if args.params:
+        from twin.params import load_params
+
+        lab = campaign.lab.model_copy(update={"chemistry": load_params(args.params), "chemistry_source": args.params})
+        campaign = campaign.model_copy(update={"lab": lab})
+    progress = None if not args.quiet else False
+    from twin.faults import SimulatedCrash
+
+    try:
+        result, written = _run(campaign, out, args, progress)
+    except SimulatedCrash as e:  # a rehearsed crash (a fault plan's `crash` with hard: false)
+        from twin.messages import UserError
+
+        then = (f"continue it with `larp-twin resume {out}`" if args.durable else
+                "add --durable to rehearse the recovery with `larp-twin resume`")
+        raise UserError(f"the fault plan {args.faults} crashed the run ({e}), as planned; {then}") from None
+    m = result.manifest
+    print(f"{m['scenario']}: {m['wells_read']} wells x {m['reads']} reads x {m['wavelengths']} wavelengths; "
+          f"{m['virtual_s'] / 3600:.2f} virtual h in {time.perf_counter() - wall0:.2f} wall s -> {written}")
+    print(_timing_line(campaign, m))
+    if "faults" in m:
+        f = m["faults"]
+        acts = ", ".join(f"{k} {v}" for k, v in sorted(f["actions"].items()))
+        planned = len(campaign.faults.faults)
+        fired = planned - len(f.get("not_fired", []))
+        print(f"faults: {fired} of {planned} planned faults fired ({f['injected_total']} injected); actions: "
+              f"{acts} (events.jsonl)")
+        for text in f.get("not_fired", []):
+            print(f"faults: did not fire: {text}")
+    return 0
+
+
+def _timing_line(campaign, m: dict) -> str:
+    """What lab day takes, from the twin: robot preparation, one scan, the reads (docs/lab_day.md quotes it)."""
+    from twin.campaign import read_duration_s
+
+    scan_min = read_duration_s(campaign, m["wells_read"]) / 60.0
+    return (f"timing: robot preparation {m['prep_s'] / 60:.1f} min; plate on the reader "
+            f"{(m['kinetic_start_s'] - m['prep_s']) / 60:.1f} min later; one scan of {m['wells_read']} wells "
+            f"{scan_min:.1f} min; {m['reads']} reads in {(m['virtual_s'] - m['kinetic_start_s']) / 3600:.2f} h")
+
+
+def _run(campaign, out, args, progress):
+    """Run ``campaign`` (durable or not) and write its outputs; (result, the results directory)."""
+    from twin import outdir
+    from twin.campaign import run_campaign
+    from twin.records.export import write_results
+
+    if args.durable:
+        from twin.records.resume import run_durable
+
+        # a finished previous run is replaced (moved aside, removed once this one has finished)
+        with outdir.replacing(out, args.overwrite or outdir.owner(out)[0] == "run"):
+            result = run_durable(campaign, out, seed=args.seed, figures=not args.no_figures, progress=progress)
+            outdir.write_marker(out, "run")
+        return result, out / "results"
+    result = run_campaign(campaign, seed=args.seed, progress=progress)
+    return result, write_results(result, out, figures=not args.no_figures)
+
+
+def cmd_scenarios(args) -> int:
+    from scenarios import SCENARIOS
+
+    width = max(len(n) for n in SCENARIOS)
+    for name, s in SCENARIOS.items():
+        print(f"{name:<{width}}  {s.summary}")
+    return 0
+
+
+def _is_ot2_protocol(head: bytes) -> bool:
+    """An OT-2 protocol file ``export-ot2`` wrote (it may be replaced without --overwrite)."""
+    return b"exported from the larp-twin twin" in head or b"larp-twin" in head[:400]
+
+
+def cmd_export_ot2(args) -> int:
+    from twin import outdir
+    from twin.protocol_export import export_protocol
+
+    out = outdir.check_target(args.out, "export-ot2", overwrite=args.overwrite, kind="file", option="-o/--out",
+                              own_file=_is_ot2_protocol)
+    campaign = _campaign_from_arg(args.target, None, None)
+    with outdir.atomic_file(out) as tmp:
+        export_protocol(campaign.plate_map, tmp, api_level=args.api_level, plate_wells=campaign.plate_wells,
+                        name=f"LARP {campaign.name}")
+    print(f"{campaign.name}: OT-2 protocol -> {out} (check: opentrons_simulate {out})")
+    return 0
+
+
+def add_cli(sub) -> None:
+    """Add ``run``, ``export-ot2`` and ``scenarios``."""
+    from twin.outdir import add_overwrite
+
+    p = sub.add_parser("run", help="run a campaign (a built-in scenario or a plate-map CSV) on the twin")
+    p.add_argument("target", help="scenario name (see `larp-twin scenarios`) or PLATE.csv")
+    p.add_argument("--out", required=True, help="output directory: new, empty, or a finished run (replaced "
+                   "atomically); anything else needs --overwrite")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")
+    p.add_argument("--hours", type=float, default=None, help="kinetic read-out length (default 12)")
+    p.add_argument("--every-min", type=float, default=None, help="minutes between reads (default 10)")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--faults", default=None, help="fault plan (YAML/JSON) to inject; see twin/faults/plan.py")
+    p.add_argument("--params", default=None, help="chemistry parameters (LarpParameters JSON, as `larp-twin "
+                   "calibrate` writes); default: the built-in calibration")
+    p.add_argument("--durable", action="store_true",
+                   help="journal every read into OUT/journal.jsonl, results in OUT/results; "
+                        "an interrupted run continues with `larp-twin resume OUT`")
+    add_overwrite(p)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("export-ot2", help="write a stand-alone OT-2 protocol (.py) for the Opentrons App")
+    p.add_argument("target", help="scenario name or PLATE.csv")
+    p.add_argument("-o", "--out", required=True, help="protocol file to write")
+    p.add_argument("--api-level", default="2.20", help="OT-2 protocol apiLevel (default 2.20)")
+    add_overwrite(p)
+    p.set_defaults(func=cmd_export_ot2)
+    p = sub.add_parser("scenarios", help="list the built-in scenarios")
+    p.set_defaults(func=cmd_scenarios)

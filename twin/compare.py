@@ -1,0 +1,284 @@
+"""Twin against lab: the twin's run and the lab's measurements, same wells, same times -> residuals and a verdict.
+
+``compare(run_dir, measured, out_dir)`` writes into ``out_dir``:
+
+- ``comparison.csv``: one row per measured well and read: the measured and the twin's peak (nm), FWHM (nm) and
+  height (RFU) at that well's time, and the residuals ``twin - measured`` (``log10_height_ratio`` =
+  log10(twin / measured), both heights floored at ``HEIGHT_FLOOR_RFU``);
+- ``summary.json``: peak and FWHM RMSE (nm), log10-height RMSE (decades), the share of wells whose 12 h intensity
+  direction (last measured read against first) agrees, the same RMSEs per measured read, and the counts of wells
+  compared and missing;
+- ``comparison.png``: one panel per well, the twin's peak and height over time as lines, the lab's as points.
+
+Time alignment (explicit, both directions documented):
+
+- The twin's ``features.csv`` has ``time_min`` = each well's age since its precursor injection at the middle of
+  its scan. ``plate.csv`` has ``injected_at_min`` (campaign minutes of each well's injection) and ``manifest.json``
+  has ``kinetic_start_s`` (campaign seconds at which the reader's kinetic schedule began). So a twin read's time in
+  the kinetic run is ``run_min = injected_at_min + time_min - kinetic_start_s / 60``.
+- Measured ``run_min`` (minutes since the reader's kinetic run started) is compared on that axis; measured
+  ``time_min`` (age since injection) on the twin's own ``time_min`` axis.
+- The twin's features are interpolated linearly to each measured time, per well (nearest read within half a read
+  interval beyond the twin's first/last read; farther out the row counts as outside the twin's run).
+
+Which rows count: peak and FWHM residuals only where the lab's well still emits (measured height >=
+``min_height``, default 1000 RFU: the shared data's README says heights of a few hundred RFU or less are fits of
+noise) and both fits are usable (twin status ``ok``/``saturated``; a measured ``status``, if present, likewise).
+Heights count wherever both are known; a twin read with no peak (``no_peak``, dark) counts as height 0.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twin.measured import read_measured
+
+USABLE = ("ok", "saturated")
+HEIGHT_FLOOR_RFU = 10.0  #: dark level of the reader (the paper's blank wells read 0-20 RFU); log residuals floor
+MIN_HEIGHT_RFU = 1000.0
+
+
+class CompareError(ValueError):
+    """Inputs that cannot be compared (no common wells, a run directory without its files, an output in the way)."""
+
+
+@dataclass
+class Comparison:
+    table: pd.DataFrame
+    summary: dict
+    out_dir: Path
+
+
+def load_run(run_dir) -> tuple[pd.DataFrame, pd.DataFrame, dict, Path]:
+    """features, plate and manifest of a ``larp-twin run`` directory (or a durable run's ``results``)."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run directory {run}: no such directory")
+    if not (run / "features.csv").is_file() and (run / "results" / "features.csv").is_file():
+        run = run / "results"
+    for name in ("features.csv", "plate.csv", "manifest.json"):
+        if not (run / name).is_file():
+            raise FileNotFoundError(f"{run} holds no {name}: pass a `larp-twin run` output directory")
+    features = pd.read_csv(run / "features.csv")
+    plate = pd.read_csv(run / "plate.csv")
+    manifest = json.loads((run / "manifest.json").read_text())
+    need = {"features.csv": (features, ["well", "read", "time_min", "peak_nm", "fwhm_nm", "height", "status"]),
+            "plate.csv": (plate, ["well", "injected_at_min"])}
+    for name, (table, cols) in need.items():
+        missing = [c for c in cols if c not in table.columns]
+        if missing:
+            raise CompareError(f"{run / name}: missing column(s) {missing}")
+    if "kinetic_start_s" not in manifest:
+        raise CompareError(f"{run / 'manifest.json'}: no kinetic_start_s (when the reads started)")
+    return features, plate, manifest, run
+
+
+def twin_run_minutes(features: pd.DataFrame, plate: pd.DataFrame, manifest: dict) -> np.ndarray:
+    """Each twin read's minutes since the kinetic run started: injected_at_min + time_min - kinetic_start_s/60."""
+    inj = plate.set_index("well")["injected_at_min"].astype(float)
+    first = float(np.nanmin(inj.to_numpy())) if np.isfinite(inj.to_numpy()).any() else 0.0
+    inj = inj.fillna(first)  # never-injected wells (blanks) run on the plate's first injection, as features do
+    return (features["well"].map(inj).to_numpy(float) + features["time_min"].to_numpy(float)
+            - float(manifest["kinetic_start_s"]) / 60.0)
+
+
+def _at(t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Linear interpolation of y(x) at t; the edge value within half a step beyond the ends, NaN farther out."""
+    if x.size == 0:
+        return np.full(t.shape, np.nan)
+    if x.size == 1:
+        return np.where(np.abs(t - x[0]) <= 1e-9, y[0], np.nan)
+    half = 0.5 * float(np.median(np.diff(x)))
+    out = np.interp(t, x, y)
+    out[(t < x[0] - half) | (t > x[-1] + half)] = np.nan
+    return out
+
+
+def compare(run_dir, measured, out_dir, *, every_min: float | None = None, min_height: float = MIN_HEIGHT_RFU,
+            figure: bool = True) -> Comparison:
+    """Compare a twin run with a lab's measurements (a path for ``twin.measured.read_measured`` or its table)."""
+    features, plate, manifest, run = load_run(run_dir)
+    meas = measured if isinstance(measured, pd.DataFrame) else read_measured(measured, every_min=every_min)
+    axis = meas.attrs.get("time_axis", "run_min" if "run_min" in meas.columns else "time_min")
+    if axis not in meas.columns:
+        raise CompareError(f"measured table has no {axis} column")
+    twin = features.copy()
+    twin["run_min"] = twin_run_minutes(twin, plate, manifest)
+    usable = twin["status"].isin(USABLE).to_numpy()
+    twin["peak_use"] = np.where(usable, twin["peak_nm"], np.nan)
+    twin["fwhm_use"] = np.where(usable, twin["fwhm_nm"], np.nan)
+    twin["height_use"] = np.where(usable, twin["height"], np.where(twin["status"] == "no_peak", 0.0, np.nan))
+
+    twin_wells = set(twin["well"])
+    meas_wells = list(dict.fromkeys(meas["well"]))
+    common = [w for w in meas_wells if w in twin_wells]
+    missing = [w for w in meas_wells if w not in twin_wells]
+    if not common:
+        raise CompareError(f"no well of the measured data ({', '.join(meas_wells[:6])}...) is in the twin run "
+                           f"{run} ({', '.join(sorted(twin_wells)[:6])}...): run the twin on the lab's plate map")
+    inj = plate.set_index("well")["injected_at_min"].astype(float)
+    offset_min = inj - float(manifest["kinetic_start_s"]) / 60.0  # age = run_min - offset
+
+    rows = []
+    for well in common:
+        m = meas[meas["well"] == well]
+        tw = twin[twin["well"] == well].sort_values(axis)
+        x = tw[axis].to_numpy(float)
+        t = m[axis].to_numpy(float)
+        block = pd.DataFrame({"well": well, "read": m["read"].to_numpy() if "read" in m else -1, axis: t})
+        if axis == "run_min":
+            block["age_min"] = t - offset_min.get(well, np.nan)
+        else:
+            block["run_min"] = t + offset_min.get(well, np.nan)
+        for name, col in (("peak_nm", "peak_use"), ("fwhm_nm", "fwhm_use"), ("height", "height_use")):
+            block[f"measured_{name}"] = m[name].to_numpy(float)
+            block[f"twin_{name}"] = _at(t, x, tw[col].to_numpy(float))
+        block["twin_covers"] = np.isfinite(_at(t, x, np.zeros(x.size)))
+        block["measured_status"] = m["status"].to_numpy() if "status" in m else ""
+        rows.append(block)
+    table = pd.concat(rows, ignore_index=True)
+    emitting = table["measured_height"].to_numpy(float) >= min_height
+    if "status" in meas.columns:
+        emitting &= table["measured_status"].isin(USABLE).to_numpy()
+    table["lab_emitting"] = emitting
+    table["peak_residual_nm"] = np.where(emitting, table["twin_peak_nm"] - table["measured_peak_nm"], np.nan)
+    table["fwhm_residual_nm"] = np.where(emitting, table["twin_fwhm_nm"] - table["measured_fwhm_nm"], np.nan)
+    with np.errstate(invalid="ignore"):
+        table["log10_height_ratio"] = (np.log10(np.maximum(table["twin_height"], HEIGHT_FLOOR_RFU))
+                                       - np.log10(np.maximum(table["measured_height"], HEIGHT_FLOOR_RFU)))
+    table = table.round(4)
+
+    summary = _summary(table, axis, meas, run, missing, twin_wells, min_height)
+    out = _write(table, summary, out_dir, twin if figure else None, axis)
+    return Comparison(table, summary, out)
+
+
+def _rmse(v) -> float | None:
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return round(float(np.sqrt(np.mean(v ** 2))), 4) if v.size else None
+
+
+def _direction(table: pd.DataFrame, axis: str) -> tuple[float | None, int, list[str]]:
+    """Share of wells whose intensity moves the same way (up/down) from their first to last measured read."""
+    agree, wells, disagree = 0, 0, []
+    for well, g in table.groupby("well", sort=False):
+        g = g.sort_values(axis)
+        g = g[np.isfinite(g["measured_height"]) & np.isfinite(g["twin_height"])]
+        if len(g) < 2:
+            continue
+        first, last = g.iloc[0], g.iloc[-1]
+        lab = np.sign(np.log10(max(last["measured_height"], HEIGHT_FLOOR_RFU) / max(first["measured_height"],
+                                                                                    HEIGHT_FLOOR_RFU)))
+        tw = np.sign(np.log10(max(last["twin_height"], HEIGHT_FLOOR_RFU) / max(first["twin_height"],
+                                                                             HEIGHT_FLOOR_RFU)))
+        wells += 1
+        if lab == tw:
+            agree += 1
+        else:
+            disagree.append(str(well))
+    return (round(agree / wells, 4) if wells else None), wells, disagree
+
+
+def _summary(table, axis, meas, run, missing, twin_wells, min_height) -> dict:
+    share, n_dir, disagree = _direction(table, axis)
+    covered = table["twin_covers"].to_numpy(bool)
+    per_read = []
+    key = "read" if (table["read"] >= 0).all() else axis
+    for value, g in table.groupby(key, sort=True):
+        per_read.append({key: value.item() if hasattr(value, "item") else value,
+                         f"{axis}_median": round(float(g[axis].median()), 3), "wells": len(g),
+                         "emitting": int(g["lab_emitting"].sum()),
+                         "peak_rmse_nm": _rmse(g["peak_residual_nm"]), "fwhm_rmse_nm": _rmse(g["fwhm_residual_nm"]),
+                         "log10_height_rmse": _rmse(g["log10_height_ratio"])})
+    return {
+        "run_dir": str(run),
+        "measured": meas.attrs.get("source", ""),
+        "measured_format": meas.attrs.get("format", ""),
+        "time_axis": axis,
+        "time_source": meas.attrs.get("time_source", ""),
+        "alignment": ("twin run_min = plate.csv injected_at_min + features.csv time_min - manifest kinetic_start_s/60"
+                      if axis == "run_min" else "twin time_min (age since injection) against measured time_min"),
+        "min_height_rfu": min_height,
+        "wells_compared": int(table["well"].nunique()),
+        "wells_missing_in_twin": missing,
+        "twin_wells_not_measured": len(twin_wells - set(table["well"])),
+        "rows_compared": int(covered.sum()),
+        "rows_outside_twin_run": int((~covered).sum()),
+        "rows_emitting": int(table["lab_emitting"].sum()),
+        "peak_rmse_nm": _rmse(table["peak_residual_nm"]),
+        "fwhm_rmse_nm": _rmse(table["fwhm_residual_nm"]),
+        "log10_height_rmse": _rmse(table["log10_height_ratio"]),
+        "intensity_direction_agreement": share,
+        "intensity_direction_wells": n_dir,
+        "intensity_direction_disagree": disagree,
+        "per_read": per_read,
+    }
+
+
+def _write(table, summary, out_dir, twin, axis) -> Path:
+    """Write the three files into ``out_dir`` (the CLI hands a temp dir of ``twin.outdir.atomic_dir``)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "comparison.csv", index=False, lineterminator="\n")
+    files = ["comparison.csv", "summary.json"]
+    if twin is not None:
+        plot_comparison(table, twin, axis, out / "comparison.png", summary)
+        files.append("comparison.png")
+    (out / "summary.json").write_text(json.dumps({**summary, "files": files}, indent=2) + "\n")
+    return out
+
+
+def plot_comparison(table: pd.DataFrame, twin: pd.DataFrame, axis: str, path: Path, summary: dict) -> Path:
+    """One panel per well: twin peak (blue line) and height (orange line, log, right axis) vs lab points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    wells = list(dict.fromkeys(table["well"]))
+    ncol = min(5 if len(wells) <= 20 else 8, len(wells))
+    nrow = int(np.ceil(len(wells) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.4 * nrow + 0.8), squeeze=False, sharex=True)
+    label = "h since the kinetic run started" if axis == "run_min" else "h since injection"
+    for ax in axes.ravel()[len(wells):]:
+        ax.set_visible(False)
+    for ax, well in zip(axes.ravel(), wells):
+        tw = twin[twin["well"] == well].sort_values(axis)
+        m = table[table["well"] == well]
+        hours = tw[axis] / 60.0
+        ax.plot(hours, tw["peak_use"], color="tab:blue", lw=1.2)
+        ax.scatter(m[axis] / 60.0, m["measured_peak_nm"].where(m["lab_emitting"]), color="tab:blue",
+                   edgecolor="k", zorder=3, s=28)
+        ax.set_ylim(470, 540)
+        ax.tick_params(labelsize=7)
+        ax.set_title(well, fontsize=9)
+        ax2 = ax.twinx()
+        ax2.plot(hours, np.maximum(tw["height_use"], HEIGHT_FLOOR_RFU), color="tab:orange", lw=1.2)
+        ax2.scatter(m[axis] / 60.0, np.maximum(m["measured_height"], HEIGHT_FLOOR_RFU), color="tab:orange",
+                    edgecolor="k", marker="s", zorder=3, s=24)
+        ax2.set_yscale("log")
+        ax2.set_ylim(HEIGHT_FLOOR_RFU / 2, 2e5)
+        ax2.tick_params(labelsize=7, colors="tab:orange")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("peak (nm)", color="tab:blue", fontsize=8)
+    for ax in axes[-1, :]:
+        ax.set_xlabel(label, fontsize=8)
+
+    def fmt(v, unit=""):
+        return "n/a" if v is None else f"{v:.2f}{unit}"
+
+    fig.suptitle(f"twin (lines) vs lab (points): peak RMSE {fmt(summary['peak_rmse_nm'], ' nm')}, FWHM RMSE "
+                 f"{fmt(summary['fwhm_rmse_nm'], ' nm')}, log10 height RMSE {fmt(summary['log10_height_rmse'])}, "
+                 f"12 h direction agrees {fmt(summary['intensity_direction_agreement'])}\n"
+                 f"blue: peak (nm), orange: height (RFU, log); lab peaks only where the lab's well emits",
+                 fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / fig.get_figheight()))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
