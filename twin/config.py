@@ -53,6 +53,8 @@ class LabConfig(BaseModel):
     reader_link: LinkSettings = Field(default_factory=LinkSettings)
     reader_folder: str | None = Field(None, description="folder Gen5 exports each read into (reader='gen5-folder')")
     reader_timeout_s: float = Field(3600.0, gt=0, description="gen5-folder: longest wait for the next export")
+    reader_include_existing: bool = Field(False, description="gen5-folder: also take the exports already in "
+                                          "the folder (files copied off the Gen5 PC), oldest first")
     realtime: bool = Field(False, description="run on the wall clock (real drivers) instead of virtual time")
     pipettor_timing: PipettorTiming = Field(default_factory=PipettorTiming)
     reader_timing: ReaderTiming = Field(default_factory=ReaderTiming)

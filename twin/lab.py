@@ -42,7 +42,8 @@ class Lab:
         elif config.reader == "gen5-folder":
             from instruments.cytation import Gen5FolderReader
 
-            self.reader = Gen5FolderReader(self.clock, config.reader_folder, timeout_s=config.reader_timeout_s)
+            self.reader = Gen5FolderReader(self.clock, config.reader_folder, timeout_s=config.reader_timeout_s,
+                                           include_existing=config.reader_include_existing)
 
     def close(self) -> None:
         """Release instrument connections (serial ports)."""
