@@ -33,20 +33,6 @@ def doc_blocks() -> list[tuple[int, str, str]]:
             if m[1] in ("bash", "python")]
 
 
-def is_compare(code: str) -> bool:
-    return "larp-twin compare" in code
-
-
-def has_subcommand(name: str) -> bool:
-    from twin.cli.main import main
-
-    try:
-        main([name, "--help"])
-    except SystemExit as e:
-        return e.code == 0
-    return False
-
-
 def environment(tmp: Path) -> dict:
     bin_dir = tmp / ".bin"
     bin_dir.mkdir()
@@ -77,14 +63,13 @@ def run_block(lang: str, code: str, line: int, cwd: Path, env: dict) -> subproce
 
 @pytest.fixture(scope="module")
 def lab_day(tmp_path_factory):
-    """Run every block but `compare` in order; (folder, env, {line: CompletedProcess}, seconds)."""
+    """Run every block in order; (folder, env, {line: CompletedProcess}, seconds)."""
     tmp = tmp_path_factory.mktemp("lab_day")
     env = environment(tmp)
     out = {}
     t0 = time.perf_counter()
     for line, lang, code in doc_blocks():
-        if not is_compare(code):
-            out[line] = run_block(lang, code, line, tmp, env)
+        out[line] = run_block(lang, code, line, tmp, env)
     return tmp, env, out, time.perf_counter() - t0
 
 
@@ -95,13 +80,13 @@ def test_the_runbook_has_the_blocks_of_every_flow():
                    "python -m opentrons.cli analyze --check", 'reader="gen5-folder"', "larp-twin fit",
                    "larp-twin compare plan", 'pipettor="ot2-sim"'):
         assert needed in text, needed
-    assert sum(is_compare(code) for _, _, code in blocks) == 1
 
 
 def test_every_block_runs_on_the_twins(lab_day):
     tmp, _, out, seconds = lab_day
     assert (tmp / "plan" / "deck.txt").is_file() and (tmp / "larp_my_plate.py").is_file()
-    assert seconds < 120, f"the runbook took {seconds:.0f} s; keep its commands short"
+    # ~35 s on an idle 2-core machine; the bound only catches a block that runs away (e.g. a folder wait)
+    assert seconds < 300, f"the runbook took {seconds:.0f} s; keep its commands short"
     run_out = next(r.stdout for r in out.values() if "-> plan" in r.stdout)
     assert re.search(r"^timing: robot preparation [\d.]+ min; .* one scan of 10 wells [\d.]+ min; \d+ reads in",
                      run_out, re.M), run_out
@@ -157,6 +142,7 @@ def test_the_gen5_settings_table_is_what_the_twin_reads_and_writes(lab_day):
         assert row in doc, row
         assert found in lines, found
     assert f"every **{s.every_min:g} min** for **{s.hours:g} h**" in doc
+    assert f"--every-min {s.every_min:g}" in doc  # fit and compare of the stand-in, read on the default schedule
 
 
 def test_folder_mode_took_the_twins_exports_and_fit_reads_the_lab_export(lab_day):
@@ -177,11 +163,9 @@ def test_folder_mode_took_the_twins_exports_and_fit_reads_the_lab_export(lab_day
     assert fit["well"].nunique() == 10 and (fit["status"] == "ok").mean() > 0.9
 
 
-def test_the_compare_block(lab_day):
-    if not has_subcommand("compare"):
-        pytest.skip("`larp-twin compare` is not a registered sub-command yet: the runbook's compare block is not run")
-    tmp, env, _, _ = lab_day
-    (line, lang, code), = [b for b in doc_blocks() if is_compare(b[2])]
-    run_block(lang, code, line, tmp, env)
+def test_the_compare_block_wrote_the_comparison(lab_day):
+    tmp = lab_day[0]
     for name in ("comparison.csv", "summary.json", "comparison.png"):
         assert (tmp / "compare" / name).is_file(), name
+    summary = json.loads((tmp / "compare" / "summary.json").read_text())
+    assert summary["wells_compared"] == 10 and summary["wells_missing_in_twin"] == []
