@@ -146,6 +146,17 @@ def _lazy(module: str, name: str):
     return handler
 
 
+def cmd_calibrate(args) -> int:
+    from twin.calibrate import run_calibration, write_builtin
+
+    summary = run_calibration(args.plate_map, args.measured, args.out, n_folds=args.folds, max_nfev=args.max_nfev)
+    print(summary["text"], end="")
+    if args.write_builtin:
+        print(f"built-in calibration written to {write_builtin(summary['params_obj'], Path(args.measured).name)}")
+    print("wrote " + ", ".join(str(f) for f in summary["files"]))
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="larp-twin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -198,6 +209,16 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--hours", type=float, default=12.0, help="kinetic read-out per campaign (default 12)")
     p.set_defaults(func=_lazy("twin.reproduce", "cmd_reproduce"))
+    p = sub.add_parser("calibrate", help="fit the chemistry model to a lab's measured peak/FWHM/height table "
+                       "(cross-validated) -> params JSON + residual report")
+    p.add_argument("plate_map", help="plate-map CSV of the measured wells")
+    p.add_argument("measured", help="long CSV: well,run_min (or time_min),peak_nm,fwhm_nm,height")
+    p.add_argument("--out", required=True, help="params JSON to write (report files go beside it)")
+    p.add_argument("--folds", type=int, default=5, help="leave-wells-out folds (default 5; 1 = no cross-validation)")
+    p.add_argument("--max-nfev", type=int, default=80, help="least-squares evaluations per fit (default 80)")
+    p.add_argument("--write-builtin", action="store_true", help="also store the result as the package's built-in "
+                   "calibration (chemistry/parameters.py CALIBRATED block)")
+    p.set_defaults(func=cmd_calibrate)
     args = parser.parse_args(argv)
     from pydantic import ValidationError
 

@@ -53,6 +53,8 @@ class LabConfig(BaseModel):
     pipettor_timing: PipettorTiming = Field(default_factory=PipettorTiming)
     reader_timing: ReaderTiming = Field(default_factory=ReaderTiming)
     reader_noise: ReaderNoise = Field(default_factory=ReaderNoise)
+    well_scatter: bool = Field(True, description="sim reader: well-to-well variability and occasional failed wells "
+                               "(rates from the lab's data); False = identical, always-working wells (teaching)")
 
     @model_validator(mode="after")
     def _known_backends(self):

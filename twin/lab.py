@@ -29,7 +29,10 @@ class Lab:
             ctx = robot_context() if config.pipettor == "ot2" else simulated_context()
             self.pipettor = OT2Pipettor(self.clock, plan.deck, plan.pipettes, context=ctx)
         if config.reader == "sim":
-            self.reader = SimPlateReader(self.clock, rng=np.random.default_rng(reader_seed),
+            from chemistry import LarpModel
+
+            self.reader = SimPlateReader(self.clock, model=LarpModel(well_scatter=config.well_scatter),
+                                         rng=np.random.default_rng(reader_seed),
                                          timing=config.reader_timing, noise=config.reader_noise, faults=faults)
         elif config.reader == "cytation-serial":
             from instruments.cytation import CytationSerialReader
