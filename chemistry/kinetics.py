@@ -100,7 +100,8 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     # delayed colloidal collapse (issue 12): steady, then a logistic fall around t_c (ligand shell below critical
     # coverage; the ensemble's spread of coverages sets the width cv * t_c)
     t_c = p.collapse_tau_min / rate * np.exp(-p.collapse_polarity * (polarity - 1.0)
-                                             + p.collapse_amine * col(drivers.amine_majority))
+                                             + p.collapse_amine * col(drivers.amine_majority)
+                                             - p.collapse_shortness * short)
     colloid = 0.5 * (1.0 - np.tanh(0.5 * (t - t_c) / (p.collapse_cv * t_c)))  # 1 / (1 + exp((t - t_c) / w))
 
     # phases

@@ -43,14 +43,11 @@ FIT_PARAMETERS: dict[str, tuple[float, float]] = {
     "amine_cap_polarity": (0.0, 1.0),
     "ripening_nm3_per_min": (0.0, 10.0),
     "collapse_tau_min": (200.0, 900.0),
-    "collapse_amine": (0.0, 1.5),
     "size_polarity": (0.8, 2.5),
-    "cs4pbbr6_polarity": (-0.95, 1.0),
     "defect_polarity": (0.0, 2.0),
     "defect_free_amine_polarity": (-1.0, 1.0),
-    "embedded_polarity": (0.0, 20.0),
 }
-SCALES = {"peak_nm": 1.5, "fwhm_nm": 4.0, "log_height": 0.2}
+SCALES = {"peak_nm": 1.5, "fwhm_nm": 2.5, "log_height": 0.2}
 
 
 class CalibrationError(ValueError):

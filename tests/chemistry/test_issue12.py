@@ -9,11 +9,11 @@ from chemistry import LarpModel, LarpParameters
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = Path("/work/shared/reference/real_data")
-CAL = ROOT / "chemistry" / "calibrations" / "issue12_chloroform_1to30.json"
+CAL = None  # the built-in calibration carries the issue-12 mechanisms
 
 
 def test_scatter_reproducible_and_switchable():
-    params = LarpParameters.model_validate_json(CAL.read_text())
+    params = LarpParameters.calibrated()
     on = LarpModel(params)
     a = on.sample_batch(200, np.random.default_rng(3))
     b = on.sample_batch(200, np.random.default_rng(3))
@@ -30,7 +30,7 @@ def test_labconfig_switch():
 
 def test_calibrated_mechanisms_amine_red_shift_and_delayed_collapse():
     from chemistry import standard_recipes
-    model = LarpModel(LarpParameters.model_validate_json(CAL.read_text()))
+    model = LarpModel(LarpParameters.calibrated())
     rec = standard_recipes([0.2, 2.0], "chloroform", "C18", 1 / 30)
     st = model.state(rec, np.tile([30.0, 300.0, 650.0], (2, 1)))
     acid, amine = st.peak_nm[0], st.peak_nm[1]
