@@ -127,7 +127,9 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
             * np.power(surviving, p.size_fragment_exponent))
     # soft floor: this protocol makes cubes, not strongly confined dots (no emission < 500 nm in toluene, Fig 3)
     floor = p.min_edge_nm * np.exp(-p.min_edge_polarity * polar_plus)
-    soft_floor = lambda x: np.minimum(np.power(x ** 4 + floor ** 4, 0.25) * size_mult, p.max_edge_nm)  # noqa: E731
+    # the well's nucleation scatter (size_mult) acts on the micelle-set size, before the floor of the smallest
+    # cube (issue 12: CF wells near the floor scatter, toluene wells never fall below the floor)
+    soft_floor = lambda x: np.minimum(np.power((x * size_mult) ** 4 + floor ** 4, 0.25), p.max_edge_nm)  # noqa: E731
     edge = soft_floor(edge)
     # amine capping of the nuclei in polar antisolvent (issue 12: CF amine-majority starts at ~490 nm)
     amine_bound = 1.0 - np.exp(-reactivity * free_amine)
