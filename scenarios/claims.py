@@ -253,7 +253,10 @@ def chloroform_claims(run: PaperRun, toluene: PaperRun, octyl_cf: PaperRun) -> l
     out.append(Claim("chloroform-acid-suppressed-amine-grows", "Fig. 6B", "After 12 h in chloroform: OAc-majority PL "
                      "largely suppressed, OLAm-majority PL increased", run.name,
                      f"median height(12 h)/height(t0) {ka:.2f} (1:0.1-0.9), {kb:.2f} (1:1.5-2)",
-                     "acid-majority < 0.3 and amine-majority > 1.3", ka < 0.3 and kb > 1.3))
+                     "acid-majority < 0.3 and amine-majority > 1.3", ka < 0.3 and kb > 1.3,
+                     "" if ka < 0.3 and kb > 1.3 else "the amine-majority wells' growth (LSW ripening + surface "
+                     "defects) or the acid-majority collapse (t_c ~7 h) misses the threshold on this plate; amine-"
+                     "majority wells may also fade late (t_c ~12-13 h with per-well rate scatter, as the lab's B7/B8/B10)"))
     f0 = s.t0("fwhm_nm")
     wa, wb = _med(f0[_sel(s, 0.1, 0.3)]), _med(f0[_sel(s, 1.8, 2.0)])
     f12 = _med(s.t12("fwhm_nm")[_sel(s, 1.5, 2.0)])
@@ -262,7 +265,11 @@ def chloroform_claims(run: PaperRun, toluene: PaperRun, octyl_cf: PaperRun) -> l
                      f"t0 median {wa:.1f} nm (1:0.1-0.3) -> {wb:.1f} nm (1:1.8-2); 12 h median {f12:.1f} nm (1:1.5-2)",
                      "t0 broadening > 0 and |12 h - 26.2| < 2.5 (paper: 'no appreciable differences, "
                      "particularly after 12 h'; the lab's 10.7 h fits of these wells: 25.8-26.8 nm)",
-                     wb > wa and abs(f12 - 26.2) < 2.5))
+                     wb > wa and abs(f12 - 26.2) < 2.5,
+                     "" if wb > wa and abs(f12 - 26.2) < 2.5 else "model shortfall, not a measurement limit: the "
+                     "ripened amine-majority NCs keep the ion-pair trap broadening (~17 meV) on top of the homogeneous "
+                     "width, so their 12 h line is ~28-29 nm where the lab's is 25.8-26.8 nm; the lab's t0 widths "
+                     "(35-44 nm, amine-majority) show a polydisperse small-NC ensemble the model does not yet give"))
     kt = _med((tol.t12("height") / tol.t0("height"))[_sel(tol, 0.1, 0.9)])
     out.append(Claim("chloroform-less-stable", "Fig. 6 vs 2, Discussion", "The polar antisolvent decomposes the NCs "
                      "faster than toluene", run.name,
