@@ -132,7 +132,7 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     soft_floor = lambda x: np.minimum(np.power((x * size_mult) ** 4 + floor ** 4, 0.25), p.max_edge_nm)  # noqa: E731
     edge = soft_floor(edge)
     # amine capping of the nuclei in polar antisolvent (issue 12: CF amine-majority starts at ~490 nm)
-    amine_bound = 1.0 - np.exp(-reactivity * free_amine)
+    amine_bound = 1.0 - np.exp(-p.amine_bound_per_free_amine * reactivity * free_amine)
     edge = edge * np.exp(-p.amine_cap_polarity * polar_plus * amine_bound)
     # Ostwald ripening (LSW): L^3 = L0^3 + K t, monomer from Pb-amine complexes, soluble in polar antisolvent
     k_ripe = p.ripening_nm3_per_min * rate * amine_bound * np.exp(p.ripening_polarity * (polarity - 1.0))

@@ -82,6 +82,9 @@ class LarpParameters(BaseModel):
     # held back at the nucleation burst and the nuclei stay small (CF amine-majority t0 ~489-491 nm vs ~503-510 nm
     # acid-majority at similar heights: real_data chloroform_1to30_measured.csv, read 3). Applied after the soft floor
     # (toluene: polarity 0, no effect). L *= exp(-k * polarity+ * (1 - exp(-reactivity * free amine per Pb)))
+    # how quickly the capping saturates in free amine per Pb (the lab's B1, amine:acid 1.1 v/v, is already as blue as
+    # B2-B10): amine_bound = 1 - exp(-k * reactivity * free amine per Pb); used by the capping and the ripening
+    amine_bound_per_free_amine: float = 1.0  # [calibrated: larp-twin calibrate on real_data]
     amine_cap_polarity: float = 0.4  # [calibrated: larp-twin calibrate on real_data]
     # Ostwald ripening (Lifshitz-Slyozov-Wagner, J. Phys. Chem. Solids 19, 35 (1961); Z. Elektrochem. 65, 581
     # (1961)): L^3 = L0^3 + K t, monomer supply from Pb-amine complexes, soluble in polar antisolvent:
@@ -181,7 +184,7 @@ CALIBRATED: dict[str, float] = {
     'confinement_exponent': 1.65434,
     'reference_edge_nm': 31.9641,
     'size_ligand_exponent': 0.411586,
-    'size_polarity': 1.3528,
+    'size_polarity': 1.32612,
     'size_shortness': 0.636799,
     'size_free_amine': 2.88273,
     'size_free_amine_max': 0.444012,
@@ -202,10 +205,11 @@ CALIBRATED: dict[str, float] = {
     'desorption_polarity': 0,
     'desorption_shortness': 4.0368,
     'desorption_polarity_shortness': 1.73383,
-    'amine_cap_polarity': 0.431051,
-    'ripening_nm3_per_min': 4.06857,
+    'amine_bound_per_free_amine': 14.8185,
+    'amine_cap_polarity': 0.237096,
+    'ripening_nm3_per_min': 1.84823,
     'defect_free_amine_polarity': -1,
-    'collapse_tau_min': 422.65,
+    'collapse_tau_min': 420.911,
     'embedded_yield': 0.0474515,
     'embedded_shortness': 6.5193,
     'embedded_edge_ratio': 1.01028,
@@ -214,6 +218,6 @@ CALIBRATED: dict[str, float] = {
     'defect_free_amine': 1.56564,
     'defect_ligand_excess': 0.519144,
     'defect_shortness': 0.000160747,
-    'defect_polarity': 1.19126e-11,
+    'defect_polarity': 3.11206e-14,
 }
 # END CALIBRATED

@@ -41,6 +41,7 @@ PRIOR_WEIGHT = 0.3
 #: fitted parameters and their bounds (everything else: kept)
 FIT_PARAMETERS: dict[str, tuple[float, float]] = {
     "amine_cap_polarity": (0.0, 1.0),
+    "amine_bound_per_free_amine": (0.3, 20.0),
     "ripening_nm3_per_min": (0.0, 10.0),
     "collapse_tau_min": (200.0, 900.0),
     "size_polarity": (0.8, 2.5),
@@ -239,7 +240,11 @@ def run_calibration(plate_map_path, measured_path, out_path, *, seed: int = 0, n
     pm = validate_plate_map(pm, pm.attrs["plate_wells"], source=str(plate_map_path))
     measured = read_long_table(measured_path)
     problem = build_problem(pm, measured, seed)
-    base = base or LarpParameters.calibrated()
+    if base is None:
+        # start every fit (and every fold) from the hand-set defaults of the fitted subset, not from a stored fit of
+        # these same wells: the cross-validation must not see its held-out wells through the starting point/prior
+        defaults = LarpParameters()
+        base = LarpParameters.calibrated().model_copy(update={k: getattr(defaults, k) for k in FIT_PARAMETERS})
     paper = _paper_evaluator() if use_paper else None
     params = fit(problem, base, paper, max_nfev)
     fitted = pd.concat([problem.rows, predict(params, problem)], axis=1)

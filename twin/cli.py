@@ -215,7 +215,7 @@ def main(argv=None) -> int:
     p.add_argument("measured", help="long CSV: well,run_min (or time_min),peak_nm,fwhm_nm,height")
     p.add_argument("--out", required=True, help="params JSON to write (report files go beside it)")
     p.add_argument("--folds", type=int, default=5, help="leave-wells-out folds (default 5; 1 = no cross-validation)")
-    p.add_argument("--max-nfev", type=int, default=80, help="least-squares evaluations per fit (default 80)")
+    p.add_argument("--max-nfev", type=int, default=300, help="least-squares evaluations per fit (default 300)")
     p.add_argument("--write-builtin", action="store_true", help="also store the result as the package's built-in "
                    "calibration (chemistry/parameters.py CALIBRATED block)")
     p.set_defaults(func=cmd_calibrate)
