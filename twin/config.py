@@ -63,6 +63,8 @@ class LabConfig(BaseModel):
                                              "LarpParameters, or the path of its JSON file (`larp-twin calibrate`); "
                                              "None: the built-in calibration")
     chemistry_source: str | None = Field(None, description="the file `chemistry` came from (set when given a path)")
+    well_scatter: bool = Field(True, description="sim reader: well-to-well variability and occasional failed wells "
+                               "(rates from the lab's data); False = identical, always-working wells (teaching)")
 
     @model_validator(mode="before")
     @classmethod

@@ -31,7 +31,7 @@ class Lab:
         if config.reader == "sim":
             from chemistry import LarpModel
 
-            self.reader = SimPlateReader(self.clock, model=LarpModel(config.chemistry),
+            self.reader = SimPlateReader(self.clock, model=LarpModel(config.chemistry, well_scatter=config.well_scatter),
                                          rng=np.random.default_rng(reader_seed),
                                          timing=config.reader_timing, noise=config.reader_noise, faults=faults)
         elif config.reader == "cytation-serial":
