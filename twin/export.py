@@ -30,12 +30,14 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    drawing = None
     try:
         result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
         spectra = result.spectra_long()
         _write_parquet(spectra, tmp / "spectra.parquet")
         features = result.features()
         features.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
+        drawing = start_figures(result, spectra, features, tmp / "figures") if figures else None
         with open(tmp / "log.jsonl", "w") as fh:
             for source, entries in result.logs.items():
                 for e in entries:
@@ -46,8 +48,8 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
             with open(tmp / "events.jsonl", "w") as fh:
                 for e in result.events:
                     fh.write(json.dumps(e, default=float) + "\n")
-        if figures:
-            write_figures(result, spectra, features, tmp / "figures")
+        if drawing is not None:
+            drawing.result()
         files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
         manifest = {**result.manifest, "files": files + ["manifest.json"]}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
@@ -59,6 +61,8 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
         else:
             os.replace(tmp, out)
     except BaseException:
+        if drawing is not None:
+            drawing.cancel()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
@@ -88,23 +92,92 @@ def _groups(plate):
     return (plate["antisolvent"] + " " + plate["acid"] + ":" + plate["amine"]).set_axis(plate["well"])
 
 
-def write_figures(result: CampaignResult, spectra, features, fig_dir: Path) -> list[Path]:
-    """Spectro-temporal heatmaps per well group and peak/FWHM/intensity vs time (the paper's Figs 2 and 3)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from twin.analysis import plot_feature_trajectories, plot_heatmaps, plot_ratio_summary
-
-    fig_dir.mkdir(parents=True, exist_ok=True)
+def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> list[tuple]:
+    """The figures of a run as independent jobs ``(function name, args, kwargs)`` of ``twin.analysis.plots``."""
     groups = _groups(result.plate)
-    paths = list(plot_heatmaps(spectra, fig_dir, group_by=groups) or [])
-    p = fig_dir / "features_vs_time.png"
-    plot_feature_trajectories(features, p, group_by=groups)
-    paths.append(p)
+    jobs = []
+    # heatmaps: one job per well group (each writes its own files), so they can be drawn side by side
+    wells = list(dict.fromkeys(spectra["well"].astype(str)))
+    by_group: dict[str, list] = {}
+    for w in wells:
+        by_group.setdefault(str(groups.get(w, "ungrouped")), []).append(w)
+    for label, members in by_group.items():
+        sub = spectra[spectra["well"].isin(members)]
+        jobs.append(("plot_heatmaps", (sub, fig_dir), {"group_by": groups[groups.index.isin(members)]}))
+    jobs.append(("plot_feature_trajectories", (features, fig_dir / "features_vs_time.png"), {"group_by": groups}))
     plate = result.plate
     synthesised = plate[(plate["acid_uL"] > 0) & (plate["pbbr2_uL"] > 0)]
     if (synthesised["amine_uL"] / synthesised["acid_uL"]).nunique() > 1:  # a ratio series: the paper's Fig. 2
-        p = fig_dir / "ratio_summary.png"
-        plot_ratio_summary(features, synthesised, p, group_by=groups)
-        paths.append(p)
-    return paths
+        jobs.append(("plot_ratio_summary", (features, synthesised, fig_dir / "ratio_summary.png"),
+                     {"group_by": groups}))
+    return jobs
+
+
+def _draw(job: tuple) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from twin.analysis import plots
+
+    name, args, kwargs = job
+    out = getattr(plots, name)(*args, **kwargs)
+    return list(out) if isinstance(out, list) else [out]
+
+
+class _Drawn:
+    """Figures already drawn in this process (the same ``result()`` as a future)."""
+
+    def __init__(self, paths):
+        self.paths = paths
+
+    def result(self):
+        return self.paths
+
+    def cancel(self) -> None:
+        pass
+
+
+class _Drawing:
+    """Figures being drawn in worker processes; ``result()`` waits for them (and re-raises their errors)."""
+
+    def __init__(self, pool, futures):
+        self.pool, self.futures = pool, futures
+
+    def result(self) -> list[Path]:
+        try:
+            return [p for f in self.futures for p in f.result()]
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def cancel(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None):
+    """Start drawing the figures; returns a handle whose ``result()`` waits for them and lists the PNGs.
+
+    With more than one CPU the figures are drawn in forked worker processes (matplotlib imported there), so they
+    draw while the caller writes the other files and side by side with each other; ``workers=1`` (or
+    ``LARP_TWIN_FIGURE_WORKERS=1``, or a platform without ``fork``) draws them here, one after the other. The PNGs are
+    the same bytes either way.
+    """
+    import multiprocessing as mp
+
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    jobs = _figure_jobs(result, spectra, features, fig_dir)
+    if workers is None:
+        workers = int(os.environ.get("LARP_TWIN_FIGURE_WORKERS", 0)) or min(len(jobs), os.cpu_count() or 1, 4)
+    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+        return _Drawn([p for job in jobs for p in _draw(job)])
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+    # longest first: the trajectory and ratio figures, then the heatmaps
+    order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] == "plot_heatmaps")
+    futures = [pool.submit(_draw, jobs[i]) for i in order]
+    return _Drawing(pool, futures)
+
+
+def write_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None) -> list[Path]:
+    """Spectro-temporal heatmaps per well group and peak/FWHM/intensity vs time (the paper's Figs 2 and 3)."""
+    return start_figures(result, spectra, features, fig_dir, workers=workers).result()
