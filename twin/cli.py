@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -39,6 +40,14 @@ def cmd_run(args) -> int:
 
         campaign = campaign.model_copy(update={"faults": FaultPlan.load(args.faults)})
     progress = None if not args.quiet else False
+    server = None
+    if args.serve:  # the monitor watches the journal, so a served run is a durable one
+        from twin.monitor.cli import serve
+
+        args.durable = True
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        server = serve(args.out, host=args.host, port=args.port, token=args.token, params=args.params,
+                       seeds=args.seeds, consecutive=args.consecutive, block=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if args.durable:
@@ -56,6 +65,20 @@ def cmd_run(args) -> int:
     if "faults" in m:
         acts = ", ".join(f"{k} {v}" for k, v in sorted(m["faults"]["actions"].items()))
         print(f"faults: {m['faults']['injected_total']} injected; actions: {acts} (events.jsonl)")
+        from twin.monitor.cli import append_flag_events
+        from twin.monitor.forecast import flags_for_result
+
+        flags = flags_for_result(result, params=args.params, seeds=args.seeds, consecutive=args.consecutive)
+        if flags:
+            append_flag_events(flags, out / "events.jsonl")
+            print(f"forecast: {len(flags)} well(s) left the twin's band: "
+                  f"{', '.join(sorted({f['well'] for f in flags}))} (events.jsonl)")
+    if server is not None:
+        print("run finished; still serving (Ctrl-C stops)")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            server.shutdown()
     return 0
 
 
@@ -161,6 +184,12 @@ def main(argv=None) -> int:
     p.add_argument("--durable", action="store_true",
                    help="journal every read into OUT/journal.jsonl, results in OUT/results; "
                         "an interrupted run continues with `larp-twin resume OUT`")
+    p.add_argument("--serve", action="store_true", help="serve the live monitor of OUT while it runs (implies "
+                   "--durable); see `larp-twin watch`")
+    from twin.monitor.cli import add_cli as add_watch_cli, add_forecast_args, add_server_args
+
+    add_server_args(p)
+    add_forecast_args(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("export-ot2", help="write a stand-alone OT-2 protocol (.py) for the Opentrons App")
     p.add_argument("target", help="scenario name or PLATE.csv")
@@ -192,6 +221,7 @@ def main(argv=None) -> int:
     add_resume_cli(sub)
     add_sweep_cli(sub)
     add_optimize_cli(sub)
+    add_watch_cli(sub)
     p = sub.add_parser("reproduce", help="run the paper's experiments on the twin and write a PASS/FAIL report "
                        "(report.md, report.html) of every claim")
     p.add_argument("--out", required=True, help="output directory")
