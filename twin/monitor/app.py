@@ -98,14 +98,14 @@ def plate_figure(v, fc, metric: str, selected: str | None):
                 last = 0.0
         x.append(k + 1)
         y.append(chr(ord("A") + r))
-        c.append(last if np.isfinite(last) else None)
+        c.append(last)
         state = "blank" if w in blanks else "FAILED" if w in failed else "FLAGGED" if w in flagged else ""
         text.append(f"{w} {state}<br>{METRICS[metric]}: {last:.4g}")
         sym.append("x" if w in blanks else "square")
         line.append("red" if (w in failed or w in flagged) else "black" if w == selected else "rgba(0,0,0,0.2)")
     fig = go.Figure(go.Scatter(
         x=x, y=y, mode="markers", text=text, hoverinfo="text", customdata=list(v.wells),
-        marker=dict(size=30, symbol=sym, color=c, colorscale="Viridis", showscale=True,
+        marker=dict(size=30, symbol=sym, color=np.asarray(c, float), colorscale="Viridis", showscale=True,
                     colorbar=dict(title=METRICS[metric]), line=dict(color=line, width=3))))
     fig.update_layout(height=380, margin=dict(l=30, r=10, t=30, b=20), title="plate (latest read)",
                       xaxis=dict(range=[0.3, cols + 0.7], dtick=1, side="top"),
