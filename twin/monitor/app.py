@@ -136,12 +136,14 @@ def well_figures(v, fc, well: str | None):
     for row, m in enumerate(METRICS, start=1):
         if fc is not None and m in fc.lo and fc.lo[m].shape[:1] == (len(v.wells),):
             lo, hi = fc.lo[m][i][: len(t_h)], fc.hi[m][i][: len(t_h)]
-            traj.add_trace(go.Scatter(x=t_h, y=hi, line=dict(width=0), showlegend=False, hoverinfo="skip"),
+            traj.add_trace(go.Scatter(x=t_h.tolist(), y=_list(hi), mode="lines", line=dict(width=0), showlegend=False,
+                                      hoverinfo="skip"),
                            row=row, col=1)
-            traj.add_trace(go.Scatter(x=t_h, y=lo, fill="tonexty", line=dict(width=0), name="twin forecast",
+            traj.add_trace(go.Scatter(x=t_h.tolist(), y=_list(lo), mode="lines", fill="tonexty", line=dict(width=0),
+                                      name="twin forecast",
                                       fillcolor="rgba(100,150,250,0.3)", showlegend=row == 1), row=row, col=1)
         y = np.where(usable, getattr(v, m)[i], 0.0 if m == "height" else np.nan)
-        traj.add_trace(go.Scatter(x=t_h, y=y, mode="lines+markers", name=well, marker=dict(size=4),
+        traj.add_trace(go.Scatter(x=t_h.tolist(), y=_list(y), mode="lines+markers", name=well, marker=dict(size=4),
                                   line=dict(color="black"), showlegend=row == 1), row=row, col=1)
     traj.update_layout(height=520, margin=dict(l=50, r=10, t=40, b=40), title=f"{well}: trajectories")
     traj.update_xaxes(title_text="time since injection (h)", row=3, col=1)
@@ -304,6 +306,11 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
                 files)
 
     return app
+
+
+def _list(a) -> list:
+    """Plain list (NaN -> None) so the page's figure data holds arrays, not typed-array blobs."""
+    return [None if not np.isfinite(x) else float(x) for x in np.asarray(a, float)]
 
 
 def _jsonable(obj):
