@@ -40,6 +40,10 @@ def cmd_run(args) -> int:
 
         campaign = campaign.model_copy(update={"faults": FaultPlan.load(args.faults)})
     progress = None if not args.quiet else False
+    if not args.no_figures:  # figure workers import matplotlib while the campaign runs
+        from twin.export import prepare_figure_workers
+
+        prepare_figure_workers()
     server = None
     if args.serve:  # the monitor watches the journal, so a served run is a durable one
         from twin.monitor.cli import serve

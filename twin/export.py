@@ -153,25 +153,70 @@ class _Drawing:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+_POOL = None  # figure workers started ahead of time by ``prepare_figure_workers``
+
+
+def _warm() -> None:
+    """Worker initializer: import matplotlib and the plotting module while the campaign is still running."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import twin.analysis.plots  # noqa: F401
+
+
+def _workers(n_jobs: int | None = None) -> int:
+    """Figure worker processes: ``LARP_TWIN_FIGURE_WORKERS``, else the CPUs not already busy (1: draw here)."""
+    n = int(os.environ.get("LARP_TWIN_FIGURE_WORKERS", 0))
+    if not n:
+        cpus = os.cpu_count() or 1
+        try:
+            idle = cpus - os.getloadavg()[0]  # on a loaded machine extra processes only add their own start-up
+        except OSError:
+            idle = cpus
+        n = min(cpus, 4) if idle >= 1.0 else 1
+    return min(n, n_jobs) if n_jobs else n
+
+
+def prepare_figure_workers(workers: int | None = None) -> None:
+    """Fork the figure workers now (they import matplotlib at once), so that drawing starts warm later.
+
+    ``larp-twin run`` calls this before the campaign: the workers' imports overlap the simulation. A no-op with one
+    CPU (or ``LARP_TWIN_FIGURE_WORKERS=1``) or without ``fork``.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _POOL
+    workers = workers or _workers()
+    if _POOL is not None or workers <= 1 or "fork" not in mp.get_all_start_methods():
+        return
+    _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=_warm)
+    for _ in range(workers):  # start them all now (the executor otherwise forks lazily, one per submit)
+        _POOL.submit(int)
+
+
 def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None):
     """Start drawing the figures; returns a handle whose ``result()`` waits for them and lists the PNGs.
 
-    With more than one CPU the figures are drawn in forked worker processes (matplotlib imported there), so they
-    draw while the caller writes the other files and side by side with each other; ``workers=1`` (or
-    ``LARP_TWIN_FIGURE_WORKERS=1``, or a platform without ``fork``) draws them here, one after the other. The PNGs are
-    the same bytes either way.
+    With more than one CPU the figures are drawn in forked worker processes (matplotlib imported there; started
+    early by ``prepare_figure_workers`` if it was called), so they draw while the caller writes the other files and
+    side by side with each other; ``workers=1`` (or ``LARP_TWIN_FIGURE_WORKERS=1``, or a platform without ``fork``)
+    draws them here, one after the other. The PNGs are the same bytes either way.
     """
     import multiprocessing as mp
 
+    global _POOL
     fig_dir.mkdir(parents=True, exist_ok=True)
     jobs = _figure_jobs(result, spectra, features, fig_dir)
     if workers is None:
-        workers = int(os.environ.get("LARP_TWIN_FIGURE_WORKERS", 0)) or min(len(jobs), os.cpu_count() or 1, 4)
+        workers = _workers(len(jobs))
     if workers <= 1 or "fork" not in mp.get_all_start_methods():
         return _Drawn([p for job in jobs for p in _draw(job)])
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+    pool, _POOL = _POOL, None
+    if pool is None:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
     # longest first: the trajectory and ratio figures, then the heatmaps
     order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] == "plot_heatmaps")
     futures = [pool.submit(_draw, jobs[i]) for i in order]
