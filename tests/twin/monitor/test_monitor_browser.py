@@ -112,3 +112,26 @@ def test_run_being_written_updates_the_open_page(browser, tmp_path):
             srv.shutdown()
         proc.kill()
         proc.wait()
+
+
+def test_replay_plays_and_the_slider_moves_time(browser, faulty_run):
+    from twin.monitor.app import create_app
+    from werkzeug.serving import make_server
+    import threading
+
+    app = create_app(faulty_run, replay=3600.0)  # 1 h of campaign per second
+    srv = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        page, foreign = _page(browser)
+        page.goto(f"http://127.0.0.1:{srv.server_port}/", timeout=20_000)
+        page.wait_for_function("document.querySelector('#status').innerText.includes('replay at')", timeout=20_000)
+        page.click("#play")
+        page.wait_for_function("(() => { const m = document.querySelector('#status').innerText"
+                               ".match(/replay at ([0-9.]+) h/); return m && parseFloat(m[1]) > 1.5; })()",
+                               timeout=20_000)
+        assert page.inner_text("#play") == "pause"
+        page.screenshot(path=str(SHOTS / "replay.png"), full_page=True)
+        assert foreign == []
+    finally:
+        srv.shutdown()
