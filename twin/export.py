@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -97,12 +99,11 @@ def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> li
     groups = _groups(result.plate)
     jobs = []
     # heatmaps: one job per well group (each writes its own files), so they can be drawn side by side
-    wells = list(dict.fromkeys(spectra["well"].astype(str)))
-    by_group: dict[str, list] = {}
-    for w in wells:
-        by_group.setdefault(str(groups.get(w, "ungrouped")), []).append(w)
-    for label, members in by_group.items():
-        sub = spectra[spectra["well"].isin(members)]
+    codes, wells = pd.factorize(spectra["well"])  # on the categorical codes: no per-row string work
+    label_of = np.array([str(groups.get(w, "ungrouped")) for w in wells], dtype=object)
+    for label in dict.fromkeys(label_of):
+        members = [w for w, lab in zip(wells, label_of) if lab == label]
+        sub = spectra[(label_of == label)[codes]]
         jobs.append(("plot_heatmaps", (sub, fig_dir), {"group_by": groups[groups.index.isin(members)]}))
     jobs.append(("plot_feature_trajectories", (features, fig_dir / "features_vs_time.png"), {"group_by": groups}))
     plate = result.plate
