@@ -265,17 +265,16 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
             trig = dash.ctx.triggered_id
             t = clock.get("t_s")
             t = begin if t is None else t
-            playing = bool(clock.get("playing"))
-            if trig == "play":
-                playing = not playing
-                if playing and t >= end:
-                    t = begin
+            # playing follows the button's click count (not a toggled flag): a tick computed while the click was
+            # in flight cannot undo it
+            playing = bool((clicks or 0) % 2)
+            if trig == "play" and playing and t >= end:
+                t = begin
             elif trig == "slider" and slider is not None:
                 t = float(slider)
-            elif playing and clock.get("wall") is not None:
+            elif playing and clock.get("wall") is not None and clock.get("playing"):
                 t = min(end, t + (now - clock["wall"]) * replay)
-                playing = t < end
-            return ({"playing": playing, "t_s": t, "wall": now}, "pause" if playing else "play", end,
+            return ({"playing": playing, "t_s": t, "wall": now}, "pause" if playing and t < end else "play", end,
                     round(t, 1))
 
     @app.callback(
