@@ -7,8 +7,10 @@ For each spectrum:
 - ``band_edge_nm``: the inflection of the absorption onset, i.e. where OD falls fastest with wavelength
   (the maximum of -dOD/dlambda, vertex of a parabola through the three points around it), searched in ``window_nm``
   (default 400-600 nm: the perovskite's onset, clear of the Cs4PbBr6 band near 314 nm); NaN when the drop is less
-  than ``min_drop_od`` (a well without nanocrystals) or the spectrum is saturated there.
-- ``exciton_nm``: the local OD maximum within 40 nm blue of the band edge (parabolic vertex), NaN if none.
+  than ``min_drop_od`` (a well without nanocrystals) or the steepest point is the window's first unsaturated one.
+  Saturated points (OD over the reader's ceiling, NaN) are left out.
+- ``exciton_nm``: the local OD maximum within 40 nm blue of the band edge (parabolic vertex); NaN if none, or if it
+  is saturated.
 - ``od_edge``: OD at the band edge (interpolated): how much perovskite absorbs there.
 """
 
@@ -39,23 +41,19 @@ def band_edge(wavelength_nm, od, window_nm=(400.0, 600.0), min_drop_od: float = 
     y = np.asarray(od, float)
     inside = (wl >= window_nm[0]) & (wl <= window_nm[1])
     wl, y = wl[inside], y[inside]
-    if len(wl) < 4 or not np.isfinite(y).all():  # too few points, or saturated (OVRFLW) in the window
-        ok = np.isfinite(y)
-        if ok.sum() < 4:
-            return nan
-        # keep the red side after the last saturated point: the onset lies there
-        last_bad = np.flatnonzero(~ok).max()
-        wl, y = wl[last_bad + 1:], y[last_bad + 1:]
-        if len(wl) < 4:
-            return nan
-    slope = -np.gradient(y, wl)
-    i = int(np.argmax(slope))
-    if np.nanmax(y[: i + 1]) - np.nanmin(y[i:]) < min_drop_od:
+    ok = np.isfinite(y)  # saturated points (OVRFLW, NaN) are left out; the onset lies on the red side of them
+    if ok.sum() < 4:
         return nan
-    edge = _vertex(wl, slope, i)
-    out = {"band_edge_nm": edge, "exciton_nm": np.nan, "od_edge": float(np.interp(edge, wl, y))}
-    peaks = [j for j in range(1, len(wl) - 1)
-             if y[j] > y[j - 1] and y[j] >= y[j + 1] and edge - 40.0 <= wl[j] <= edge]
+    wf, yf = wl[ok], y[ok]
+    slope = -np.gradient(yf, wf)
+    i = int(np.argmax(slope))
+    if i == 0 or np.max(yf[: i + 1]) - np.min(yf[i:]) < min_drop_od:  # no onset inside the window
+        return nan
+    edge = _vertex(wf, slope, i)
+    out = {"band_edge_nm": edge, "exciton_nm": np.nan, "od_edge": float(np.interp(edge, wf, yf))}
+    with np.errstate(invalid="ignore"):  # a peak next to a saturated point is not located: NaN
+        peaks = [j for j in range(1, len(wl) - 1)
+                 if y[j] > y[j - 1] and y[j] >= y[j + 1] and edge - 40.0 <= wl[j] <= edge]
     if peaks:
         j = max(peaks, key=lambda j: wl[j])
         out["exciton_nm"] = _vertex(wl, y, j)
