@@ -18,12 +18,18 @@ from instruments.ot2.layout import DeckLayout
 from instruments.reader import AbsorbanceSpectrumRead, SpectrumRead
 from twin.config import LabConfig, Schedule
 from twin.faults import EventLog, FaultInjector, FaultPlan
+from twin.faults.recovery import CampaignAborted, GuardedPipettor, Recovery
 from twin.lab import Lab
 from twin.platemap import validate_plate_map
 from twin.prep import plan_deck, prepare_plate
-from twin.faults.recovery import CampaignAborted, GuardedPipettor, Recovery
 from twin.procedure.model import Procedure, procedure_from_schedule
-from twin.procedure.runner import ProcedureRunner, Resume, planned_min, step_duration_s, warn_overruns
+from twin.procedure.runner import (
+    ProcedureRunner,
+    Resume,
+    planned_min,
+    step_duration_s,
+    warn_overruns,
+)
 from twin.records.documents import DocumentStream, ProgressBar
 from twin.results import CampaignResult
 
@@ -48,12 +54,12 @@ class Campaign(BaseModel):
                                         "one-loop PL procedure ``schedule`` stands for")
 
 
-def procedure_of(campaign: "Campaign") -> Procedure:
+def procedure_of(campaign: Campaign) -> Procedure:
     """The reader procedure ``campaign`` runs: its own, or the one its schedule stands for."""
     return campaign.procedure if campaign.procedure is not None else procedure_from_schedule(campaign.schedule)
 
 
-def read_duration_s(campaign: "Campaign", n_wells: int) -> float:
+def read_duration_s(campaign: Campaign, n_wells: int) -> float:
     """How long one PL scan of ``n_wells`` takes on the configured reader twin."""
     return step_duration_s(procedure_of(campaign).pl, campaign.lab.reader_timing, n_wells)
 

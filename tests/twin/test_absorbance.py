@@ -9,7 +9,13 @@ from scenarios import build_campaign, plates
 from twin.analysis.absorbance import band_edge
 from twin.campaign import Campaign, run_campaign
 from twin.config import Schedule
-from twin.procedure import AbsorbanceEndpoint, AbsorbanceSpectrum, Kinetic, PLSpectrum, Procedure
+from twin.procedure import (
+    AbsorbanceEndpoint,
+    AbsorbanceSpectrum,
+    Kinetic,
+    PLSpectrum,
+    Procedure,
+)
 from twin.records.export import write_results
 
 

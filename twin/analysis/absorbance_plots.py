@@ -7,11 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
 
-from twin.analysis.plots import DPI, FAST_PNG, _groups  # noqa: E402
+from twin.analysis.plots import DPI, FAST_PNG, _groups
 
 
 def plot_absorbance(absorbance: pd.DataFrame, abs_features: pd.DataFrame, pl_features: pd.DataFrame, out_path,

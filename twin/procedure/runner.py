@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from instruments.reader import AbsorbanceRead, AbsorbanceSpectrumRead, SpectrumRead
-from twin.procedure.model import AbsorbanceEndpoint, AbsorbanceSpectrum, Delay, Kinetic, PLSpectrum, Procedure
+from twin.procedure.model import (
+    AbsorbanceEndpoint,
+    AbsorbanceSpectrum,
+    Delay,
+    Kinetic,
+    PLSpectrum,
+    Procedure,
+)
 
 
 @dataclass

@@ -4,7 +4,13 @@ import pytest
 
 from twin.config import Schedule
 from twin.messages import UserError
-from twin.procedure import Kinetic, PLSpectrum, Procedure, load_procedure, procedure_from_schedule
+from twin.procedure import (
+    Kinetic,
+    PLSpectrum,
+    Procedure,
+    load_procedure,
+    procedure_from_schedule,
+)
 
 
 def _err(tmp_path, text: str) -> str:

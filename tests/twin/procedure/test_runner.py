@@ -6,7 +6,13 @@ import pytest
 from scenarios import plates
 from twin.campaign import Campaign, run_campaign
 from twin.config import Schedule
-from twin.procedure import Delay, Kinetic, PLSpectrum, Procedure, procedure_from_schedule
+from twin.procedure import (
+    Delay,
+    Kinetic,
+    PLSpectrum,
+    Procedure,
+    procedure_from_schedule,
+)
 
 
 def tiny(**kw):
