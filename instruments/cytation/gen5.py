@@ -377,6 +377,9 @@ def read_gen5_spectra(path, *, read_type: str | None = "Fluorescence Spectrum") 
         raise Gen5FormatError(f"{name}: expected read type {read_type!r}, the procedure has "
                               f"{procedure['read_types'] or 'no Read step'}")
 
+    if read_type == "Fluorescence Spectrum":  # a run that also read absorbance: keep its emission sections
+        em = [sec for sec in sections if sec[0] == "EM Spectrum" or sec[0].endswith(":EM Spectrum")]
+        sections = em or sections
     wavelength = None
     tables, wells_seen = [], []
     for title, header_at in sections:

@@ -78,3 +78,14 @@ def test_paper_chloroform_abs_scenario_reads_absorbance_then_pl():
     c = build_campaign("paper-chloroform-abs", schedule=Schedule(hours=1))
     (loop,) = c.procedure.steps
     assert loop.duration_min == 60 and [s.type for s in loop.steps] == ["absorbance_spectrum", "pl_spectrum"]
+
+
+def test_the_pl_reader_of_a_mixed_export_takes_the_em_sections(tmp_path):
+    from instruments.cytation.gen5 import read_gen5_spectra
+
+    r = run_campaign(tiny(PROC), progress=False)
+    out = write_results(r, tmp_path / "out", figures=False)
+    g = read_gen5_spectra(out / "gen5_export.txt")
+    assert all(name.endswith(":EM Spectrum") for name in g.section_names)
+    cube = r.dataset["intensity"].transpose("read", "well", "wavelength_nm").values
+    assert np.array_equal(g.counts, cube, equal_nan=True)
