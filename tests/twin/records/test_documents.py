@@ -75,3 +75,25 @@ def test_a_campaign_file_of_an_unknown_format_is_refused_clearly(tmp_path):
     shutil.rmtree(run / RESULTS_DIR)
     with pytest.raises(JournalError, match="format 9"):
         resume(run)
+
+
+def test_a_restart_continues_a_two_loop_procedure_in_its_second_loop():
+    from twin.records.resume import restart_point
+
+    proc = Procedure(steps=[Kinetic(interval_min=5, duration_min=20, steps=[PLSpectrum()]),
+                            Kinetic(interval_min=15, duration_min=60, steps=[PLSpectrum()])])
+    c = tiny(proc)
+    docs = []
+    full = run_campaign(c, progress=False, subscribers=[lambda n, d: docs.append((n, d))])
+    records = [{"type": "clock", "wall_epoch_s": 0.0, "time_factor": 1.0, "realtime": False}]
+    records += [{"type": n, **d} for n, d in docs if n in JOURNALED]
+    records.insert(2, {"type": "kinetic", "t_s": full.manifest["kinetic_start_s"]})
+    reads = [i for i, r in enumerate(records) if r["type"] == "read"]
+    second_loop = [i for i in reads if records[i].get("loop") == 1]
+    cut = records[:second_loop[1] + 1]  # crashed after the second read of the second loop
+    restart = restart_point([{"seq": k, **r} for k, r in enumerate(cut)], c)
+    assert (restart.last_loop, restart.last_slot) == (1, records[second_loop[1]]["slot"])
+    again = run_campaign(c, progress=False, restart=restart)
+    import numpy as np  # the restarted clock keeps the journaled times to a few ms
+
+    assert np.allclose(again.dataset["read_start_min"].values, full.dataset["read_start_min"].values, atol=1e-3)
