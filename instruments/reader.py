@@ -57,6 +57,17 @@ class AbsorbanceRead:
     end_s: float
 
 
+@dataclass(frozen=True)
+class AbsorbanceSpectrumRead:
+    """One absorbance scan: ``od`` is (n_wells, n_wavelengths) optical density; NaN where over the reader's ceiling."""
+
+    wells: list[str]
+    wavelength_nm: np.ndarray
+    od: np.ndarray
+    start_s: float
+    end_s: float
+
+
 def emission_grid(start_nm: float, stop_nm: float, step_nm: float) -> np.ndarray:
     """The emission wavelengths of a scan, start..stop inclusive (400, 650, 2 -> 126 points)."""
     if step_nm <= 0:
@@ -100,6 +111,15 @@ class PlateReader(abc.ABC):
     @abc.abstractmethod
     def _hw_read_absorbance(self, wells: np.ndarray, wavelength_nm: float) -> Generator:
         """Read; the generator returns OD (n_wells,) with NaN for overflow."""
+
+    def _hw_read_absorbance_spectrum(self, wells: np.ndarray, wavelength_nm: np.ndarray) -> Generator:
+        """Scan; returns OD (n_wells, n_wavelengths). Default: one endpoint read per wavelength (what a reader
+        without a spectrum command, such as the Cytation's serial protocol, can do); the twin overrides it."""
+        cols = []
+        for wl in wavelength_nm:
+            od = yield from self._hw_read_absorbance(wells, float(wl))
+            cols.append(np.asarray(od, float))
+        return np.stack(cols, axis=1)
 
     def _record(self, command: str, **args) -> None:
         self.log.append({"t_s": round(self.clock.now, 3), "command": command, **args})
@@ -193,3 +213,15 @@ class PlateReader(abc.ABC):
         od = yield from self._hw_read_absorbance(idx, float(wavelength_nm))
         self._record("read_absorbance", wells=len(names), wavelength_nm=wavelength_nm)
         return AbsorbanceRead(names, float(wavelength_nm), od, start, self.clock.now)
+
+    def read_absorbance_spectrum(self, wells: Sequence[str] | None = None, *, start_nm: float = 300.0,
+                                 stop_nm: float = 600.0, step_nm: float = 5.0) -> Generator:
+        """Absorbance scan ``start_nm``..``stop_nm`` in ``step_nm`` of ``wells``; returns an AbsorbanceSpectrumRead."""
+        names, idx = self._ready(wells)
+        _check_range("absorbance start_nm", start_nm, *ABSORBANCE_RANGE_NM)
+        _check_range("absorbance stop_nm", stop_nm, *ABSORBANCE_RANGE_NM)
+        wl = emission_grid(start_nm, stop_nm, step_nm)
+        start = self.clock.now
+        od = yield from self._hw_read_absorbance_spectrum(idx, wl)
+        self._record("read_absorbance_spectrum", wells=len(names), wavelength_nm=[wl[0], wl[-1], len(wl)])
+        return AbsorbanceSpectrumRead(names, wl, od, start, self.clock.now)

@@ -51,10 +51,15 @@ class CampaignResult:
     manifest: dict
     logs: dict = field(default_factory=dict)
     deck_sheet: str = ""
+    #: absorbance reads, long: ``well, read, step, time_min, wavelength_nm, od`` (None: the procedure had none)
+    absorbance: pd.DataFrame | None = None
+    #: the Gen5 read order of the run: ("em", PL read index) / ("abs", absorbance read index), in time order
+    read_order: list = field(default_factory=list)
+    procedure: object = None  #: the run's ``twin.procedure.Procedure`` (for exports)
 
     @classmethod
     def from_run(cls, *, campaign, plate_map, plate: Labware, reads, seed, virtual_s, wall_s, backends, marks,
-                 logs, deck_sheet) -> "CampaignResult":
+                 logs, deck_sheet, abs_reads=(), procedure=None) -> "CampaignResult":
         table = dispensed_table(plate_map, plate)
         wells = reads[0].wells
         counts = np.stack([r.counts for r in reads], axis=1)  # (well, read, wavelength)
@@ -99,7 +104,26 @@ class CampaignResult:
             "overflow_points": int(np.isnan(counts).sum()),
             "chemistry": params_record(campaign.lab.chemistry, campaign.lab.chemistry_source),
         }
-        return cls(campaign.name, seed, table, ds, manifest, logs, deck_sheet)
+        if procedure is not None:
+            manifest["procedure"] = procedure.model_dump(mode="json")
+        absorbance = None
+        order = [("em", i, r.start_s) for i, r in enumerate(reads)]
+        if abs_reads:
+            manifest["absorbance_reads"] = len(abs_reads)
+            inj_of = dict(zip(wells, inj))
+            absorbance = _absorbance_long(abs_reads, inj_of)
+            order += [("abs", i, r.start_s) for i, r in enumerate(abs_reads)]
+        order.sort(key=lambda o: o[2])
+        return cls(campaign.name, seed, table, ds, manifest, logs, deck_sheet, absorbance,
+                   [(kind, i) for kind, i, _ in order], procedure)
+
+    def absorbance_features(self) -> pd.DataFrame | None:
+        """Band edge and first excitonic peak of every absorbance spectrum (``twin.analysis.absorbance``)."""
+        if self.absorbance is None:
+            return None
+        from twin.analysis.absorbance import absorbance_features
+
+        return absorbance_features(self.absorbance)
 
     def spectra_long(self) -> pd.DataFrame:
         """Long format: ``well, read, time_min, wavelength_nm, intensity`` (one row per point)."""
@@ -134,3 +158,20 @@ class CampaignResult:
             out[name] = np.round(np.asarray(getattr(f, name), float).ravel(), 6)
         out["status"] = np.asarray(f.status_name if hasattr(f, "status_name") else f.status).ravel()
         return out
+
+
+def _absorbance_long(abs_reads, inj_of: dict) -> pd.DataFrame:
+    """``well, read, time_min, wavelength_nm, od`` for every absorbance read (time since the well's injection at
+    the middle of the read)."""
+    parts = []
+    for k, r in enumerate(abs_reads):
+        wl = np.asarray(r.wavelength_nm, float)
+        mid = (r.start_s + r.end_s) / 2
+        t = np.array([(mid - inj_of.get(w, np.nan)) / 60.0 for w in r.wells])
+        n = len(wl)
+        parts.append(pd.DataFrame({
+            "well": np.repeat(r.wells, n), "read": k, "time_min": np.repeat(np.round(t, 4), n),
+            "wavelength_nm": np.tile(wl, len(r.wells)), "od": np.asarray(r.od, float).ravel()}))
+    out = pd.concat(parts, ignore_index=True)
+    out["well"] = pd.Categorical(out["well"], categories=list(dict.fromkeys(abs_reads[0].wells)))
+    return out

@@ -112,14 +112,19 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
                        when: datetime | None = None, plate_type: str = "96 WELL PLATE (Use plate lid)",
                        plate_rows: int = 8, plate_columns: int = 12,
                        experiment_path: str = "", protocol_path: str = "",
-                       all_plate_wells: bool | None = None) -> Path:
+                       all_plate_wells: bool | None = None, absorbance: Sequence | None = None,
+                       order: Sequence[tuple[str, int]] | None = None) -> Path:
     """Write spectra as a Gen5 export.
 
     Parameters: ``wells`` read (names such as ``B7``); ``wavelength_nm`` (n_wl,) an even grid; ``counts`` RFU,
     (n_wells, n_wl) for one scan or (n_reads, n_wells, n_wl) for a series, NaN -> ``OVRFLW``; ``layout`` ``"tab"``
     (Gen5's TXT) or ``"csv"`` (the lab's comma variant); ``all_plate_wells``: list every plate well in the table
     headers, unread ones empty (Gen5's TXT; default for ``tab``) or only the wells read, in plate order (the shape the
-    lab's notebooks hold, 2 + n_wells columns; default for ``csv``). Returns the path.
+    lab's notebooks hold, 2 + n_wells columns; default for ``csv``); ``absorbance``: absorbance spectra read in the
+    same run, a list of ``(wavelength_nm, od)`` with ``od`` (n_wells, n_wl) (NaN -> ``OVRFLW``), written as Gen5's
+    ``Absorbance Spectrum`` read steps (sections ``Read N:Spectrum``, OD to 3 decimals); ``order``: the read steps in
+    time order as ``("em", k)`` / ``("abs", k)`` (default: the emission reads, then the absorbance ones). Returns the
+    path.
     """
     if layout not in ("tab", "csv"):
         raise ValueError(f"layout must be 'tab' or 'csv', got {layout!r}")
@@ -142,7 +147,12 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
         all_plate_wells = layout == "tab"
     header_wells = plate_wells if all_plate_wells else [w for w in plate_wells if w in column_of]
     n_reads = data.shape[0]
-    names = ["EM Spectrum"] if n_reads == 1 else [f"Read {k + 1}:EM Spectrum" for k in range(n_reads)]
+    absorbance = list(absorbance or [])
+    if order is None:
+        order = [("em", k) for k in range(n_reads)] + [("abs", k) for k in range(len(absorbance))]
+    order = list(order)
+    section = {"em": "EM Spectrum", "abs": "Spectrum"}
+    names = [section[kind] if len(order) == 1 else f"Read {n + 1}:{section[kind]}" for n, (kind, _) in enumerate(order)]
     when = when or datetime.now()
 
     rows: list[list[str]] = [[], []]  # Gen5 starts with two blank lines
@@ -169,7 +179,15 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
     add()
     add("Plate Type", plate_type)
     add("Eject plate on completion")
-    for _ in range(n_reads):
+    for kind, k in order:
+        if kind == "abs":
+            awl = np.asarray(absorbance[k][0], float)
+            add("Read", "Absorbance Spectrum")
+            add("", "Full Plate")
+            add("", f"Start: {_num(awl[0])} nm,  Stop: {_num(awl[-1])} nm,  Step: "
+                    f"{_num(awl[1] - awl[0]) if len(awl) > 1 else 0} nm")
+            add("", "Read Speed: Sweep,  Delay: 0 msec,  Measurements/Data Point: 1")
+            continue
         add("Read", "Fluorescence Spectrum")
         add("", "Full Plate")
         add("", f"Fixed Excitation: {_num(excitation_nm)}/{_num(bandwidth_nm)} nm")
@@ -184,12 +202,25 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
     read_cols = [k for k, pw in enumerate(header_wells) if pw in column_of]
     cells[:, read_cols, :] = _fmt_array(data[:, [column_of[header_wells[k]] for k in read_cols], :])
     wl_text = [_num(w) for w in wl]
-    for k, name in enumerate(names):
+    abs_cells, abs_max = [], []
+    for awl, od in absorbance:
+        od = np.asarray(od, float)
+        text = np.full((len(header_wells), len(awl)), "", dtype=object)
+        text[read_cols, :] = [[OVERFLOW if math.isnan(v) else f"{v:.3f}" for v in od[column_of[header_wells[c]]]]
+                              for c in read_cols]
+        abs_cells.append(([_num(w) for w in awl], text))
+        with np.errstate(invalid="ignore"):
+            abs_max.append([OVERFLOW if np.isnan(row).any() else f"{np.max(row):.3f}" for row in od])
+    for name, (kind, k) in zip(names, order):
         add(name)
         add()
         add("Wavelength", *header_wells, table=True)
-        for j, w in enumerate(wl_text):
-            add(w, *cells[k, :, j].tolist(), table=True)
+        if kind == "abs":
+            for j, w in enumerate(abs_cells[k][0]):
+                add(w, *abs_cells[k][1][:, j].tolist(), table=True)
+        else:
+            for j, w in enumerate(wl_text):
+                add(w, *cells[k, :, j].tolist(), table=True)
         add()
     add("Results")
     add("", *[str(c + 1) for c in range(plate_columns)], table=True)
@@ -198,13 +229,16 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
         max_rfu = np.where(np.isnan(data).any(axis=2), np.nan, np.max(data, axis=2))
     max_text = _fmt_array(max_rfu)
     for r in range(plate_rows):
-        for k, name in enumerate(names):
+        for n, (name, (kind, k)) in enumerate(zip(names, order)):
             cells = []
             for c in range(plate_columns):
                 w = plate_wells[r * plate_columns + c]
-                cells.append(max_text[k, column_of[w]] if w in column_of else "")
-            add(plate_wells[r * plate_columns][:-1] if k == 0 else "", *cells, f"Mean Max RFU [{name}]",
-                table=True)
+                if w not in column_of:
+                    cells.append("")
+                else:
+                    cells.append(abs_max[k][column_of[w]] if kind == "abs" else max_text[k, column_of[w]])
+            add(plate_wells[r * plate_columns][:-1] if n == 0 else "", *cells,
+                f"Mean Max {'OD' if kind == 'abs' else 'RFU'} [{name}]", table=True)
 
     path = Path(path)
     if layout == "tab":
@@ -343,6 +377,9 @@ def read_gen5_spectra(path, *, read_type: str | None = "Fluorescence Spectrum") 
         raise Gen5FormatError(f"{name}: expected read type {read_type!r}, the procedure has "
                               f"{procedure['read_types'] or 'no Read step'}")
 
+    if read_type == "Fluorescence Spectrum":  # a run that also read absorbance: keep its emission sections
+        em = [sec for sec in sections if sec[0] == "EM Spectrum" or sec[0].endswith(":EM Spectrum")]
+        sections = em or sections
     wavelength = None
     tables, wells_seen = [], []
     for title, header_at in sections:

@@ -56,6 +56,12 @@ class ReaderTiming(BaseModel):
         return self.read_overhead_s + n_wavelengths * (self.per_wavelength_s
                                                        + self.per_well_per_wavelength_s * n_wells)
 
+    def absorbance_scan_s(self, n_wavelengths: int) -> float:
+        """Duration of one absorbance read of ``n_wavelengths`` (1 = an endpoint): the measured Gen5 sweep-mode
+        figures, ~11 s fixed + ~10 s per wavelength for a full plate (``cytation_facts.md`` 1.8); a 300-600/5 nm
+        scan (61 points) takes ~10.4 min."""
+        return self.read_overhead_s + n_wavelengths * self.absorbance_per_wavelength_s
+
 
 class ReaderNoise(BaseModel):
     """Detector model: RFU per unit of chemistry emission at gain 100, PMT gain law, shot noise, dark counts."""
@@ -173,11 +179,18 @@ class SimPlateReader(PlateReader):
         return rfu
 
     def _hw_read_absorbance(self, wells: np.ndarray, wavelength_nm: float) -> Generator:
-        duration = self.timing.read_overhead_s + self.timing.absorbance_per_wavelength_s
+        od = yield from self._hw_read_absorbance_spectrum(wells, np.array([wavelength_nm], float))
+        return od[:, 0]
+
+    def _hw_read_absorbance_spectrum(self, wells: np.ndarray, wavelength_nm: np.ndarray) -> Generator:
+        """Chemistry absorbance at the scan's midpoint, plus OD noise, rounded to 4 decimals (Gen5's OD digits);
+        at or above ``od_max`` NaN (Gen5's ``OVRFLW``)."""
+        duration = self.timing.absorbance_scan_s(len(wavelength_nm))
         mid = self.clock.now + duration / 2
         recipes = self.recipes()
-        od = self.model.absorbance(recipes, self._ages_min(mid), np.array([wavelength_nm]), batch=self._batch)
-        od = od[wells, 0] + self.noise.od_sd * self.rng.standard_normal(len(wells))
+        od = self.model.absorbance(recipes, self._ages_min(mid), np.asarray(wavelength_nm, float),
+                                   batch=self._batch)[wells]
+        od = od + self.noise.od_sd * self.rng.standard_normal(od.shape)
         yield self.clock.timeout(duration)
         od = np.round(od, 4)
         od[od >= self.noise.od_max] = np.nan

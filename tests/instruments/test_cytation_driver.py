@@ -146,6 +146,14 @@ def test_absorbance_read_over_the_wire(emulator):
     np.testing.assert_allclose(read.od, [0.05, 0.05 + 0.07 + 0.011])
 
 
+def test_absorbance_spectrum_is_one_endpoint_read_per_wavelength_over_the_wire(emulator):
+    clock, reader = loaded(emulator)
+    read = clock.run_process(reader.read_absorbance_spectrum(["A1", "H12"], start_nm=440, stop_nm=460, step_nm=10))
+    assert read.od.shape == (2, 3) and read.wavelength_nm.tolist() == [440, 450, 460]
+    np.testing.assert_allclose(read.od[:, 1], [0.05, 0.05 + 0.07 + 0.011])
+    assert [t["wavelength_nm"] for t in reader.timings if t["kind"] == "absorbance"] == [440, 450, 460]
+
+
 def test_tray_commands_and_plate_geometry_reach_the_unit(emulator):
     clock, reader = loaded(emulator)
     assert emulator.state.tray_out is False

@@ -148,6 +148,8 @@ def test_gen5_owns_the_incubator_and_absorbance_reads(tmp_path):
         clock.run_process(reader.set_temperature(37.0))
     with pytest.raises(Gen5FolderError, match="PL emission spectra only"):
         clock.run_process(reader.read_absorbance(["A1"], wavelength_nm=450.0))
+    with pytest.raises(Gen5FolderError, match="PL emission spectra only"):
+        clock.run_process(reader.read_absorbance_spectrum(["A1"], start_nm=400, stop_nm=500, step_nm=10))
     assert reader.temperature_C == 25.0
 
 

@@ -67,6 +67,15 @@ def cmd_run(args) -> int:
         plan = FaultPlan.load(args.faults)
         check_fault_wells(plan, campaign.plate_map, source=args.faults)
         campaign = campaign.model_copy(update={"faults": plan})
+    if getattr(args, "procedure", None):
+        from twin.procedure import load_procedure
+
+        if args.hours is not None or args.every_min is not None:
+            from twin.messages import UserError
+
+            raise UserError(f"--procedure {args.procedure} sets the reading schedule; drop --hours/--every-min (or "
+                            f"edit the procedure's kinetic loops)")
+        campaign = campaign.model_copy(update={"procedure": load_procedure(args.procedure)})
     if args.params:
         from twin.params import load_params
 
@@ -96,7 +105,8 @@ def cmd_run(args) -> int:
                 "add --durable to rehearse the recovery with `larp-twin resume`")
         raise UserError(f"the fault plan {args.faults} crashed the run ({e}), as planned; {then}") from None
     m = result.manifest
-    print(f"{m['scenario']}: {m['wells_read']} wells x {m['reads']} reads x {m['wavelengths']} wavelengths; "
+    absorbance = f" (+ {m['absorbance_reads']} absorbance reads)" if m.get("absorbance_reads") else ""
+    print(f"{m['scenario']}: {m['wells_read']} wells x {m['reads']} reads x {m['wavelengths']} wavelengths{absorbance}; "
           f"{m['virtual_s'] / 3600:.2f} virtual h in {time.perf_counter() - wall0:.2f} wall s -> {written}")
     print(_timing_line(campaign, m))
     if "faults" in m:
@@ -192,6 +202,9 @@ def add_cli(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default 0)")
     p.add_argument("--hours", type=float, default=None, help="kinetic read-out length (default 12)")
     p.add_argument("--every-min", type=float, default=None, help="minutes between reads (default 10)")
+    p.add_argument("--procedure", default=None, metavar="FILE.yaml",
+                   help="reader procedure (read steps, delays, kinetic loops; see scenarios/data/two_phase.yaml) "
+                        "instead of --hours/--every-min")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--faults", default=None, help="fault plan (YAML/JSON) to inject; see twin/faults/plan.py")

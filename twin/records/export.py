@@ -2,7 +2,8 @@
 
 Files: ``plate.csv``, ``spectra.parquet``, ``features.csv``, ``manifest.json``, ``log.jsonl`` (the command stream
 the real instruments would have received), ``deck.txt`` (the operator's set-up sheet), ``gen5_export.txt`` (the spectra as Gen5 would export them) and
-``figures/*.png``.
+``figures/*.png``; a run with absorbance reads adds ``absorbance.parquet`` (``well, read, time_min, wavelength_nm,
+od``) and ``absorbance_features.csv`` (band edge, first excitonic peak per spectrum).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
             _write_parquet(spectra, tmp / "spectra.parquet")
             features = result.features()
             features.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
+            abs_features = None
+            if result.absorbance is not None:
+                _write_parquet(result.absorbance, tmp / "absorbance.parquet")
+                abs_features = result.absorbance_features()
+                abs_features.to_csv(tmp / "absorbance_features.csv", index=False, lineterminator="\n")
             drawing = start_figures(result, spectra, features, tmp / "figures") if figures else None
             with open(tmp / "log.jsonl", "w") as fh:
                 for source, entries in result.logs.items():
@@ -54,6 +60,8 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
                         fh.write(json.dumps(e, default=float) + "\n")
             if drawing is not None:
                 drawing.result()
+            if figures and abs_features is not None and len(abs_features):
+                write_absorbance_figure(result, abs_features, features, tmp / "figures")
             files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
             manifest = {**result.manifest, "files": files + ["manifest.json"]}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
@@ -72,12 +80,21 @@ def write_gen5(result: CampaignResult, path: Path, layout: str = "tab") -> Path:
 
     ds = result.dataset
     n = int(ds.attrs.get("plate_wells", 96))
+    absorbance = None
+    if result.absorbance is not None:  # one (wavelengths, od[well, wl]) per absorbance read, wells as in ds
+        wells = list(ds["well"].values)
+        absorbance = []
+        for _, g in result.absorbance.groupby("read", sort=True):
+            cube = g.pivot_table(index="well", columns="wavelength_nm", values="od", dropna=False, observed=True)
+            cube = cube.reindex(wells)
+            absorbance.append((cube.columns.to_numpy(float), cube.to_numpy(float)))
     rows, cols = (8, 12) if n == 96 else (16, 24)
     return write_gen5_spectra(
         path, list(ds["well"].values), ds["wavelength_nm"].values, ds["intensity"].values.transpose(1, 0, 2),
         layout=layout, excitation_nm=float(ds.attrs["excitation_nm"]), gain=int(ds.attrs["gain"]),
         reading_type=ds.attrs.get("reading_type", "Simulation"), when=datetime.fromisoformat(ds.attrs["start_time"]),
         plate_type=f"{n} WELL PLATE (Use plate lid)", plate_rows=rows, plate_columns=cols,
+        absorbance=absorbance, order=result.read_order if absorbance else None,
     )
 
 
@@ -221,3 +238,16 @@ def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, work
 def write_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None) -> list[Path]:
     """Spectro-temporal heatmaps per well group and peak/FWHM/intensity vs time (the paper's Figs 2 and 3)."""
     return start_figures(result, spectra, features, fig_dir, workers=workers).result()
+
+
+def write_absorbance_figure(result: CampaignResult, abs_features, features, fig_dir: Path) -> Path:
+    """Band edge and OD of the absorbance scans over time, beside the PL peak (``figures/absorbance_vs_time.png``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from twin.analysis.absorbance_plots import plot_absorbance
+
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    path = fig_dir / "absorbance_vs_time.png"
+    plot_absorbance(result.absorbance, abs_features, features, path, group_by=_groups(result.plate))
+    return path

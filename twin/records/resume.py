@@ -37,6 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from twin.config import LabConfig
+from twin.records.documents import JournalWriter
 from twin.records.journal import Journal, JournalError
 
 CAMPAIGN_FILE = "campaign.json"
@@ -76,6 +77,7 @@ def campaign_spec(campaign, seed: int) -> dict:
         "lab": campaign.lab.model_dump(mode="json"),
         "start_time": campaign.start_time.isoformat(),
         "faults": campaign.faults.model_dump(mode="json") if campaign.faults is not None else None,
+        **({"procedure": campaign.procedure.model_dump(mode="json")} if campaign.procedure is not None else {}),
     }
 
 
@@ -83,9 +85,13 @@ def campaign_from_spec(spec: dict):
     """The Campaign and seed of a ``campaign.json``."""
     from twin.campaign import Campaign
 
+    if spec.get("format", 1) != 1:
+        raise JournalError(f"{CAMPAIGN_FILE} has format {spec.get('format')!r}; this larp-twin reads format 1: "
+                           f"resume it with the larp-twin version that wrote it")
     pm = pd.read_csv(io.StringIO(spec["plate_map_csv"]), dtype={"well": str})
     c = Campaign(name=spec["name"], description=spec["description"], plate_map=pm, plate_wells=spec["plate_wells"],
-                 schedule=spec["schedule"], lab=spec["lab"], start_time=spec["start_time"], faults=spec["faults"])
+                 schedule=spec["schedule"], lab=spec["lab"], start_time=spec["start_time"], faults=spec["faults"],
+                 procedure=spec.get("procedure"))
     return c, int(spec["seed"])
 
 
@@ -110,13 +116,14 @@ def is_complete(run_dir: str | Path) -> bool:
 
 
 def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
-           lab_overrides: dict | None = None, on_read=None):
+           lab_overrides: dict | None = None, on_read=None, subscribers=()):
     """Continue (or start) the run in ``run_dir``; returns its CampaignResult, or None if it was already complete.
 
     ``pace_s``: wall seconds to sleep after each *newly* journaled read (tests use it to slow a run down so it can
     be killed mid-way; replayed reads are not slowed).  ``lab_overrides``: LabConfig fields to change for this
     session (a re-plugged reader on a new ``reader_port``); a twin run must reproduce its journal regardless.
-    ``on_read(index, fresh)``: called after each read, as in ``run_campaign``.
+    ``on_read(index, fresh)``: called after each PL read (``fresh``: newly journaled, not replayed).
+    ``subscribers``: more document subscribers (``twin.records.documents``), after the journal.
     """
     from twin.campaign import on_real_drivers, run_campaign
     from twin.records.export import write_results
@@ -142,25 +149,28 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
         campaign = campaign.model_copy(update={"lab": lab})
     start = {"campaign": campaign.name, "seed": seed, "spec_sha": _spec_sha(text)}
 
-    def read_hook(index: int, fresh: bool) -> None:
-        if fresh and pace_s > 0:
-            time.sleep(pace_s)
-        if on_read is not None:
-            on_read(index, fresh)
-
     with Journal(run / JOURNAL_FILE) as journal:
+        writer = JournalWriter(journal)
+
+        def read_hook(name: str, doc: dict) -> None:
+            if name != "read":
+                return
+            if writer.fresh and pace_s > 0:
+                time.sleep(pace_s)
+            if on_read is not None:
+                on_read(doc["index"], writer.fresh)
+
+        subs = [writer, read_hook, *subscribers]
         if on_real_drivers(campaign.lab):
             restart = restart_point(journal.recorded, campaign, run)
             journal.cursor = len(journal.recorded)  # nothing to replay: append after what is there
             journal.append("start", **start, resumed=restart is not None, lab_overrides=overrides)
-            result = run_campaign(campaign, seed=seed, progress=progress, journal=journal, on_read=read_hook,
-                                  restart=restart)
+            result = run_campaign(campaign, seed=seed, progress=progress, subscribers=subs, restart=restart)
         else:
             crashed_at = [e["at_s"] for e in journal.of_type("event")
                           if e["kind"] == "crash" and e["action"] == "injected"]
             journal.append("start", **start)
-            result = run_campaign(campaign, seed=seed, progress=progress, journal=journal, on_read=read_hook,
-                                  crashed_at=crashed_at)
+            result = run_campaign(campaign, seed=seed, progress=progress, subscribers=subs, crashed_at=crashed_at)
         if journal.replaying:
             raise JournalError(f"{run}: the journal holds {len(journal.recorded) - journal.cursor} records beyond "
                                f"the end of the re-run campaign")
@@ -185,7 +195,7 @@ def restart_point(records: list[dict], campaign, run: Path | str = "run"):
 
     Raises JournalError for a crash during preparation (a half-made plate cannot be resumed).
     """
-    from twin.campaign import Restart, read_from_record
+    from twin.campaign import Restart, abs_read_from_record, read_from_record
 
     clock = next((r for r in records if r["type"] == "clock"), None)
     if clock is None:
@@ -211,9 +221,12 @@ def restart_point(records: list[dict], campaign, run: Path | str = "run"):
                                f"record ({last_s:.1f} s); has the system clock been set back?")
     else:
         at_s = last_s
+    any_reads = [r for r in records if r["type"] in ("read", "abs_read")]
+    last = any_reads[-1] if any_reads else {}
     return Restart(plate=plates[0], at_s=at_s, time_factor=factor, reads=[read_from_record(r) for r in reads],
-                   events=events, kinetic_start_s=kinetic, last_slot=reads[-1]["slot"] if reads else -1,
-                   done=any(r["type"] == "done" for r in records))
+                   abs_reads=[abs_read_from_record(r) for r in records if r["type"] == "abs_read"],
+                   events=events, kinetic_start_s=kinetic, last_slot=last.get("slot", -1),
+                   last_loop=last.get("loop", 0), done=any(r["type"] == "done" for r in records))
 
 
 def write_events(events: list[dict], path: str | Path) -> Path:

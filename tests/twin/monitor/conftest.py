@@ -18,6 +18,8 @@ def _durable(out: Path, faults: str | None, hours: float = 3.0) -> Path:
     from twin.records.resume import run_durable
 
     campaign = build_campaign("paper-toluene", schedule=Schedule(hours=hours))
+    # no simulated failed wells (issue 14: such a run must show no flag); the forecast itself keeps the scatter
+    campaign = campaign.model_copy(update={"lab": campaign.lab.model_copy(update={"well_scatter": False})})
     if faults:
         from twin.faults import FaultPlan
 

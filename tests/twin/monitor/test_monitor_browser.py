@@ -125,9 +125,10 @@ def test_replay_plays_and_the_slider_moves_time(browser, faulty_run):
     try:
         page, foreign = _page(browser)
         page.goto(f"http://127.0.0.1:{srv.server_port}/", timeout=20_000)
-        page.wait_for_function("document.querySelector('#status').innerText.includes('replay at')", timeout=20_000)
+        page.wait_for_function("document.querySelector('#status') && "
+                               "document.querySelector('#status').innerText.includes('replay at')", timeout=20_000)
         page.click("#play")
-        page.wait_for_function("(() => { const m = document.querySelector('#status').innerText"
+        page.wait_for_function("(() => { const s = document.querySelector('#status'); const m = s && s.innerText"
                                ".match(/replay at ([0-9.]+) h/); return m && parseFloat(m[1]) > 1.5; })()",
                                timeout=20_000)
         assert page.inner_text("#play") in ("pause", "play")  # "play" again once the replay reached the end
