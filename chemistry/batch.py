@@ -42,10 +42,15 @@ def sample_batch(n_wells: int, rng: np.random.Generator, params: LarpParameters)
         raise InvalidAmountError(f"n_wells = {n_wells!r}; allowed: a non-negative integer")
     n = int(n_wells)
     lognormal = lambda sigma: np.exp(sigma * rng.standard_normal(n))  # noqa: E731  (median 1)
+    size, rate, intensity = (lognormal(params.batch_size_sigma), lognormal(params.batch_rate_sigma),
+                             lognormal(params.batch_intensity_sigma))
+    # failed wells (a missed/clogged injection): a few % of normal emission at most; 2 of 40 real CF wells
+    failed = rng.random(n) < params.failed_well_rate
+    intensity = np.where(failed, 10.0 ** rng.uniform(-3.0, -1.3, n), intensity)
     return PlateBatch(
-        size_multiplier=lognormal(params.batch_size_sigma),
-        rate_multiplier=lognormal(params.batch_rate_sigma),
-        intensity_multiplier=lognormal(params.batch_intensity_sigma),
+        size_multiplier=size,
+        rate_multiplier=rate,
+        intensity_multiplier=intensity,
         dispersion_multiplier=lognormal(params.batch_dispersion_sigma),
         peak_offset_eV=params.batch_peak_offset_meV * 1e-3 * rng.standard_normal(n),
     )

@@ -13,6 +13,12 @@ well's batch multiplier):
   antisolvent polarity and chain shortness (CF acid-majority collapse over 12 h, Fig 6B; C8 collapse, Fig 3E-H/S13);
 - CsPbBr3 inclusions embedded in Cs4PbBr6 (weakly emissive), growing over hours in polar antisolvent (CF amine-majority
   PL grows over 12 h, Fig 6B; "integration of small CsPbBr3 PNCs with the Cs4PbBr6 NCs");
+- delayed colloidal collapse (issue 12): a logistic in time, 1 / (1 + exp((t - t_c) / (cv t_c))), with t_c shorter
+  in polar antisolvent and longer with amine majority: steady PL for hours, then a collapse within ~1-2 h (CF well A2);
+  it removes free NCs, platelets and inclusions alike (aggregated/decomposed material is counted as f_dissolved);
+- amine capping of the nuclei in polar antisolvent and Ostwald ripening (LSW, L^3 = L0^3 + K t) fed by Pb-amine
+  complexes (issue 12: CF amine-majority wells start at ~490 nm and red-shift with rising PL over hours); a surface
+  defect term defect_surface_nm / L makes the ripened NCs brighter per unit;
 - platelets only above chloroform's polarity and with acid majority (none in toluene: no emission < 500 nm, Fig 3);
 - edge length: reverse-micelle size ~ (ligand per Pb)^-a, smaller in polar antisolvent and with short chains, capped by
   Pb-amine complexes by at most a factor (1 - c_max); shrinks as the NCs are consumed by Cs4PbBr6 and
@@ -91,18 +97,24 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     k_des = rate / p.desorption_tau_min * np.exp(p.desorption_polarity * polarity + p.desorption_shortness * short
                                                  + p.desorption_polarity_shortness * polar_plus * short)
     surviving = np.exp(-k_des * t)
+    # delayed colloidal collapse (issue 12): steady, then a logistic fall around t_c (ligand shell below critical
+    # coverage; the ensemble's spread of coverages sets the width cv * t_c)
+    t_c = p.collapse_tau_min / rate * np.exp(-p.collapse_polarity * (polarity - 1.0)
+                                             + p.collapse_amine * col(drivers.amine_majority)
+                                             - p.collapse_shortness * short)
+    colloid = 0.5 * (1.0 - np.tanh(0.5 * (t - t_c) / (p.collapse_cv * t_c)))  # 1 / (1 + exp((t - t_c) / w))
 
     # phases
     platelet_share = (p.platelet_max * np.clip((polarity - p.platelet_polarity_onset) / p.platelet_polarity_span, 0, 1)
                       * (1.0 - col(drivers.amine_majority)))
     f46 = crystal * x46
-    rest = crystal * (1.0 - x46) * surviving
+    rest = crystal * (1.0 - x46) * surviving * colloid
     f_pl = rest * platelet_share
     f_nc = rest - f_pl
     embedded_yield = np.minimum(p.embedded_yield * (1.0 + p.embedded_polarity * polar_plus)
                                 * np.exp(-p.embedded_shortness * short), 1.0)
     growth = p.embedded_initial + (1.0 - p.embedded_initial) * (1.0 - np.exp(-t * rate / p.embedded_tau_min))
-    f_emb = f46 * embedded_yield * growth
+    f_emb = f46 * embedded_yield * growth * colloid
 
     # size
     ligand = np.maximum(col(drivers.ligand_per_pb), 0.05 * REFERENCE_LIGAND_PER_PB)
@@ -115,8 +127,16 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
             * np.power(surviving, p.size_fragment_exponent))
     # soft floor: this protocol makes cubes, not strongly confined dots (no emission < 500 nm in toluene, Fig 3)
     floor = p.min_edge_nm * np.exp(-p.min_edge_polarity * polar_plus)
-    soft_floor = lambda x: np.minimum(np.power(x ** 4 + floor ** 4, 0.25) * size_mult, p.max_edge_nm)  # noqa: E731
+    # the well's nucleation scatter (size_mult) acts on the micelle-set size, before the floor of the smallest
+    # cube (issue 12: CF wells near the floor scatter, toluene wells never fall below the floor)
+    soft_floor = lambda x: np.minimum(np.power((x * size_mult) ** 4 + floor ** 4, 0.25), p.max_edge_nm)  # noqa: E731
     edge = soft_floor(edge)
+    # amine capping of the nuclei in polar antisolvent (issue 12: CF amine-majority starts at ~490 nm)
+    amine_bound = 1.0 - np.exp(-p.amine_bound_per_free_amine * reactivity * free_amine)
+    edge = edge * np.exp(-p.amine_cap_polarity * polar_plus * amine_bound)
+    # Ostwald ripening (LSW): L^3 = L0^3 + K t, monomer from Pb-amine complexes, soluble in polar antisolvent
+    k_ripe = p.ripening_nm3_per_min * rate * amine_bound * np.exp(p.ripening_polarity * (polarity - 1.0))
+    edge = np.minimum(np.cbrt(edge ** 3 + k_ripe * t), p.max_edge_nm)
     # inclusions: small CsPbBr3 crystallites of the same batch trapped in the Cs4PbBr6 host
     edge_emb = soft_floor(p.embedded_edge_ratio * edge_injected)
 
@@ -125,9 +145,11 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
         + p.dispersion_shortness * short + p.dispersion_polarity * polar_plus)
 
     defect = (p.defect_base + p.defect_ion_pairs * col(drivers.ion_pair_share)
-              + p.defect_free_amine * (1.0 - np.exp(-reactivity * free_amine)) + p.defect_ligand_excess * excess_plus
+              + p.defect_free_amine * (1.0 + p.defect_free_amine_polarity * polar_plus)
+              * (1.0 - np.exp(-reactivity * free_amine)) + p.defect_ligand_excess * excess_plus
               + p.defect_shortness * short + p.defect_polarity * polar_plus + p.defect_desorption * (1.0 - surviving)
-              + p.defect_bare * np.maximum(-col(drivers.ligand_excess), 0.0))
+              + p.defect_bare * np.maximum(-col(drivers.ligand_excess), 0.0)
+              + p.defect_surface_nm / edge)  # surface/volume ~ 1/L: ripened NCs are brighter per unit
 
     zero = np.zeros(age_min.shape)
     nan = np.full(age_min.shape, np.nan)
@@ -137,5 +159,6 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
         f_cspbbr3=pick(f_nc, zero), f_cs4pbbr6=pick(f46, zero), f_embedded=pick(f_emb, zero),
         f_platelet=pick(f_pl, zero), f_dissolved=pick(1.0 - f46 - rest, zero),
         edge_nm=pick(edge, nan), embedded_edge_nm=pick(edge_emb, nan),
-        size_dispersion=pick(dispersion, nan), defect_level=pick(defect, nan), surviving=pick(surviving, zero),
+        size_dispersion=pick(dispersion, nan), defect_level=pick(defect, nan),
+        surviving=pick(surviving * colloid, zero),
     )

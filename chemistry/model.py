@@ -52,14 +52,21 @@ class LarpState:
 class LarpModel:
     """Phenomenological LARP model of CsPbBr3 nanocrystals (Sanchez et al., Matter 2023), calibrated by default."""
 
-    def __init__(self, params: LarpParameters | None = None):
+    def __init__(self, params: LarpParameters | None = None, *, well_scatter: bool = True):
+        """``well_scatter=False``: :meth:`sample_batch` returns a neutral batch (identical wells; for teaching)."""
         self.params = params if params is not None else LarpParameters.calibrated()
+        self.well_scatter = bool(well_scatter)
         self._normalisation = 1.0
         self._normalisation = self._reference_height()
 
     # ------------------------------------------------------------------ public API
     def sample_batch(self, n_wells: int, rng: np.random.Generator) -> PlateBatch:
-        """Per-well batch-to-batch variability, drawn once per plate from ``rng``."""
+        """Per-well batch-to-batch variability and failed wells, drawn once per plate from ``rng``.
+
+        Neutral (no draw) when the model was built with ``well_scatter=False``.
+        """
+        if not self.well_scatter:
+            return PlateBatch.neutral(int(n_wells))
         return sample_batch(n_wells, rng, self.params)
 
     def state(self, recipes: WellRecipes, age_min, batch: PlateBatch | None = None) -> LarpState:

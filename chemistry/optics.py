@@ -85,9 +85,11 @@ def emission_lines(material: MaterialState, drivers: Drivers, params: LarpParame
     sigma_size = p.confinement_exponent * conf * np.where(present, material.size_dispersion, 0.0)
     sigma_hom = p.homogeneous_fwhm_eV / FWHM_PER_SIGMA * (1.0 + p.homogeneous_per_K * (temp_C - 25.0))
     defect = np.where(present, material.defect_level, 0.0)
+    # the surface/volume defect term (defect_surface_nm / L) only quenches (non-radiative); it does not broaden
+    trap_defect = defect - p.defect_surface_nm / edge
     sigma_nc = np.sqrt(sigma_size ** 2 + sigma_hom ** 2 + (p.cs4pbbr6_broadening_eV * material.f_cs4pbbr6
                        / np.maximum(material.f_cs4pbbr6 + material.f_cspbbr3, 1e-12)) ** 2
-                       + (p.defect_broadening_eV * defect) ** 2)
+                       + (p.defect_broadening_eV * trap_defect) ** 2)
     emb_eV = p.bulk_emission_eV + confinement_eV(edge_emb, p) + shift_T + offset
     sigma_emb = np.broadcast_to(p.embedded_fwhm_eV / FWHM_PER_SIGMA * (1.0 + p.homogeneous_per_K * (temp_C - 25.0)),
                                 present.shape)

@@ -5,7 +5,7 @@ Re-runnable and deterministic (no randomness):
 
     python scripts/calibrate_chemistry.py            # fit from the hand-set defaults, print targets vs model
     python scripts/calibrate_chemistry.py --check    # no fit: print targets vs the currently stored calibration
-    python scripts/calibrate_chemistry.py --write    # fit and rewrite the CALIBRATED block of chemistry/parameters.py
+    python scripts/calibrate_chemistry.py --write    # retired: use `larp-twin calibrate ... --write-builtin`
 
 Two stages, both scipy.optimize.least_squares:
 1. sizing curve E(L) = E_bulk + A / L^p against the literature sizing table (chemistry_facts.md);
@@ -317,7 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in values.items():
         print(f"  {k:32s} {getattr(LarpParameters(), k):10.4g} -> {v:10.4g}")
     if args.write:
-        write_block(values, cost)
+        raise SystemExit("--write is retired (issue 12): the built-in calibration is written by `larp-twin calibrate "
+                         "PLATE MEASURED --out P.json --write-builtin`, which fits the lab's measurements together "
+                         "with this script's paper targets; this script stays as the paper-only fit and the target "
+                         "list")
     return 0
 
 

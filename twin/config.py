@@ -53,6 +53,8 @@ class LabConfig(BaseModel):
     reader_link: LinkSettings = Field(default_factory=LinkSettings)
     reader_folder: str | None = Field(None, description="folder Gen5 exports each read into (reader='gen5-folder')")
     reader_timeout_s: float = Field(3600.0, gt=0, description="gen5-folder: longest wait for the next export")
+    reader_include_existing: bool = Field(False, description="gen5-folder: also take the exports already in "
+                                          "the folder (files copied off the Gen5 PC), oldest first")
     realtime: bool = Field(False, description="run on the wall clock (real drivers) instead of virtual time")
     pipettor_timing: PipettorTiming = Field(default_factory=PipettorTiming)
     reader_timing: ReaderTiming = Field(default_factory=ReaderTiming)
@@ -61,6 +63,8 @@ class LabConfig(BaseModel):
                                              "LarpParameters, or the path of its JSON file (`larp-twin calibrate`); "
                                              "None: the built-in calibration")
     chemistry_source: str | None = Field(None, description="the file `chemistry` came from (set when given a path)")
+    well_scatter: bool = Field(True, description="sim reader: well-to-well variability and occasional failed wells "
+                               "(rates from the lab's data); False = identical, always-working wells (teaching)")
 
     @model_validator(mode="before")
     @classmethod

@@ -31,7 +31,7 @@ class Lab:
         if config.reader == "sim":
             from chemistry import LarpModel
 
-            self.reader = SimPlateReader(self.clock, model=LarpModel(config.chemistry),
+            self.reader = SimPlateReader(self.clock, model=LarpModel(config.chemistry, well_scatter=config.well_scatter),
                                          rng=np.random.default_rng(reader_seed),
                                          timing=config.reader_timing, noise=config.reader_noise, faults=faults)
         elif config.reader == "cytation-serial":
@@ -42,7 +42,8 @@ class Lab:
         elif config.reader == "gen5-folder":
             from instruments.cytation import Gen5FolderReader
 
-            self.reader = Gen5FolderReader(self.clock, config.reader_folder, timeout_s=config.reader_timeout_s)
+            self.reader = Gen5FolderReader(self.clock, config.reader_folder, timeout_s=config.reader_timeout_s,
+                                           include_existing=config.reader_include_existing)
 
     def close(self) -> None:
         """Release instrument connections (serial ports)."""

@@ -8,7 +8,8 @@ checks that it holds the wells, wavelengths, excitation and gain asked for, and 
 - Waiting polls the folder every ``poll_s`` and gives up after ``timeout_s`` (``Gen5FolderTimeout``). A file counts
   as complete once its size and modification time stay unchanged for ``settle_s`` (Gen5 may still be writing it).
   Files are taken oldest first (modification time, then name); files present when the reader was made are ignored
-  unless ``include_existing``. A file already taken is never taken again.
+  unless ``include_existing`` (exports copied off the Gen5 PC; those already untouched for ``settle_s`` by their
+  modification time are taken at once). A file already taken is never taken again.
 - The wall time spent waiting and parsing is measured and yielded as ``clock.timeout(elapsed)``, so virtual time
   follows the lab.
 - A file with several ``Read N:EM Spectrum`` sections (an export of the whole experiment so far) gives its last read.
@@ -71,7 +72,10 @@ class Gen5FolderReader(PlateReader):
         self.patterns = tuple(patterns)
         self.timeout_s, self.poll_s, self.settle_s = float(timeout_s), float(poll_s), float(settle_s)
         self.check_gain = check_gain
-        self.seen: set[str] = set() if include_existing else {p.name for p in self._candidates()}
+        existing = {p.name for p in self._candidates()}
+        self.seen: set[str] = set() if include_existing else existing
+        #: files that were there before the reader (copied exports): complete once untouched for settle_s
+        self._preexisting = existing if include_existing else set()
         self.received: list[ReceivedExport] = []
         self.rejected: list[tuple[Path, str]] = []
         self._stats: dict[str, tuple[int, int, float]] = {}
@@ -89,6 +93,8 @@ class Gen5FolderReader(PlateReader):
             return False
         now = time.perf_counter()
         key = (st.st_size, st.st_mtime_ns)
+        if path.name in self._preexisting and st.st_size > 0 and time.time() - st.st_mtime >= self.settle_s:
+            return True  # an export copied in before the run, untouched since: no need to watch it settle
         previous = self._stats.get(path.name)
         if previous is None or previous[:2] != key:
             self._stats[path.name] = (*key, now)

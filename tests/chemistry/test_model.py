@@ -98,8 +98,13 @@ def test_batch_variability_is_small_and_changes_spectra(model):
     r = standard_recipes(np.full(200, 0.1))
     batch = model.sample_batch(200, np.random.default_rng(7))
     f = spectral_features(np.arange(480, 560, 0.2), model.spectra(r, 0.0, np.arange(480, 560, 0.2), batch))
-    assert 0.02 < np.std(f.height) < 0.2
-    assert 0.05 < np.std(f.peak_nm) < 2.0
+    # issue 12: failed wells (~5 %, real_data: 2 of 40) keep a few % of the emission; the rest scatter like the
+    # lab's acid-majority wells (~16 % in height, ~2 nm in peak)
+    failed = batch.intensity_multiplier < 0.06
+    assert 1 <= failed.sum() <= 25
+    ok = ~failed
+    assert 0.02 < np.std(f.height[ok]) < 0.3
+    assert 0.05 < np.std(f.peak_nm[ok]) < 3.0
 
 
 def test_model_is_deterministic_without_batch(model, plate):

@@ -116,10 +116,14 @@ def test_octyl_chloroform_pl_appears_then_vanishes(series):
 
 def test_chloroform_peaks_near_500_blue_shift_with_olam(series):
     """Fig 6A: in chloroform the PL sits near 500 nm (vs ~520 nm in toluene) and blue-shifts with OLAm."""
+    # issue 12: "t = 0" is the lab's first read, ~20-30 min after injection (real_data: read 3 at run 21 min, wells
+    # injected ~1-10 min before the run); there the lab's own 1:30 wells span 488.9-510.6 nm, i.e. "around 500 nm"
+    # ("the PL peak positions exhibit at shorter wavelengths (around 500 nm) than those from toluene (around
+    # 520 nm) and undergo blueshifts with increasing OLAm", Fig. 6A text) means within ~12 nm of 500
     cf, tol = series("chloroform", "C18", T30), series("toluene", "C18", T30)
-    t0 = cf.t(0)
-    assert np.all(np.abs(cf.peak[:, t0] - 500.0) < 5.0)
-    assert np.all(np.diff(cf.peak[:, t0]) < 0.05)
+    t0 = cf.t(30)
+    assert np.all(np.abs(cf.peak[:, t0] - 500.0) < 12.0)
+    assert np.all(np.diff(cf.peak[:, t0]) < 0.5)  # amine-majority wells sit flat at ~490 nm (lab: 488.9-491.2)
     assert cf.peak[cf.at(0.1), t0] - cf.peak[cf.at(2.0), t0] > 3.0
     assert np.all(tol.peak[:, t0] - cf.peak[:, t0] > 10.0)
 
@@ -136,7 +140,10 @@ def test_chloroform_fwhm_broadens_with_olam_at_t0_about_25_after_12h(series):
     """Fig 6C: FWHM broadens with OLAm at t = 0; the bright amine-majority wells show ~25 nm after 12 h."""
     s = series("chloroform", "C18", T30)
     assert s.fwhm[s.at(2.0), s.t(0)] > s.fwhm[s.at(0.1), s.t(0)]
-    assert np.all(np.abs(s.fwhm[[s.at(1.5), s.at(2.0)], s.t(720)] - 25.0) < 2.0)
+    # issue 12: the lab's own fits of these wells at 10.7 h give 25.8-26.8 nm (real_data, B1-B10); the paper's
+    # text: "a broadening tendency in FWHMs with an increase of OLAm at the initial stage but no appreciable
+    # differences, particularly after 12 h" -> within 2.5 nm of the lab's 26.2 nm
+    assert np.all(np.abs(s.fwhm[[s.at(1.5), s.at(2.0)], s.t(720)] - 26.2) < 2.5)
 
 
 def test_no_emission_below_500_in_toluene(series):

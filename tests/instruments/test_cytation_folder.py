@@ -154,3 +154,20 @@ def test_gen5_owns_the_incubator_and_absorbance_reads(tmp_path):
 def test_a_missing_export_folder_is_an_error_naming_it(tmp_path):
     with pytest.raises(Gen5FolderError, match="nowhere does not exist"):
         Gen5FolderReader(Clock(), tmp_path / "nowhere")
+
+
+def test_copied_exports_are_taken_in_order_without_waiting_for_them_to_settle(tmp_path):
+    for k in range(3):
+        path = write_export(tmp_path / f"read_{k + 1:03d}.txt", k)
+        old = time.time() - 3600 + k  # copied off the Gen5 PC with their times kept
+        os.utime(path, (old, old))
+    fresh = write_export(tmp_path / "read_004.txt", 3)  # written just now: still watched until it settles
+    clock, reader = loaded(tmp_path, include_existing=True, settle_s=0.5, poll_s=0.05)
+    t0 = time.perf_counter()
+    reads = [clock.run_process(reader.read_pl(WELLS, **SCAN)) for _ in range(3)]
+    assert time.perf_counter() - t0 < 0.4  # no settling wait for files untouched for an hour
+    for k, r in enumerate(reads):
+        np.testing.assert_array_equal(r.counts, gaussian_counts(k))
+    read = clock.run_process(reader.read_pl(WELLS, **SCAN))
+    np.testing.assert_array_equal(read.counts, gaussian_counts(3))
+    assert [r.path.name for r in reader.received][-1] == fresh.name

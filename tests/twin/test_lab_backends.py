@@ -1,5 +1,9 @@
 """The campaign runner on the real drivers: the OT-2 driver on opentrons' simulator, the Cytation driver over a pty."""
 
+import os
+import time
+import warnings
+
 import numpy as np
 import pytest
 
@@ -54,3 +58,27 @@ def test_gen5_folder_backend_needs_a_folder(tmp_path):
     with pytest.raises(ValueError, match="needs reader_folder"):
         LabConfig(reader="gen5-folder")
     assert LabConfig(reader="gen5-folder", reader_folder=str(tmp_path)).reader == "gen5-folder"
+
+
+def test_gen5_folder_campaign_on_copied_exports_of_the_twin(tmp_path):
+    """LabConfig(reader_include_existing=True): a campaign reads exports copied into the folder before it started."""
+    from instruments.cytation.gen5 import write_gen5_spectra
+    from scenarios import build_campaign
+
+    twin = run_campaign(build_campaign("paper-toluene", schedule=Schedule(hours=0.5)), seed=3, progress=False)
+    cube = twin.dataset["intensity"]  # well x read x wavelength
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for k in range(3):
+        path = write_gen5_spectra(folder / f"read_{k + 1:03d}.txt", list(cube["well"].values),
+                                  cube["wavelength_nm"].values, cube.values[:, k, :], excitation_nm=365, gain=100)
+        os.utime(path, (time.time() - 600 + k,) * 2)
+    lab = LabConfig(reader="gen5-folder", reader_folder=str(folder), reader_include_existing=True,
+                    reader_timeout_s=5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_campaign(build_campaign("paper-toluene", schedule=Schedule(hours=2 * 10 / 60, every_min=10),
+                                             lab=lab), progress=False)
+    assert not [w for w in caught if "one scan" in str(w.message)]  # Gen5 times the scans, not the reader twin
+    assert result.manifest["reads"] == 3 and result.manifest["backends"]["reader"] == "gen5-folder"
+    np.testing.assert_array_equal(result.dataset["intensity"].values, cube.values[:, :3, :])

@@ -1,19 +1,17 @@
 """twin.measured: the lab's measurements as one long table, with errors that name file, row, column, allowed."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from twin.measured import MeasuredError, read_measured
 
-SHARED = "/work/shared/reference/real_data/chloroform_1to30_measured.csv"
+SHARED = str(Path(__file__).resolve().parents[2] / "scenarios" / "data" / "real" / "chloroform_1to30_measured.csv")
 GOOD = "well,run_min,peak_nm,fwhm_nm,height\nA1,21,504.6,31.9,12896.5\nA01,644,514.9,31.7,521.7\nb2,21,490.4,28.4,1e4\n"
 
 
 def test_the_shared_lab_table_reads_as_is():
-    from pathlib import Path
-
-    if not Path(SHARED).is_file():
-        pytest.skip("shared real data not mounted")
     t = read_measured(SHARED)
     assert len(t) == 40 and t.attrs["time_axis"] == "run_min" and t.attrs["format"] == "long"
     assert list(t.columns[:3]) == ["well", "read", "run_min"]

@@ -14,7 +14,8 @@ import time
 
 
 #: the modules that add sub-commands, in the order ``--help`` lists them
-SUBCOMMANDS = ("twin.cli.run", "twin.cli.fit", "twin.cli.compare", "twin.cli.gen5", "twin.cli.resume", "twin.cli.sweep",
+SUBCOMMANDS = ("twin.cli.run", "twin.cli.fit", "twin.cli.compare", "twin.cli.calibrate",
+               "twin.cli.gen5", "twin.cli.resume", "twin.cli.sweep",
                "twin.cli.optimize", "twin.cli.reproduce")
 
 DEBUG_HELP = "show the full traceback of an error (for bug reports)"

@@ -85,6 +85,7 @@ def cmd_run(args) -> int:
     m = result.manifest
     print(f"{m['scenario']}: {m['wells_read']} wells x {m['reads']} reads x {m['wavelengths']} wavelengths; "
           f"{m['virtual_s'] / 3600:.2f} virtual h in {time.perf_counter() - wall0:.2f} wall s -> {written}")
+    print(_timing_line(campaign, m))
     if "faults" in m:
         f = m["faults"]
         acts = ", ".join(f"{k} {v}" for k, v in sorted(f["actions"].items()))
@@ -95,6 +96,16 @@ def cmd_run(args) -> int:
         for text in f.get("not_fired", []):
             print(f"faults: did not fire: {text}")
     return 0
+
+
+def _timing_line(campaign, m: dict) -> str:
+    """What lab day takes, from the twin: robot preparation, one scan, the reads (docs/lab_day.md quotes it)."""
+    from twin.campaign import read_duration_s
+
+    scan_min = read_duration_s(campaign, m["wells_read"]) / 60.0
+    return (f"timing: robot preparation {m['prep_s'] / 60:.1f} min; plate on the reader "
+            f"{(m['kinetic_start_s'] - m['prep_s']) / 60:.1f} min later; one scan of {m['wells_read']} wells "
+            f"{scan_min:.1f} min; {m['reads']} reads in {(m['virtual_s'] - m['kinetic_start_s']) / 3600:.2f} h")
 
 
 def _run(campaign, out, args, progress):
