@@ -1,9 +1,9 @@
 """Chemistry parameter files: load a ``LarpParameters`` JSON (what ``larp-twin calibrate`` writes) and say which
 parameters a run used.
 
-The file is ``chemistry.parameters.LarpParameters`` as JSON (``LarpParameters.model_validate_json``), so every field
-the model has, now or later, is accepted and none is named here. Without a file the built-in calibration
-(``LarpParameters.calibrated()``) is used. ``LabConfig.chemistry`` holds the parameters of a campaign (an object, or
+The file is ``chemistry.parameters.LarpParameters`` as JSON (or YAML): every field the model has, now or later, is
+accepted and none is named here. A file that gives only some fields changes those and keeps the built-in
+calibration (``LarpParameters.calibrated()``) for the rest; without a file the built-in calibration is used. ``LabConfig.chemistry`` holds the parameters of a campaign (an object, or
 the path of such a file); ``larp-twin run --params FILE`` sets it; the manifest records them (``params_record``).
 """
 
@@ -25,7 +25,8 @@ class ParamsError(ValueError):
 
 
 def load_params(path) -> LarpParameters:
-    """The ``LarpParameters`` of a JSON file; raises FileNotFoundError or ParamsError naming the file and field."""
+    """The ``LarpParameters`` of a JSON/YAML file (missing fields: the built-in calibration); raises
+    FileNotFoundError or ParamsError naming the file and the field."""
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"chemistry parameter file {p}: no such file")
@@ -34,7 +35,19 @@ def load_params(path) -> LarpParameters:
     except (OSError, UnicodeDecodeError) as exc:
         raise ParamsError(f"chemistry parameter file {p}: cannot be read as UTF-8 JSON ({exc})") from None
     try:
-        return LarpParameters.model_validate_json(text)
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
+        raise ParamsError(f"chemistry parameter file {p}: not valid JSON/YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"chemistry parameter file {p}: expected an object of LarpParameters fields, got "
+                          f"{type(data).__name__}")
+    try:
+        return LarpParameters.model_validate({**LarpParameters.calibrated().model_dump(), **data})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

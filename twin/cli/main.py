@@ -16,7 +16,7 @@ import time
 #: the modules that add sub-commands, in the order ``--help`` lists them
 SUBCOMMANDS = ("twin.cli.run", "twin.cli.fit", "twin.cli.compare", "twin.cli.calibrate",
                "twin.cli.gen5", "twin.cli.resume", "twin.cli.sweep",
-               "twin.cli.optimize", "twin.cli.reproduce")
+               "twin.cli.optimize", "twin.cli.reproduce", "twin.monitor.cli")
 
 DEBUG_HELP = "show the full traceback of an error (for bug reports)"
 

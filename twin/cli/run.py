@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -72,6 +73,18 @@ def cmd_run(args) -> int:
         lab = campaign.lab.model_copy(update={"chemistry": load_params(args.params), "chemistry_source": args.params})
         campaign = campaign.model_copy(update={"lab": lab})
     progress = None if not args.quiet else False
+    if not args.no_figures:  # figure workers import matplotlib while the campaign runs
+        from twin.records.export import prepare_figure_workers
+
+        prepare_figure_workers()
+    server = None
+    if args.serve:  # the monitor watches the journal, so a served run is a durable one
+        from twin.monitor.cli import serve
+
+        args.durable = True
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        server = serve(args.out, host=args.host, port=args.port, token=args.token, params=args.params,
+                       seeds=args.seeds, consecutive=args.consecutive, block=False)
     from twin.faults import SimulatedCrash
 
     try:
@@ -95,6 +108,20 @@ def cmd_run(args) -> int:
               f"{acts} (events.jsonl)")
         for text in f.get("not_fired", []):
             print(f"faults: did not fire: {text}")
+        from twin.monitor.cli import append_flag_events
+        from twin.monitor.forecast import flags_for_result
+
+        flags = flags_for_result(result, params=args.params, seeds=args.seeds, consecutive=args.consecutive)
+        if flags:
+            append_flag_events(flags, Path(written) / "events.jsonl")
+            print(f"forecast: {len(flags)} well(s) left the twin's band: "
+                  f"{', '.join(sorted({f['well'] for f in flags}))} (events.jsonl)")
+    if server is not None:
+        print("run finished; still serving (Ctrl-C stops)")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            server.shutdown()
     return 0
 
 
@@ -173,6 +200,12 @@ def add_cli(sub) -> None:
     p.add_argument("--durable", action="store_true",
                    help="journal every read into OUT/journal.jsonl, results in OUT/results; "
                         "an interrupted run continues with `larp-twin resume OUT`")
+    p.add_argument("--serve", action="store_true", help="serve the live monitor of OUT while it runs (implies "
+                   "--durable); see `larp-twin watch`")
+    from twin.monitor.cli import add_forecast_args, add_server_args
+
+    add_server_args(p)
+    add_forecast_args(p, params=False)
     add_overwrite(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("export-ot2", help="write a stand-alone OT-2 protocol (.py) for the Opentrons App")

@@ -8,8 +8,11 @@ the real instruments would have received), ``deck.txt`` (the operator's set-up s
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -30,27 +33,34 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
     replaces whatever directory is at ``out_dir`` (never the working directory) and marks it as a run's output.
     """
     out = Path(out_dir)
+    drawing = None
     with atomic_dir(out, command="run") as tmp:
-        result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
-        spectra = result.spectra_long()
-        _write_parquet(spectra, tmp / "spectra.parquet")
-        features = result.features()
-        features.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
-        with open(tmp / "log.jsonl", "w") as fh:
-            for source, entries in result.logs.items():
-                for e in entries:
-                    fh.write(json.dumps({"instrument": source, **e}, default=float) + "\n")
-        (tmp / "deck.txt").write_text(result.deck_sheet + "\n")
-        write_gen5(result, tmp / "gen5_export.txt")
-        if "faults" in result.manifest:
-            with open(tmp / "events.jsonl", "w") as fh:
-                for e in result.events:
-                    fh.write(json.dumps(e, default=float) + "\n")
-        if figures:
-            write_figures(result, spectra, features, tmp / "figures")
-        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-        manifest = {**result.manifest, "files": files + ["manifest.json"]}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
+        try:
+            result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
+            spectra = result.spectra_long()
+            _write_parquet(spectra, tmp / "spectra.parquet")
+            features = result.features()
+            features.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
+            drawing = start_figures(result, spectra, features, tmp / "figures") if figures else None
+            with open(tmp / "log.jsonl", "w") as fh:
+                for source, entries in result.logs.items():
+                    for e in entries:
+                        fh.write(json.dumps({"instrument": source, **e}, default=float) + "\n")
+            (tmp / "deck.txt").write_text(result.deck_sheet + "\n")
+            write_gen5(result, tmp / "gen5_export.txt")
+            if "faults" in result.manifest:
+                with open(tmp / "events.jsonl", "w") as fh:
+                    for e in result.events:
+                        fh.write(json.dumps(e, default=float) + "\n")
+            if drawing is not None:
+                drawing.result()
+            files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+            manifest = {**result.manifest, "files": files + ["manifest.json"]}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
+        except BaseException:
+            if drawing is not None:
+                drawing.cancel()
+            raise
     return out
 
 
@@ -78,23 +88,136 @@ def _groups(plate):
     return (plate["antisolvent"] + " " + plate["acid"] + ":" + plate["amine"]).set_axis(plate["well"])
 
 
-def write_figures(result: CampaignResult, spectra, features, fig_dir: Path) -> list[Path]:
-    """Spectro-temporal heatmaps per well group and peak/FWHM/intensity vs time (the paper's Figs 2 and 3)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from twin.analysis import plot_feature_trajectories, plot_heatmaps, plot_ratio_summary
-
-    fig_dir.mkdir(parents=True, exist_ok=True)
+def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> list[tuple]:
+    """The figures of a run as independent jobs ``(function name, args, kwargs)`` of ``twin.analysis.plots``."""
     groups = _groups(result.plate)
-    paths = list(plot_heatmaps(spectra, fig_dir, group_by=groups) or [])
-    p = fig_dir / "features_vs_time.png"
-    plot_feature_trajectories(features, p, group_by=groups)
-    paths.append(p)
+    jobs = []
+    # heatmaps: one job per well group (each writes its own files), so they can be drawn side by side
+    codes, wells = pd.factorize(spectra["well"])  # on the categorical codes: no per-row string work
+    label_of = np.array([str(groups.get(w, "ungrouped")) for w in wells], dtype=object)
+    for label in dict.fromkeys(label_of):
+        members = [w for w, lab in zip(wells, label_of) if lab == label]
+        sub = spectra[(label_of == label)[codes]]
+        jobs.append(("plot_heatmaps", (sub, fig_dir), {"group_by": groups[groups.index.isin(members)]}))
+    jobs.append(("plot_feature_trajectories", (features, fig_dir / "features_vs_time.png"), {"group_by": groups}))
     plate = result.plate
     synthesised = plate[(plate["acid_uL"] > 0) & (plate["pbbr2_uL"] > 0)]
     if (synthesised["amine_uL"] / synthesised["acid_uL"]).nunique() > 1:  # a ratio series: the paper's Fig. 2
-        p = fig_dir / "ratio_summary.png"
-        plot_ratio_summary(features, synthesised, p, group_by=groups)
-        paths.append(p)
-    return paths
+        jobs.append(("plot_ratio_summary", (features, synthesised, fig_dir / "ratio_summary.png"),
+                     {"group_by": groups}))
+    return jobs
+
+
+def _draw(job: tuple) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from twin.analysis import plots
+
+    name, args, kwargs = job
+    out = getattr(plots, name)(*args, **kwargs)
+    return list(out) if isinstance(out, list) else [out]
+
+
+class _Drawn:
+    """Figures already drawn in this process (the same ``result()`` as a future)."""
+
+    def __init__(self, paths):
+        self.paths = paths
+
+    def result(self):
+        return self.paths
+
+    def cancel(self) -> None:
+        pass
+
+
+class _Drawing:
+    """Figures being drawn in worker processes; ``result()`` waits for them (and re-raises their errors)."""
+
+    def __init__(self, pool, futures):
+        self.pool, self.futures = pool, futures
+
+    def result(self) -> list[Path]:
+        try:
+            return [p for f in self.futures for p in f.result()]
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def cancel(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+_POOL = None  # figure workers started ahead of time by ``prepare_figure_workers``
+
+
+def _warm() -> None:
+    """Worker initializer: import matplotlib and the plotting module while the campaign is still running."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import twin.analysis.plots  # noqa: F401
+
+
+def _workers(n_jobs: int | None = None) -> int:
+    """Figure worker processes: ``LARP_TWIN_FIGURE_WORKERS``, else the CPUs not already busy (1: draw here)."""
+    n = int(os.environ.get("LARP_TWIN_FIGURE_WORKERS", 0))
+    if not n:
+        cpus = os.cpu_count() or 1
+        try:
+            idle = cpus - os.getloadavg()[0]  # on a loaded machine extra processes only add their own start-up
+        except OSError:
+            idle = cpus
+        n = min(cpus, 4) if idle >= 1.0 else 1
+    return min(n, n_jobs) if n_jobs else n
+
+
+def prepare_figure_workers(workers: int | None = None) -> None:
+    """Fork the figure workers now (they import matplotlib at once), so that drawing starts warm later.
+
+    ``larp-twin run`` calls this before the campaign: the workers' imports overlap the simulation. A no-op with one
+    CPU (or ``LARP_TWIN_FIGURE_WORKERS=1``) or without ``fork``.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    global _POOL
+    workers = workers or _workers()
+    if _POOL is not None or workers <= 1 or "fork" not in mp.get_all_start_methods():
+        return
+    _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=_warm)
+    for _ in range(workers):  # start them all now (the executor otherwise forks lazily, one per submit)
+        _POOL.submit(int)
+
+
+def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None):
+    """Start drawing the figures; returns a handle whose ``result()`` waits for them and lists the PNGs.
+
+    With more than one CPU the figures are drawn in forked worker processes (matplotlib imported there; started
+    early by ``prepare_figure_workers`` if it was called), so they draw while the caller writes the other files and
+    side by side with each other; ``workers=1`` (or ``LARP_TWIN_FIGURE_WORKERS=1``, or a platform without ``fork``)
+    draws them here, one after the other. The PNGs are the same bytes either way.
+    """
+    import multiprocessing as mp
+
+    global _POOL
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    jobs = _figure_jobs(result, spectra, features, fig_dir)
+    if workers is None:
+        workers = _workers(len(jobs))
+    if workers <= 1 or "fork" not in mp.get_all_start_methods():
+        return _Drawn([p for job in jobs for p in _draw(job)])
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool, _POOL = _POOL, None
+    if pool is None:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+    # longest first: the trajectory and ratio figures, then the heatmaps
+    order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] == "plot_heatmaps")
+    futures = [pool.submit(_draw, jobs[i]) for i in order]
+    return _Drawing(pool, futures)
+
+
+def write_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None) -> list[Path]:
+    """Spectro-temporal heatmaps per well group and peak/FWHM/intensity vs time (the paper's Figs 2 and 3)."""
+    return start_figures(result, spectra, features, fig_dir, workers=workers).result()

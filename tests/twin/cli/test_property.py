@@ -114,7 +114,7 @@ NUM = ["-1", "0", "0.5", "nan", "inf", "1e9", "abc", ""]
 @st.composite
 def argvs(draw):
     cmd = draw(st.sampled_from(["run", "run", "run", "export-ot2", "fit", "inspect", "shap", "scenarios",
-                                "export-gen5", "resume", "sweep", "optimize", "reproduce", "compare", "calibrate", "junk", "good"]))
+                                "export-gen5", "resume", "sweep", "optimize", "reproduce", "compare", "calibrate", "watch", "junk", "good"]))
     if cmd == "good":  # commands that should succeed (and write), with the outputs they may replace
         ok = st.sampled_from(["new_out", "nested/new_out", "prev_run", "empty_dir"])
         which = draw(st.sampled_from(["run", "fit", "export-ot2", "export-gen5"]))
@@ -150,6 +150,10 @@ def argvs(draw):
         argv += draw(_opt("--time-min", NUM))
     elif cmd == "scenarios":
         argv = ["scenarios"]
+    elif cmd == "watch":  # never a directory: a served run blocks until Ctrl-C (the monitor's own tests serve)
+        files = [p for p in PATHS if p not in ("", ".", "..", "empty_dir", "full_dir", "prev_run", "prev_durable",
+                                               "broken_run", "broken_durable")]
+        argv = ["watch", draw(st.sampled_from(files))] + draw(_opt("--port", ["0", "-1", "x"]))
     elif cmd == "calibrate":  # always a refused --folds or --max-nfev: a real fit takes minutes
         bad = draw(st.sampled_from([["--folds", "0"], ["--max-nfev", "0"], ["--folds", "-2"]]))
         argv = ["calibrate", draw(paths), draw(paths), "--out", draw(outs), *bad] + draw(flag("--overwrite"))
@@ -252,7 +256,7 @@ def test_cli_never_tracebacks_and_never_loses_files(world, argv):
 
 #: the sub-commands the strategy above drives; a new sub-command must be added to ``argvs`` (and here)
 EXERCISED = {"run", "export-ot2", "fit", "inspect", "shap", "scenarios", "export-gen5", "resume", "sweep",
-             "optimize", "reproduce", "compare", "calibrate"}
+             "optimize", "reproduce", "compare", "calibrate", "watch"}
 
 
 def test_every_subcommand_is_exercised(capsys):

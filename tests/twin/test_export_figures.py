@@ -1,0 +1,40 @@
+"""Figures drawn in worker processes are the same PNGs as drawn in this process."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def result():
+    from scenarios import build_campaign
+    from twin.campaign import run_campaign
+    from twin.config import Schedule
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return run_campaign(build_campaign("paper-toluene", schedule=Schedule(hours=1)), seed=2, progress=False)
+
+
+def test_forked_figure_workers_draw_the_same_bytes(result, tmp_path):
+    from twin.records.export import write_figures
+
+    spectra, features = result.spectra_long(), result.features()
+    here = write_figures(result, spectra, features, tmp_path / "here", workers=1)
+    forked = write_figures(result, spectra, features, tmp_path / "forked", workers=2)
+    assert sorted(p.name for p in here) == sorted(p.name for p in forked)
+    assert {p.name for p in here} >= {"features_vs_time.png", "ratio_summary.png"}
+    for p in here:
+        assert (tmp_path / "forked" / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+def test_prepared_workers_are_used_once_and_released(result, tmp_path, monkeypatch):
+    import twin.records.export as ex
+
+    monkeypatch.setenv("LARP_TWIN_FIGURE_WORKERS", "2")
+    ex.prepare_figure_workers()
+    assert ex._POOL is not None
+    out = ex.write_results(result, tmp_path / "out")
+    assert ex._POOL is None
+    assert len(list((out / "figures").glob("heatmaps_*.png"))) >= 1
