@@ -15,7 +15,8 @@ neither does this writer; ``Results`` then carries one line per read and plate r
 TAB, as in Gen5's multi-data-set plate maps; the exact multi-read label is inferred, not observed).
 
 ``layout="csv"`` writes the comma variant the lab's notebooks read: same lines, comma-separated, tables shifted one
-column right (empty first cell), cells containing commas quoted.
+column right (empty first cell), cells containing commas quoted, and every row padded with trailing commas to the
+widest row (as Gen5 does; ``pd.read_csv(path, header=None)`` takes the column count from the first line).
 """
 
 from __future__ import annotations
@@ -244,10 +245,14 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
     if layout == "tab":
         text = "\r\n".join("\t".join(cells) for cells in rows) + "\r\n"
     else:
+        # Gen5 pads every CSV row with trailing commas to the widest row: readers that take the column count from
+        # the first line (``pd.read_csv(path, header=None)``, the lab's notebook) need it, and blank lines become
+        # rows of empty cells, so the notebook's "title, blank, header" row offsets hold.
+        shifted = [([""] + cells) if i in table_rows else cells for i, cells in enumerate(rows)]
+        width = max(len(cells) for cells in shifted)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n")
-        for i, cells in enumerate(rows):
-            writer.writerow(([""] + cells) if i in table_rows else cells)
+        writer.writerows(cells + [""] * (width - len(cells)) for cells in shifted)
         text = buf.getvalue()
     path.write_bytes(text.encode("cp1252"))
     return path

@@ -82,6 +82,7 @@ def test_the_runbook_has_the_blocks_of_every_flow():
         assert needed in text, needed
 
 
+@pytest.mark.ot2  # the runbook's blocks run opentrons_simulate and opentrons.cli analyze
 def test_every_block_runs_on_the_twins(lab_day):
     tmp, _, out, seconds = lab_day
     assert (tmp / "plan" / "deck.txt").is_file() and (tmp / "larp_my_plate.py").is_file()
@@ -92,6 +93,7 @@ def test_every_block_runs_on_the_twins(lab_day):
                      run_out, re.M), run_out
 
 
+@pytest.mark.ot2  # the runbook's blocks run opentrons_simulate and opentrons.cli analyze
 def test_the_app_analysis_passes_and_shows_what_the_runbook_says(lab_day):
     tmp = lab_day[0]
     analysis = json.loads((tmp / "analysis.json").read_text())
@@ -119,6 +121,7 @@ def test_the_app_analysis_passes_and_shows_what_the_runbook_says(lab_day):
     assert "Picking up tip from A1 of tips_300 on slot 9" in (tmp / "simulate_log.txt").read_text()
 
 
+@pytest.mark.ot2  # the runbook's blocks run opentrons_simulate and opentrons.cli analyze
 def test_the_gen5_settings_table_is_what_the_twin_reads_and_writes(lab_day):
     from instruments.cytation.gen5 import read_gen5_spectra
     from twin.config import Schedule
@@ -145,6 +148,7 @@ def test_the_gen5_settings_table_is_what_the_twin_reads_and_writes(lab_day):
     assert f"--every-min {s.every_min:g}" in doc  # fit and compare of the stand-in, read on the default schedule
 
 
+@pytest.mark.ot2  # the runbook's blocks run opentrons_simulate and opentrons.cli analyze
 def test_folder_mode_took_the_twins_exports_and_fit_reads_the_lab_export(lab_day):
     tmp, _, out, _ = lab_day
     watched = json.loads((tmp / "lab_watch" / "manifest.json").read_text())
@@ -163,6 +167,7 @@ def test_folder_mode_took_the_twins_exports_and_fit_reads_the_lab_export(lab_day
     assert fit["well"].nunique() == 10 and (fit["status"] == "ok").mean() > 0.9
 
 
+@pytest.mark.ot2  # the runbook's blocks run opentrons_simulate and opentrons.cli analyze
 def test_the_compare_block_wrote_the_comparison(lab_day):
     tmp = lab_day[0]
     for name in ("comparison.csv", "summary.json", "comparison.png"):

@@ -1,9 +1,13 @@
 """Gen5 spectrum export: the writer's bytes, round trips, the real reference export, and clear errors."""
 
+import csv
+import io
+import re
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from instruments.cytation.gen5 import Gen5FormatError, read_gen5_spectra, write_gen5_spectra
@@ -74,13 +78,36 @@ def test_round_trip_of_a_kinetic_series_gives_identical_numbers(tmp_path, layout
 
 def test_csv_layout_matches_the_labs_notebook_shape(tmp_path):
     wells, wl, counts = paper_scan()
-    lines = write_gen5_spectra(tmp_path / "run.csv", wells, wl, counts, layout="csv").read_bytes().decode(
-        "cp1252").split("\r\n")
+    raw = write_gen5_spectra(tmp_path / "run.csv", wells, wl, counts, layout="csv").read_bytes().decode("cp1252")
+    rows = list(csv.reader(io.StringIO(raw)))
+    # every row padded to one width (the widest row: a Results line, 1 + 1 + 12 + label)
+    assert {len(r) for r in rows} == {15}, sorted({len(r) for r in rows})
+    assert raw.startswith(",,,,,,,,,,,,,,\r\n,,,,,,,,,,,,,,\r\nSoftware Version,3.12.08,,,,")
+    lines = [ln.rstrip(",") for ln in raw.split("\r\n")]
     start = lines.index("Read 1:EM Spectrum")
     assert lines[start + 1] == "" and lines[start + 2] == ",Wavelength,A1,B7,C3,H12"
     assert lines[start + 3].startswith(",400,")
     assert ',"Emission Start: 400/20 nm,  Stop: 650 nm,  Step: 2 nm"' in lines
     assert lines[start + 3 + len(wl)] == "" and lines.index("Read 2:EM Spectrum") == start + len(wl) + 4
+
+
+def test_csv_layout_parses_with_the_labs_pandas_call(tmp_path):
+    """The lab's notebook: ``pd.read_csv(path, header=None)``, sections from their first cell, wells as columns."""
+    wells, wl, counts = paper_scan()
+    path = write_gen5_spectra(tmp_path / "run.csv", wells, wl, counts, layout="csv")
+    raw = pd.read_csv(path, header=None).replace("OVRFLW", np.nan)
+    first = raw[0].tolist()
+    starts = [i for i, c in enumerate(first) if re.fullmatch(r"Read \d+:EM Spectrum", str(c))]
+    assert len(starts) == 3
+    ends = starts[1:] + [first.index("Results")]
+    for k, (start, end) in enumerate(zip(starts, ends)):
+        block = raw.iloc[start + 2:end - 1]  # header row .. last data row
+        header = block.iloc[0].tolist()
+        assert header[1] == "Wavelength" and header[2:6] == ["A1", "B7", "C3", "H12"]
+        table = block.iloc[1:, 1:6].astype(float)
+        np.testing.assert_array_equal(table.iloc[:, 0], wl)
+        order = [wells.index(w) for w in header[2:6]]
+        np.testing.assert_array_equal(table.iloc[:, 1:].to_numpy().T, counts[k, order])
 
 
 def test_non_integer_counts_round_trip_exactly(tmp_path):

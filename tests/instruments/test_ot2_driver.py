@@ -8,7 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-pytest.importorskip("opentrons")
+pytestmark = pytest.mark.ot2  # the whole module drives opentrons' simulator
+pytest.importorskip("opentrons", reason="needs opentrons (pip install '.[ot2]', numpy < 2)")
 
 from instruments.deck import Deck  # noqa: E402
 from instruments.errors import InstrumentError, LabwareError, OutOfTipsError, VolumeError  # noqa: E402

@@ -37,6 +37,7 @@ def test_serial_backend_needs_a_port():
         LabConfig(reader="cytation-serial")
 
 
+@pytest.mark.ot2
 @pytest.mark.filterwarnings("ignore")
 def test_campaign_prep_through_the_ot2_driver_on_the_opentrons_simulator():
     c = Campaign(name="ot2", plate_map=tiny_map(), lab=LabConfig(pipettor="ot2-sim"),

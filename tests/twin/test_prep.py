@@ -150,9 +150,10 @@ def test_a_layout_from_a_dict_moves_labware(map_96):
     ({"tip_racks": {"p20": [10, 12], "p300": [9]}}, r"slot 12 for tips_20_b is not on the deck.*1\.\.11.*fixed "
                                                     r"trash.*fix: move tips_20_b"),
     ({"plate_slot": 0}, r"slot 0 for plate is not on the deck"),
-    ({"solvents": {"slot": 2, "load_name": "nest_12_reservoir_15mL"}},
-     r"unknown labware 'nest_12_reservoir_15mL' for solvents \(slot 2\): opentrons-shared-data has no such "
-     r"definition; did you mean \['nest_12_reservoir_15ml'"),
+    pytest.param({"solvents": {"slot": 2, "load_name": "nest_12_reservoir_15mL"}},
+                 r"unknown labware 'nest_12_reservoir_15mL' for solvents \(slot 2\): opentrons-shared-data has no "
+                 r"such definition; did you mean \['nest_12_reservoir_15ml'",
+                 marks=pytest.mark.ot2, id="load-name-unknown-to-opentrons"),
     ({"ligands": {"slot": 6, "load_name": "opentrons_96_tiprack_20ul"}}, r"ligands \(slot 6\) is a tip rack"),
     ({"tip_racks": {"p20": [10], "p300": [9], "p1000": [11]}}, r"2 mounts; got 3 pipettes"),
     ({"tip_racks": {"p50": [10]}}, r"unknown pipette 'p50'"),

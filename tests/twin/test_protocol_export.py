@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-pytest.importorskip("opentrons")
+pytestmark = pytest.mark.ot2  # the whole module drives opentrons' simulator
+pytest.importorskip("opentrons", reason="needs opentrons (pip install '.[ot2]', numpy < 2)")
 
 import opentrons.simulate  # noqa: E402
 

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -46,8 +47,44 @@ def test_csv_export_reads_back_to_the_runs_spectra(run_dir, tmp_path):
     assert g.wells == sorted(wells, key=lambda w: (w[0], int(w[1:]))) and g.n_reads == manifest["reads"]
     np.testing.assert_array_equal(g.counts, counts[:, [wells.index(w) for w in g.wells]])
     assert g.metadata["Reading Type"] == "Simulation" and g.procedure["excitation_nm"] == 365
-    lines = out.read_bytes().decode("cp1252").split("\r\n")
+    lines = [ln.rstrip(",") for ln in out.read_bytes().decode("cp1252").split("\r\n")]
     assert lines[lines.index("Read 1:EM Spectrum") + 2].startswith(",Wavelength,A1,")
+
+
+def notebook_read(path) -> dict[str, pd.DataFrame]:
+    """The lab's notebook logic (``cytation_facts.md`` 2.8): ``pd.read_csv(path, header=None)``, ``OVRFLW`` -> NaN,
+    a section from each row whose first cell is ``Read N:EM Spectrum`` / ``Read N:Spectrum`` to the next one or
+    ``Results``; rows start + 2 .. next - 1 are the header and data rows; column 0 empty, column 1 ``Wavelength``,
+    wells from column 2. Returns {section title: DataFrame indexed by wavelength, one column per well}."""
+    raw = pd.read_csv(path, header=None)
+    raw = raw.replace("OVRFLW", np.nan)
+    first = [c if isinstance(c, str) else "" for c in raw[0]]  # NaN for empty cells
+    starts = [i for i, c in enumerate(first) if re.fullmatch(r"Read \d+:(EM )?Spectrum", c)]
+    ends = starts[1:] + [first.index("Results")]
+    out = {}
+    for start, end in zip(starts, ends):
+        block = raw.iloc[start + 2:end - 1]
+        df = block.iloc[1:].copy()
+        df.columns = block.iloc[0].tolist()
+        df = df.drop(columns=df.columns[0]).dropna(axis=1, how="all")  # the empty first column
+        df = df.astype(float)
+        out[first[start]] = df.set_index("Wavelength")
+    return out
+
+
+def test_csv_export_parses_with_the_labs_notebook_code_to_spectra_parquet(run_dir, tmp_path):
+    out = tmp_path / "lab.csv"
+    assert cli(["export-gen5", str(run_dir), "--layout", "csv", "-o", str(out)]) == 0
+    sections = notebook_read(out)
+    spectra = pd.read_parquet(run_dir / "spectra.parquet")
+    reads = sorted(spectra["read"].unique())
+    assert list(sections) == [f"Read {k}:EM Spectrum" for k in range(1, len(reads) + 1)] and len(reads) == 5
+    for (title, table), read in zip(sections.items(), reads):
+        expected = (spectra[spectra["read"] == read].assign(well=lambda d: d["well"].astype(str))
+                    .pivot(index="wavelength_nm", columns="well", values="intensity"))
+        assert table.shape == (126, 40) == expected.shape, title  # the lab's (n_wl, 2 + 40) minus two columns
+        np.testing.assert_array_equal(table.index.to_numpy(), expected.index.to_numpy())
+        np.testing.assert_array_equal(table.to_numpy(), expected[table.columns].to_numpy())
 
 
 def test_plain_string_wells_and_incomplete_grids(run_dir, tmp_path):
