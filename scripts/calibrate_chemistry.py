@@ -18,8 +18,6 @@ Targets given by the paper as bounds ("> 520 nm", "largely suppressed") are one-
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -273,24 +271,6 @@ def report(evaluator: Evaluator, params: LarpParameters) -> float:
     total = float(np.sum(res ** 2))
     print(f"sum of squared residuals: {total:.2f} over {len(res)} targets")
     return total
-
-
-def write_block(values: dict[str, float], cost: float) -> None:
-    """Rewrite the CALIBRATED block of chemistry/parameters.py with the fitted values and their provenance."""
-    text = PARAMETERS_FILE.read_text()
-    stamp = _dt.date.today().isoformat()
-    lines = ["# BEGIN CALIBRATED (written by scripts/calibrate_chemistry.py --write; do not edit by hand)",
-             f"# Fitted {stamp} to {len(TARGETS)} targets from Sanchez et al. Matter 2023 (Figs 2, 3, 4C, 6, S5, S13)",
-             "# and the sizing table of chemistry_facts.md; least-squares cost "
-             f"{cost:.3f}. Re-run the script to reproduce.",
-             "CALIBRATED: dict[str, float] = {"]
-    lines += [f"    {k!r}: {v:.6g}," for k, v in values.items()]
-    lines += ["}", "# END CALIBRATED"]
-    new, n = re.subn(r"# BEGIN CALIBRATED.*?# END CALIBRATED", "\n".join(lines), text, flags=re.S)
-    if n != 1:
-        raise SystemExit("parameters.py: CALIBRATED markers not found exactly once")
-    PARAMETERS_FILE.write_text(new)
-    print(f"wrote {len(values)} values to {PARAMETERS_FILE}")
 
 
 def main(argv: list[str] | None = None) -> int:
