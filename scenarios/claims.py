@@ -19,6 +19,7 @@ from scipy.stats import spearmanr
 from scenarios.measure import PaperRun, Series, twin_state
 
 ACID_MAJORITY = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+NOT_MEASURABLE = "NOT MEASURABLE"
 VISIBLE_RFU = 200.0  # fits below this height are too close to the dark baseline to place a peak
 
 
@@ -34,10 +35,33 @@ class Claim:
     criterion: str
     passed: bool
     note: str = ""
+    #: False for claims about structure a plate reader cannot see (XRD, TEM, TRPL): ``passed`` then only says whether
+    #: the twin's hidden chemistry state agrees, and the verdict is NOT MEASURABLE, counted apart from PASS/FAIL
+    plate_reader: bool = True
+    #: the paper's own words on how the claim was measured (why a plate reader cannot), for NOT MEASURABLE claims
+    quote: str = ""
 
     @property
     def verdict(self) -> str:
+        if not self.plate_reader:
+            return NOT_MEASURABLE
         return "PASS" if self.passed else "FAIL"
+
+
+#: the paper's methods: XRD, TEM and TRPL were measured off the plate, on other instruments (Experimental procedures)
+XRD_QUOTE = ("\"XRD patterns were collected by using a high-resolution X-ray diffractometer (Malvern Panalytical "
+             "Empyrean). The synthesized PNCs were drop casted onto a precleaned Si wafer and vacuum dried prior to "
+             "mounting to the measurement stage.\"")
+TEM_QUOTE = ("\"All TEM images were taken on the Zeiss Libra 200 MC. The PNCs were drop casted onto a TEM copper grid "
+             "(200 mesh) coated with carbon formvar and left to dry over a filter for approximately a minute before "
+             "loading.\"")
+TRPL_QUOTE = ("\"TRPL dynamics were collected by using PL in the dynamic regimes measured by the SPEX Fluorolog 3 "
+              "spectrometer. The TR photoexcitation source was from a pulsed laser beam (343 nm, 4 mW)\"")
+
+
+def _state_note(passed: bool, detail: str = "") -> str:
+    return ("twin chemistry state " + ("agrees" if passed else "disagrees") + " with the claim"
+            + (f": {detail}" if detail else "") + ".")
 
 
 def _med(values) -> float:
@@ -148,20 +172,26 @@ def toluene_claims(run: PaperRun) -> list[Claim]:
                      f"Cs4PbBr6 fraction max {f46[acid].max():.3f} (acid-rich, at 1:{s30.ratios[worst]:g}, dispensed "
                      f"amine/acid {got:.2f}), min {f46[am].min():.2f} (1:1.5-2)",
                      "acid-rich < 0.02, 1:1.5-2 > 0.1 (twin chemistry state)",
-                     bool(f46[acid].max() < 0.02 and f46[am].min() > 0.1),
-                     f"pipetting error moved the 1:{s30.ratios[worst]:g} well to amine/acid {got:.2f}; the model's "
-                     "free-amine switch is smooth (width 0.03 of the acid), so wells near 1:1 already form a few % "
-                     "Cs4PbBr6. The noise-free model passes at the nominal volumes."))
+                     ok_x := bool(f46[acid].max() < 0.02 and f46[am].min() > 0.1),
+                     "XRD is not a plate-reader measurement; the paper: " + XRD_QUOTE + " " + _state_note(
+                         ok_x, "" if ok_x else f"pipetting error moved the 1:{s30.ratios[worst]:g} well to amine/acid "
+                         f"{got:.2f}; the model's free-amine switch is smooth (width 0.03 of the acid), so wells near "
+                         "1:1 already form a few % Cs4PbBr6 (the noise-free model passes at the nominal volumes)"),
+                     plate_reader=False, quote=XRD_QUOTE))
     d = st.defect_level[rows30, 0]
     rho_d = _rho(s30.ratios, d)
     out.append(Claim("trpl-amine-rich-defects", "Fig. 5F, Table S1 (state)", "TRPL: amine-rich NCs more surface "
                      "defects (shorter lifetimes)", run.name, f"Spearman(ratio, defect level) {rho_d:.2f}",
-                     "rho > 0.9 (twin chemistry state)", rho_d > 0.9))
+                     "rho > 0.9 (twin chemistry state)", rho_d > 0.9,
+                     "TRPL is not a plate-reader measurement; the paper: " + TRPL_QUOTE + " " + _state_note(rho_d > 0.9),
+                     plate_reader=False, quote=TRPL_QUOTE))
     e = st.edge_nm[rows30, 0]
     rho_e = _rho(s30.ratios, e)
     out.append(Claim("tem-olam-shrinks", "Fig. 5A/B (state)", "TEM: more OLAm gives smaller NCs", run.name,
                      f"edge {e[0]:.1f} nm (1:0.1) -> {e[-1]:.1f} nm (1:2); Spearman {rho_e:.2f}",
-                     "rho < -0.9 (twin chemistry state)", rho_e < -0.9))
+                     "rho < -0.9 (twin chemistry state)", rho_e < -0.9,
+                     "TEM is not a plate-reader measurement; the paper: " + TEM_QUOTE + " " + _state_note(rho_e < -0.9),
+                     plate_reader=False, quote=TEM_QUOTE))
     return out
 
 
@@ -195,9 +225,15 @@ def octyl_toluene_claims(run: PaperRun, toluene: PaperRun) -> list[Claim]:
                      run.name, f"brightest read at {', '.join(f'{t:.0f}' for t in t_max)} min (first reads at "
                      f"{', '.join(f'{t:.0f}' for t in first)} min) for 1:0.1, 1:0.5, 1:1",
                      "maximum after the first read and > 1.1 x the first read", rises,
-                     "the model's rise is over within minutes (formation time ~6 min); a 40-well scan takes 7 min and the "
-                     "robot spreads the injections, so every well's first read comes ~5-24 min after its injection and sees only the decay. "
-                     "See `python -m scenarios.timing_study`."))
+                     "" if rises else "the twin cannot show it: its C8 rise is over within minutes (formation time "
+                     "~6 min), following the paper's own reading of short ligands, \"more dynamic adsorption/desorption "
+                     "of the ligands (i.e., faster reaction rates) can be anticipated\" (Fig. 3 text); the robot spreads "
+                     "the injections and a 40-well scan takes 7 min, so every C8 well's first read comes ~15-24 min "
+                     "after its injection and sees only the decay. The paper itself reports no common rise: \"The peak "
+                     "intensity exhibits a lack of trend for the OctAc:OctAm ligands (Figure S5B) [...] an increase or "
+                     "decrease in peak intensity over time may be due to the gradual PNC growth or complete "
+                     "decomposition of the PNC.\" The twin has no slow (Ostwald) growth of C8 crystals that would give a "
+                     "rise hours later. See `python -m scenarios.timing_study`."))
     t12 = s.read_at(720.0)[rows]
     ratio = h[np.arange(len(rows)), t12] / np.nanmax(h, axis=1)
     out.append(Claim("octyl-pl-collapses", "Fig. 3E-H", "C8 colloids: the PL collapses within hours", run.name,
