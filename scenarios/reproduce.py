@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from scenarios.claims import Claim, chloroform_claims, octyl_toluene_claims, shap_claims, toluene_claims
+from scenarios.claims import NOT_MEASURABLE, Claim, chloroform_claims, octyl_toluene_claims, shap_claims, toluene_claims
 
 PAPER_SCENARIOS = ("paper-toluene", "paper-octyl-toluene", "paper-chloroform", "paper-octyl-chloroform")
 SHAP_SCENARIO = "paper-shap-160"
@@ -42,11 +42,22 @@ class Reproduction:
 
     @property
     def n_pass(self) -> int:
-        return sum(c.passed for c in self.claims)
+        return sum(c.verdict == "PASS" for c in self.claims)
 
     @property
     def n_fail(self) -> int:
-        return len(self.claims) - self.n_pass
+        return sum(c.verdict == "FAIL" for c in self.claims)
+
+    @property
+    def n_not_measurable(self) -> int:
+        """Claims about structure (XRD, TEM, TRPL) a plate reader cannot see: neither PASS nor FAIL."""
+        return sum(c.verdict == NOT_MEASURABLE for c in self.claims)
+
+    @property
+    def summary(self) -> str:
+        """``N claims: a PASS, b FAIL, c NOT MEASURABLE`` (the report's and the CLI's summary line)."""
+        return (f"{len(self.claims)} claims: {self.n_pass} PASS, {self.n_fail} FAIL, {self.n_not_measurable} "
+                f"{NOT_MEASURABLE} (on a plate reader)")
 
     @property
     def report_md(self) -> Path:
@@ -110,22 +121,27 @@ def _cell(text: str) -> str:
 def _markdown(rep: Reproduction, seed: int) -> str:
     lines = [
         "# LARP twin: reproduction of Sanchez et al., Matter 6 (2023)", "",
-        f"{len(rep.claims)} claims: **{rep.n_pass} PASS, {rep.n_fail} FAIL** (seed {seed}, "
+        f"**{rep.summary}** (seed {seed}, "
         f"{rep.wall_s:.0f} s wall). Every number below is measured on the twin's noisy end-to-end data (robot "
         "twin -> chemistry -> reader twin -> Gaussian fits); \"t0\" is each well's first read, \"12 h\" the read "
         "nearest 720 min after its injection. Claims marked (state) are about structure (XRD, TEM, TRPL) that a "
-        "plate reader cannot see: they are measured on the twin's chemistry state for the dispensed volumes.", "",
+        "plate reader cannot see: their verdict is NOT MEASURABLE (counted apart from PASS/FAIL), with the paper's own "
+        "words on how it measured them; the twin's chemistry state for the dispensed volumes is still shown.", "",
         "| # | Claim | Figure | Scenario | Twin measured | Criterion | Verdict |",
         "|---|---|---|---|---|---|---|",
     ]
     for i, c in enumerate(rep.claims, 1):
         lines.append(f"| {i} | {_cell(c.statement)} | {_cell(c.figure)} | `{c.scenario}` | {_cell(c.measured)} | "
                      f"{_cell(c.criterion)} | **{c.verdict}** |")
-    failed = [c for c in rep.claims if not c.passed]
+    failed = [c for c in rep.claims if c.verdict == "FAIL"]
     if failed:
         lines += ["", "## Why the failing claims fail", ""]
         lines += [f"- **{c.key}** ({c.figure}): {c.note or 'see the measured value and criterion above.'}"
                   for c in failed]
+    unseen = [c for c in rep.claims if c.verdict == NOT_MEASURABLE]
+    if unseen:
+        lines += ["", "## Not measurable on a plate reader", ""]
+        lines += [f"- **{c.key}** ({c.figure}): {c.note}" for c in unseen]
     lines += ["", "## Notes", ""] + [f"- {n}" for n in rep.notes]
     lines += ["", "## Figures (from twin data)", ""]
     for caption, path in rep.figures.items():
@@ -137,10 +153,13 @@ def _html(rep: Reproduction, seed: int) -> str:
     e = html.escape
     rows = "\n".join(
         f"<tr><td>{i}</td><td>{e(c.statement)}</td><td>{e(c.figure)}</td><td><code>{e(c.scenario)}</code></td>"
-        f"<td>{e(c.measured)}</td><td>{e(c.criterion)}</td><td class='{c.verdict.lower()}'>{c.verdict}</td></tr>"
+        f"<td>{e(c.measured)}</td><td>{e(c.criterion)}</td><td class='{c.verdict.lower().replace(' ', '-')}'>"
+        f"{c.verdict}</td></tr>"
         for i, c in enumerate(rep.claims, 1))
     failed = "".join(f"<li><b>{e(c.key)}</b> ({e(c.figure)}): {e(c.note or 'see the measured value above.')}</li>"
-                     for c in rep.claims if not c.passed)
+                     for c in rep.claims if c.verdict == "FAIL")
+    unseen = "".join(f"<li><b>{e(c.key)}</b> ({e(c.figure)}): {e(c.note)}</li>"
+                     for c in rep.claims if c.verdict == NOT_MEASURABLE)
     notes = "".join(f"<li>{e(n.replace('`', ''))}</li>" for n in rep.notes)
     figs = "".join(
         f"<figure><img alt='{e(cap)}' src='data:image/png;base64,{base64.b64encode(Path(p).read_bytes()).decode()}'>"
@@ -149,16 +168,18 @@ def _html(rep: Reproduction, seed: int) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>LARP twin reproduction report</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px;font-size:13px;vertical-align:top}}.pass{{color:#070;font-weight:bold}}
-.fail{{color:#b00;font-weight:bold}}img{{max-width:100%}}figure{{margin:1em 0}}</style></head><body>
+.fail{{color:#b00;font-weight:bold}}.not-measurable{{color:#666;font-weight:bold}}img{{max-width:100%}}figure{{margin:1em 0}}</style></head><body>
 <h1>LARP twin: reproduction of Sanchez et al., Matter 6 (2023)</h1>
-<p>{len(rep.claims)} claims: <b>{rep.n_pass} PASS, {rep.n_fail} FAIL</b> (seed {seed}, {rep.wall_s:.0f} s wall).
+<p><b>{e(rep.summary)}</b> (seed {seed}, {rep.wall_s:.0f} s wall).
 Numbers are measured on the twin's noisy end-to-end data; "t0" is each well's first read, "12 h" the read nearest
-720 min after injection. Claims marked (state) are measured on the twin's chemistry state.</p>
+720 min after injection. Claims marked (state) are measured on the twin's chemistry state; XRD, TEM and TRPL are
+NOT MEASURABLE on a plate reader (the paper's words are quoted below).</p>
 <table><tr><th>#</th><th>Claim</th><th>Figure</th><th>Scenario</th><th>Twin measured</th><th>Criterion</th>
 <th>Verdict</th></tr>
 {rows}
 </table>
 <h2>Why the failing claims fail</h2><ul>{failed}</ul>
+<h2>Not measurable on a plate reader</h2><ul>{unseen}</ul>
 <h2>Notes</h2><ul>{notes}</ul>
 <h2>Figures (from twin data)</h2>
 {figs}

@@ -1,4 +1,4 @@
-"""``larp-twin reproduce``: every claim of the paper measured on the twin, as a PASS/FAIL report."""
+"""``larp-twin reproduce``: every claim of the paper measured on the twin: PASS, FAIL or NOT MEASURABLE."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ def cmd_reproduce(args) -> int:
     with outdir.atomic_dir(out, command="reproduce") as tmp:
         rep = reproduce(tmp, seed=args.seed, hours=args.hours)
     rep.out_dir = out
-    print(f"{len(rep.claims)} claims: {rep.n_pass} PASS, {rep.n_fail} FAIL in {rep.wall_s:.1f} s -> "
+    print(f"{rep.summary} in {rep.wall_s:.1f} s -> "
           f"{rep.report_md} and {rep.report_html}")
     for c in rep.claims:
-        if not c.passed:
-            print(f"  FAIL {c.key} ({c.figure}): {c.measured}")
+        if c.verdict != "PASS":
+            print(f"  {c.verdict} {c.key} ({c.figure}): {c.measured}")
     return 0
 
 
