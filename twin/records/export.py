@@ -177,7 +177,12 @@ def _warm() -> None:
 
 
 def _workers(n_jobs: int | None = None) -> int:
-    """Figure worker processes: ``LARP_TWIN_FIGURE_WORKERS``, else the CPUs not already busy (1: draw here)."""
+    """Figure worker processes: ``LARP_TWIN_FIGURE_WORKERS`` (1: draw here), else from the CPUs not already busy.
+
+    With idle CPUs, one worker per CPU (at most 4). On a busy machine (or two CPUs shared with others) one background
+    worker: it costs no more CPU than drawing here (matplotlib is imported once, in it, instead of here) and its
+    import and drawing overlap the campaign and the other files. Only with one CPU (or no ``fork``) draw here.
+    """
     n = int(os.environ.get("LARP_TWIN_FIGURE_WORKERS", 0))
     if not n:
         cpus = os.cpu_count() or 1
@@ -185,8 +190,20 @@ def _workers(n_jobs: int | None = None) -> int:
             idle = cpus - os.getloadavg()[0]  # on a loaded machine extra processes only add their own start-up
         except OSError:
             idle = cpus
-        n = min(cpus, 4) if idle >= 1.0 else 1
-    return min(n, n_jobs) if n_jobs else n
+        n = 1 if cpus < 2 else (min(cpus, 4) if idle >= 1.0 else _ONE_BACKGROUND)
+    if n_jobs and n != _ONE_BACKGROUND:
+        n = min(n, n_jobs)
+    return n
+
+
+_ONE_BACKGROUND = -1  # ``_workers``: one worker process beside this one (1 means: draw in this process)
+
+
+def _pool_size(workers: int) -> int:
+    """Processes of a figure pool for a ``_workers`` answer (0: draw here)."""
+    if workers == _ONE_BACKGROUND:
+        return 1
+    return workers if workers > 1 else 0
 
 
 def prepare_figure_workers(workers: int | None = None) -> None:
@@ -199,11 +216,11 @@ def prepare_figure_workers(workers: int | None = None) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     global _POOL
-    workers = workers or _workers()
-    if _POOL is not None or workers <= 1 or "fork" not in mp.get_all_start_methods():
+    size = _pool_size(workers or _workers())
+    if _POOL is not None or size < 1 or "fork" not in mp.get_all_start_methods():
         return
-    _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=_warm)
-    for _ in range(workers):  # start them all now (the executor otherwise forks lazily, one per submit)
+    _POOL = ProcessPoolExecutor(max_workers=size, mp_context=mp.get_context("fork"), initializer=_warm)
+    for _ in range(size):  # start them all now (the executor otherwise forks lazily, one per submit)
         _POOL.submit(int)
 
 
@@ -220,15 +237,17 @@ def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, work
     global _POOL
     fig_dir.mkdir(parents=True, exist_ok=True)
     jobs = _figure_jobs(result, spectra, features, fig_dir)
-    if workers is None:
-        workers = _workers(len(jobs))
-    if workers <= 1 or "fork" not in mp.get_all_start_methods():
-        return _Drawn([p for job in jobs for p in _draw(job)])
-    from concurrent.futures import ProcessPoolExecutor
-
     pool, _POOL = _POOL, None
-    if pool is None:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+    if pool is None or workers is not None:  # workers prepared before the campaign are used as they are
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = None
+        size = _pool_size(_workers(len(jobs)) if workers is None else workers)
+        if size < 1 or "fork" not in mp.get_all_start_methods():
+            return _Drawn([p for job in jobs for p in _draw(job)])
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=size, mp_context=mp.get_context("fork"))
     # longest first: the trajectory and ratio figures, then the heatmaps
     order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] == "plot_heatmaps")
     futures = [pool.submit(_draw, jobs[i]) for i in order]
