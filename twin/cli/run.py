@@ -95,7 +95,9 @@ def cmd_run(args) -> int:
         server = serve(args.out, host=args.host, port=args.port, token=args.token, params=args.params,
                        seeds=args.seeds, consecutive=args.consecutive, block=False)
     from twin.faults import SimulatedCrash
+    from twin.records.export import _freeze_imports
 
+    _freeze_imports()  # the campaign and the export allocate much; full GC passes need not walk the imports
     try:
         result, written = _run(campaign, out, args, progress)
     except SimulatedCrash as e:  # a rehearsed crash (a fault plan's `crash` with hard: false)
