@@ -12,16 +12,21 @@ import json
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from twin.outdir import atomic_dir
-from twin.results import CampaignResult
+
+if TYPE_CHECKING:  # not imported here: ``larp-twin run`` forks its figure workers before xarray, pyarrow, the lab
+    from twin.results import CampaignResult
 
 
 def _write_parquet(df, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({})  # no pandas/version metadata: same seed, same bytes
     pq.write_table(table, path, compression="zstd")
@@ -235,6 +240,17 @@ def prepare_figure_workers(workers: int | None = None) -> None:
     _POOL = ProcessPoolExecutor(max_workers=size, mp_context=mp.get_context("fork"), initializer=_warm)
     for _ in range(size):  # start them all now (the executor otherwise forks lazily, one per submit)
         _POOL.submit(int)
+
+
+def discard_figure_workers() -> None:
+    """Stop the workers of ``prepare_figure_workers`` unused (the run failed before its figures)."""
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is None:
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):  # ours; they may still be importing
+        proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None):
