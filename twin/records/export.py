@@ -44,15 +44,18 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
         try:
             result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
             spectra = result.spectra_long()
+            # the heatmaps need only the spectra: they draw while the features are fitted and the files written
+            drawing = start_figures(result, spectra, None, tmp / "figures") if figures else None
             _write_parquet(spectra, tmp / "spectra.parquet")
             features = result.features()
+            if drawing is not None:
+                drawing.add(_feature_figure_jobs(result, features, tmp / "figures"))
             features.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
             abs_features = None
             if result.absorbance is not None:
                 _write_parquet(result.absorbance, tmp / "absorbance.parquet")
                 abs_features = result.absorbance_features()
                 abs_features.to_csv(tmp / "absorbance_features.csv", index=False, lineterminator="\n")
-            drawing = start_figures(result, spectra, features, tmp / "figures") if figures else None
             with open(tmp / "log.jsonl", "w") as fh:
                 for source, entries in result.logs.items():
                     for e in entries:
@@ -121,7 +124,15 @@ def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> li
         members = [w for w, lab in zip(wells, label_of) if lab == label]
         sub = spectra[(label_of == label)[codes]]
         jobs.append(("plot_heatmaps", (sub, fig_dir), {"group_by": groups[groups.index.isin(members)]}))
-    jobs.append(("plot_feature_trajectories", (features, fig_dir / "features_vs_time.png"), {"group_by": groups}))
+    if features is not None:
+        jobs += _feature_figure_jobs(result, features, fig_dir)
+    return jobs
+
+
+def _feature_figure_jobs(result: CampaignResult, features, fig_dir: Path) -> list[tuple]:
+    """The figures drawn from the fitted features: trajectories and (for a ratio series) the ratio summary."""
+    groups = _groups(result.plate)
+    jobs = [("plot_feature_trajectories", (features, fig_dir / "features_vs_time.png"), {"group_by": groups})]
     plate = result.plate
     synthesised = plate[(plate["acid_uL"] > 0) & (plate["pbbr2_uL"] > 0)]
     if (synthesised["amine_uL"] / synthesised["acid_uL"]).nunique() > 1:  # a ratio series: the paper's Fig. 2
@@ -147,6 +158,10 @@ class _Drawn:
     def __init__(self, paths):
         self.paths = paths
 
+    def add(self, jobs: list[tuple]) -> None:
+        """Draw more figures (here, now)."""
+        self.paths += [p for job in jobs for p in _draw(job)]
+
     def result(self):
         return self.paths
 
@@ -159,6 +174,10 @@ class _Drawing:
 
     def __init__(self, pool, futures):
         self.pool, self.futures = pool, futures
+
+    def add(self, jobs: list[tuple]) -> None:
+        """Draw more figures in the same workers."""
+        self.futures += [self.pool.submit(_draw, job) for job in jobs]
 
     def result(self) -> list[Path]:
         try:
@@ -259,7 +278,8 @@ def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, work
     With more than one CPU the figures are drawn in forked worker processes (matplotlib imported there; started
     early by ``prepare_figure_workers`` if it was called), so they draw while the caller writes the other files and
     side by side with each other; ``workers=1`` (or ``LARP_TWIN_FIGURE_WORKERS=1``, or a platform without ``fork``)
-    draws them here, one after the other. The PNGs are the same bytes either way.
+    draws them here, one after the other. The PNGs are the same bytes either way. With ``features=None`` only the
+    heatmaps start; the handle's ``add(_feature_figure_jobs(...))`` adds the others once the features are fitted.
     """
     import multiprocessing as mp
 
@@ -280,7 +300,7 @@ def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, work
     # longest first: the trajectory and ratio figures, then the heatmaps
     order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] == "plot_heatmaps")
     futures = [pool.submit(_draw, jobs[i]) for i in order]
-    return _Drawing(pool, futures)
+    return _Drawing(pool, list(futures))
 
 
 def write_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None) -> list[Path]:
