@@ -152,6 +152,49 @@ def _draw(job: tuple) -> list[Path]:
     return list(out) if isinstance(out, list) else [out]
 
 
+def _draw_side_by_side(jobs: list[tuple]) -> list[Path]:
+    """Draw ``jobs`` half here and half in a fork of this process, side by side.
+
+    Run in the one background figure worker: matplotlib is already imported there, so the fork starts drawing at
+    once (no second import, unlike a second pool worker). The fork's paths (or its error) come back through a pipe.
+    """
+    if len(jobs) < 2 or not hasattr(os, "fork"):
+        return [p for job in jobs for p in _draw(job)]
+    import pickle
+
+    mine, theirs = jobs[0::2], jobs[1::2]
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the fork: draw, report, leave without running the worker's clean-up
+        os.close(r)
+        try:
+            try:
+                out = ("ok", [p for job in theirs for p in _draw(job)])
+            except BaseException as e:  # noqa: BLE001 - re-raised in the parent
+                out = ("error", e)
+            try:
+                data = pickle.dumps(out)
+            except Exception:  # noqa: BLE001 - an unpicklable error: its text
+                data = pickle.dumps(("error", RuntimeError(repr(out[1]))))
+            with os.fdopen(w, "wb") as fh:
+                fh.write(data)
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        paths = [p for job in mine for p in _draw(job)]
+    finally:
+        with os.fdopen(r, "rb") as fh:
+            data = fh.read()
+        os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError("a figure process ended without a report")
+    status, value = pickle.loads(data)
+    if status == "error":
+        raise value
+    return paths + value
+
+
 class _Drawn:
     """Figures already drawn in this process (the same ``result()`` as a future)."""
 
@@ -172,12 +215,16 @@ class _Drawn:
 class _Drawing:
     """Figures being drawn in worker processes; ``result()`` waits for them (and re-raises their errors)."""
 
-    def __init__(self, pool, futures):
-        self.pool, self.futures = pool, futures
+    def __init__(self, pool, jobs, *, side_by_side=False):
+        self.pool, self.side_by_side, self.futures = pool, side_by_side, []
+        self.add(jobs)
 
     def add(self, jobs: list[tuple]) -> None:
-        """Draw more figures in the same workers."""
-        self.futures += [self.pool.submit(_draw, job) for job in jobs]
+        """Draw more figures in the same workers (one worker: these jobs side by side, in it and a fork of it)."""
+        if self.side_by_side:
+            self.futures.append(self.pool.submit(_draw_side_by_side, jobs))
+        else:
+            self.futures += [self.pool.submit(_draw, job) for job in jobs]
 
     def result(self) -> list[Path]:
         try:
@@ -214,20 +261,16 @@ def _freeze_imports() -> None:
 
 
 def _workers(n_jobs: int | None = None) -> int:
-    """Figure worker processes: ``LARP_TWIN_FIGURE_WORKERS`` (1: draw here), else from the CPUs not already busy.
+    """Figure worker processes: ``LARP_TWIN_FIGURE_WORKERS`` (1: draw here), else one background worker.
 
-    With idle CPUs, one worker per CPU (at most 4). On a busy machine (or two CPUs shared with others) one background
-    worker: it costs no more CPU than drawing here (matplotlib is imported once, in it, instead of here) and its
-    import and drawing overlap the campaign and the other files. Only with one CPU (or no ``fork``) draw here.
+    One background worker costs no more CPU than drawing here (matplotlib is imported once, in it, instead of
+    here); its import overlaps the campaign and the other files, and it draws each batch of figures side by side
+    with a fork of itself (``_draw_side_by_side``: no second import). More workers (``LARP_TWIN_FIGURE_WORKERS=N``)
+    each import matplotlib. Only with one CPU (or no ``fork``) the figures are drawn here.
     """
     n = int(os.environ.get("LARP_TWIN_FIGURE_WORKERS", 0))
     if not n:
-        cpus = os.cpu_count() or 1
-        try:
-            idle = cpus - os.getloadavg()[0]  # on a loaded machine extra processes only add their own start-up
-        except OSError:
-            idle = cpus
-        n = 1 if cpus < 2 else (min(cpus, 4) if idle >= 1.0 else _ONE_BACKGROUND)
+        n = 1 if (os.cpu_count() or 1) < 2 else _ONE_BACKGROUND
     if n_jobs and n != _ONE_BACKGROUND:
         n = min(n, n_jobs)
     return n
@@ -275,9 +318,9 @@ def discard_figure_workers() -> None:
 def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None):
     """Start drawing the figures; returns a handle whose ``result()`` waits for them and lists the PNGs.
 
-    With more than one CPU the figures are drawn in forked worker processes (matplotlib imported there; started
-    early by ``prepare_figure_workers`` if it was called), so they draw while the caller writes the other files and
-    side by side with each other; ``workers=1`` (or ``LARP_TWIN_FIGURE_WORKERS=1``, or a platform without ``fork``)
+    With more than one CPU the figures are drawn in a forked worker process (matplotlib imported there; started
+    early by ``prepare_figure_workers`` if it was called) and a fork of it, so they draw while the caller writes the
+    other files and side by side with each other (``workers=N`` > 1: a pool of N workers); ``workers=1`` (or ``LARP_TWIN_FIGURE_WORKERS=1``, or a platform without ``fork``)
     draws them here, one after the other. The PNGs are the same bytes either way. With ``features=None`` only the
     heatmaps start; the handle's ``add(_feature_figure_jobs(...))`` adds the others once the features are fitted.
     """
@@ -299,8 +342,7 @@ def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, work
         pool = ProcessPoolExecutor(max_workers=size, mp_context=mp.get_context("fork"))
     # longest first: the trajectory and ratio figures, then the heatmaps
     order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] == "plot_heatmaps")
-    futures = [pool.submit(_draw, jobs[i]) for i in order]
-    return _Drawing(pool, list(futures))
+    return _Drawing(pool, [jobs[i] for i in order], side_by_side=pool._max_workers == 1)  # noqa: SLF001
 
 
 def write_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None) -> list[Path]:
