@@ -8,6 +8,7 @@ plate map's columns as per-well coordinates.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -19,6 +20,54 @@ from instruments.labware import Labware
 from instruments.pipettor import INJECTION_COMPONENT
 from instruments.sim.plate_recipes import cs_stock_name
 from twin.params import params_record
+
+
+
+def _defer_dask_probe() -> None:
+    """Keep xarray from importing dask (~0.5-0.8 s, scipy.fft with it) to learn that a numpy array is not a dask one.
+
+    Every ``xr.Dataset(...)`` asks ``array_type("dask")``, and xarray answers that by importing ``dask.array``.
+    No dask array can exist before ``dask.array`` is imported, so until then the answer is "no dask type"; once
+    anything has imported ``dask.array`` (a sweep on a scheduler, a user's own dask arrays), or any other property
+    of the probe is asked for, xarray's own probe takes over. A no-op if xarray's internals differ.
+    """
+    try:
+        from xarray.namedarray import pycompat
+    except ImportError:  # pragma: no cover - another xarray layout: keep its behaviour
+        return
+    cache = getattr(pycompat, "_cached_duck_array_modules", None)
+    real = getattr(pycompat, "DuckArrayModule", None)
+    if not isinstance(cache, dict) or real is None or "dask" in cache or "dask.array" in sys.modules:
+        return
+
+    class _Deferred:
+        @property
+        def type(self):
+            if "dask.array" not in sys.modules:
+                return ()
+            return self._real().type
+
+        def _real(self):
+            probe = cache["dask"] = real("dask")  # from now on xarray's own answer
+            return probe
+
+        def __getattr__(self, name):  # module, version, available: the real probe
+            return getattr(self._real(), name)
+
+    cache["dask"] = _Deferred()
+    # the same for "is this a dask collection?" (asked of every index; xarray imports dask.base to answer it)
+    from xarray.namedarray import utils as nutils
+
+    asked = getattr(nutils, "is_dask_collection", None)
+    if asked is not None and not getattr(asked, "_twin_deferred", False):
+        def is_dask_collection(x) -> bool:
+            return "dask" in sys.modules and asked(x)
+
+        is_dask_collection._twin_deferred = True
+        nutils.is_dask_collection = is_dask_collection
+
+
+_defer_dask_probe()
 
 FEATURE_COLUMNS = ["well", "time_min", "peak_nm", "fwhm_nm", "height", "area", "r2"]
 

@@ -38,3 +38,23 @@ def test_prepared_workers_are_used_once_and_released(result, tmp_path, monkeypat
     out = ex.write_results(result, tmp_path / "out")
     assert ex._POOL is None
     assert len(list((out / "figures").glob("heatmaps_*.png"))) >= 1
+
+
+def test_one_background_worker_draws_side_by_side_the_same_bytes(result, tmp_path):
+    from twin.records.export import _ONE_BACKGROUND, write_figures
+
+    spectra, features = result.spectra_long(), result.features()
+    here = write_figures(result, spectra, features, tmp_path / "here", workers=1)
+    side = write_figures(result, spectra, features, tmp_path / "side", workers=_ONE_BACKGROUND)
+    assert sorted(p.name for p in here) == sorted(p.name for p in side)
+    for p in here:
+        assert (tmp_path / "side" / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+def test_an_error_in_the_forked_half_reaches_the_caller(tmp_path):
+    from twin.analysis.errors import TableError
+    from twin.records.export import _draw_side_by_side
+
+    bad = ("plot_feature_trajectories", ("not a table", tmp_path / "x.png"), {})
+    with pytest.raises(TableError):
+        _draw_side_by_side([bad, bad])

@@ -60,6 +60,19 @@ def cmd_run(args) -> int:
     wall0 = getattr(args, "wall0", None) or time.perf_counter()
     check_seed(args.seed)
     out = outdir.check_target(args.out, "run", overwrite=args.overwrite)
+    if not args.no_figures:  # figure workers import matplotlib while this process imports the lab and runs it
+        from twin.records.export import discard_figure_workers, prepare_figure_workers
+
+        prepare_figure_workers()
+    try:
+        return _cmd_run(args, out, wall0)
+    except BaseException:
+        if not args.no_figures:
+            discard_figure_workers()
+        raise
+
+
+def _cmd_run(args, out, wall0) -> int:
     campaign = _campaign_from_arg(args.target, args.hours, args.every_min)
     if args.faults:
         from twin.faults import FaultPlan, check_fault_wells
@@ -82,10 +95,6 @@ def cmd_run(args) -> int:
         lab = campaign.lab.model_copy(update={"chemistry": load_params(args.params), "chemistry_source": args.params})
         campaign = campaign.model_copy(update={"lab": lab})
     progress = None if not args.quiet else False
-    if not args.no_figures:  # figure workers import matplotlib while the campaign runs
-        from twin.records.export import prepare_figure_workers
-
-        prepare_figure_workers()
     server = None
     if args.serve:  # the monitor watches the journal, so a served run is a durable one
         from twin.monitor.cli import serve
@@ -95,7 +104,9 @@ def cmd_run(args) -> int:
         server = serve(args.out, host=args.host, port=args.port, token=args.token, params=args.params,
                        seeds=args.seeds, consecutive=args.consecutive, block=False)
     from twin.faults import SimulatedCrash
+    from twin.records.export import _freeze_imports
 
+    _freeze_imports()  # the campaign and the export allocate much; full GC passes need not walk the imports
     try:
         result, written = _run(campaign, out, args, progress)
     except SimulatedCrash as e:  # a rehearsed crash (a fault plan's `crash` with hard: false)

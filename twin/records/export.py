@@ -12,16 +12,21 @@ import json
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from twin.outdir import atomic_dir
-from twin.results import CampaignResult
+
+if TYPE_CHECKING:  # not imported here: ``larp-twin run`` forks its figure workers before xarray, pyarrow, the lab
+    from twin.results import CampaignResult
 
 
 def _write_parquet(df, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({})  # no pandas/version metadata: same seed, same bytes
     pq.write_table(table, path, compression="zstd")
@@ -39,15 +44,18 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
         try:
             result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
             spectra = result.spectra_long()
+            # the heatmaps need only the spectra: they draw while the features are fitted and the files written
+            drawing = start_figures(result, spectra, None, tmp / "figures") if figures else None
             _write_parquet(spectra, tmp / "spectra.parquet")
             features = result.features()
+            if drawing is not None:
+                drawing.add(_feature_figure_jobs(result, features, tmp / "figures"))
             features.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
             abs_features = None
             if result.absorbance is not None:
                 _write_parquet(result.absorbance, tmp / "absorbance.parquet")
                 abs_features = result.absorbance_features()
                 abs_features.to_csv(tmp / "absorbance_features.csv", index=False, lineterminator="\n")
-            drawing = start_figures(result, spectra, features, tmp / "figures") if figures else None
             with open(tmp / "log.jsonl", "w") as fh:
                 for source, entries in result.logs.items():
                     for e in entries:
@@ -116,7 +124,15 @@ def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> li
         members = [w for w, lab in zip(wells, label_of) if lab == label]
         sub = spectra[(label_of == label)[codes]]
         jobs.append(("plot_heatmaps", (sub, fig_dir), {"group_by": groups[groups.index.isin(members)]}))
-    jobs.append(("plot_feature_trajectories", (features, fig_dir / "features_vs_time.png"), {"group_by": groups}))
+    if features is not None:
+        jobs += _feature_figure_jobs(result, features, fig_dir)
+    return jobs
+
+
+def _feature_figure_jobs(result: CampaignResult, features, fig_dir: Path) -> list[tuple]:
+    """The figures drawn from the fitted features: trajectories and (for a ratio series) the ratio summary."""
+    groups = _groups(result.plate)
+    jobs = [("plot_feature_trajectories", (features, fig_dir / "features_vs_time.png"), {"group_by": groups})]
     plate = result.plate
     synthesised = plate[(plate["acid_uL"] > 0) & (plate["pbbr2_uL"] > 0)]
     if (synthesised["amine_uL"] / synthesised["acid_uL"]).nunique() > 1:  # a ratio series: the paper's Fig. 2
@@ -136,11 +152,58 @@ def _draw(job: tuple) -> list[Path]:
     return list(out) if isinstance(out, list) else [out]
 
 
+def _draw_side_by_side(jobs: list[tuple]) -> list[Path]:
+    """Draw ``jobs`` half here and half in a fork of this process, side by side.
+
+    Run in the one background figure worker: matplotlib is already imported there, so the fork starts drawing at
+    once (no second import, unlike a second pool worker). The fork's paths (or its error) come back through a pipe.
+    """
+    if len(jobs) < 2 or not hasattr(os, "fork"):
+        return [p for job in jobs for p in _draw(job)]
+    import pickle
+
+    mine, theirs = jobs[0::2], jobs[1::2]
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the fork: draw, report, leave without running the worker's clean-up
+        os.close(r)
+        try:
+            try:
+                out = ("ok", [p for job in theirs for p in _draw(job)])
+            except BaseException as e:  # noqa: BLE001 - re-raised in the parent
+                out = ("error", e)
+            try:
+                data = pickle.dumps(out)
+            except Exception:  # noqa: BLE001 - an unpicklable error: its text
+                data = pickle.dumps(("error", RuntimeError(repr(out[1]))))
+            with os.fdopen(w, "wb") as fh:
+                fh.write(data)
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        paths = [p for job in mine for p in _draw(job)]
+    finally:
+        with os.fdopen(r, "rb") as fh:
+            data = fh.read()
+        os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError("a figure process ended without a report")
+    status, value = pickle.loads(data)
+    if status == "error":
+        raise value
+    return paths + value
+
+
 class _Drawn:
     """Figures already drawn in this process (the same ``result()`` as a future)."""
 
     def __init__(self, paths):
         self.paths = paths
+
+    def add(self, jobs: list[tuple]) -> None:
+        """Draw more figures (here, now)."""
+        self.paths += [p for job in jobs for p in _draw(job)]
 
     def result(self):
         return self.paths
@@ -152,8 +215,16 @@ class _Drawn:
 class _Drawing:
     """Figures being drawn in worker processes; ``result()`` waits for them (and re-raises their errors)."""
 
-    def __init__(self, pool, futures):
-        self.pool, self.futures = pool, futures
+    def __init__(self, pool, jobs, *, side_by_side=False):
+        self.pool, self.side_by_side, self.futures = pool, side_by_side, []
+        self.add(jobs)
+
+    def add(self, jobs: list[tuple]) -> None:
+        """Draw more figures in the same workers (one worker: these jobs side by side, in it and a fork of it)."""
+        if self.side_by_side:
+            self.futures.append(self.pool.submit(_draw_side_by_side, jobs))
+        else:
+            self.futures += [self.pool.submit(_draw, job) for job in jobs]
 
     def result(self) -> list[Path]:
         try:
@@ -175,18 +246,44 @@ def _warm() -> None:
     matplotlib.use("Agg")
     import twin.analysis.plots  # noqa: F401
 
+    _freeze_imports()
+
+
+def _freeze_imports() -> None:
+    """Move everything allocated so far (imported modules, mostly) out of the garbage collector's sight.
+
+    Drawing allocates many short-lived objects; each full collection would otherwise walk every imported module's
+    objects again (a few percent of a run). Frozen objects are never collected, which imports are not anyway.
+    """
+    import gc
+
+    gc.freeze()
+
 
 def _workers(n_jobs: int | None = None) -> int:
-    """Figure worker processes: ``LARP_TWIN_FIGURE_WORKERS``, else the CPUs not already busy (1: draw here)."""
+    """Figure worker processes: ``LARP_TWIN_FIGURE_WORKERS`` (1: draw here), else one background worker.
+
+    One background worker costs no more CPU than drawing here (matplotlib is imported once, in it, instead of
+    here); its import overlaps the campaign and the other files, and it draws each batch of figures side by side
+    with a fork of itself (``_draw_side_by_side``: no second import). More workers (``LARP_TWIN_FIGURE_WORKERS=N``)
+    each import matplotlib. Only with one CPU (or no ``fork``) the figures are drawn here.
+    """
     n = int(os.environ.get("LARP_TWIN_FIGURE_WORKERS", 0))
     if not n:
-        cpus = os.cpu_count() or 1
-        try:
-            idle = cpus - os.getloadavg()[0]  # on a loaded machine extra processes only add their own start-up
-        except OSError:
-            idle = cpus
-        n = min(cpus, 4) if idle >= 1.0 else 1
-    return min(n, n_jobs) if n_jobs else n
+        n = 1 if (os.cpu_count() or 1) < 2 else _ONE_BACKGROUND
+    if n_jobs and n != _ONE_BACKGROUND:
+        n = min(n, n_jobs)
+    return n
+
+
+_ONE_BACKGROUND = -1  # ``_workers``: one worker process beside this one (1 means: draw in this process)
+
+
+def _pool_size(workers: int) -> int:
+    """Processes of a figure pool for a ``_workers`` answer (0: draw here)."""
+    if workers == _ONE_BACKGROUND:
+        return 1
+    return workers if workers > 1 else 0
 
 
 def prepare_figure_workers(workers: int | None = None) -> None:
@@ -199,40 +296,53 @@ def prepare_figure_workers(workers: int | None = None) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     global _POOL
-    workers = workers or _workers()
-    if _POOL is not None or workers <= 1 or "fork" not in mp.get_all_start_methods():
+    size = _pool_size(workers or _workers())
+    if _POOL is not None or size < 1 or "fork" not in mp.get_all_start_methods():
         return
-    _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=_warm)
-    for _ in range(workers):  # start them all now (the executor otherwise forks lazily, one per submit)
+    _POOL = ProcessPoolExecutor(max_workers=size, mp_context=mp.get_context("fork"), initializer=_warm)
+    for _ in range(size):  # start them all now (the executor otherwise forks lazily, one per submit)
         _POOL.submit(int)
+
+
+def discard_figure_workers() -> None:
+    """Stop the workers of ``prepare_figure_workers`` unused (the run failed before its figures)."""
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is None:
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):  # ours; they may still be importing
+        proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None):
     """Start drawing the figures; returns a handle whose ``result()`` waits for them and lists the PNGs.
 
-    With more than one CPU the figures are drawn in forked worker processes (matplotlib imported there; started
-    early by ``prepare_figure_workers`` if it was called), so they draw while the caller writes the other files and
-    side by side with each other; ``workers=1`` (or ``LARP_TWIN_FIGURE_WORKERS=1``, or a platform without ``fork``)
-    draws them here, one after the other. The PNGs are the same bytes either way.
+    With more than one CPU the figures are drawn in a forked worker process (matplotlib imported there; started
+    early by ``prepare_figure_workers`` if it was called) and a fork of it, so they draw while the caller writes the
+    other files and side by side with each other (``workers=N`` > 1: a pool of N workers); ``workers=1`` (or ``LARP_TWIN_FIGURE_WORKERS=1``, or a platform without ``fork``)
+    draws them here, one after the other. The PNGs are the same bytes either way. With ``features=None`` only the
+    heatmaps start; the handle's ``add(_feature_figure_jobs(...))`` adds the others once the features are fitted.
     """
     import multiprocessing as mp
 
     global _POOL
     fig_dir.mkdir(parents=True, exist_ok=True)
     jobs = _figure_jobs(result, spectra, features, fig_dir)
-    if workers is None:
-        workers = _workers(len(jobs))
-    if workers <= 1 or "fork" not in mp.get_all_start_methods():
-        return _Drawn([p for job in jobs for p in _draw(job)])
-    from concurrent.futures import ProcessPoolExecutor
-
     pool, _POOL = _POOL, None
-    if pool is None:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+    if pool is None or workers is not None:  # workers prepared before the campaign are used as they are
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = None
+        size = _pool_size(_workers(len(jobs)) if workers is None else workers)
+        if size < 1 or "fork" not in mp.get_all_start_methods():
+            return _Drawn([p for job in jobs for p in _draw(job)])
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=size, mp_context=mp.get_context("fork"))
     # longest first: the trajectory and ratio figures, then the heatmaps
     order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] == "plot_heatmaps")
-    futures = [pool.submit(_draw, jobs[i]) for i in order]
-    return _Drawing(pool, futures)
+    return _Drawing(pool, [jobs[i] for i in order], side_by_side=pool._max_workers == 1)  # noqa: SLF001
 
 
 def write_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None) -> list[Path]:
