@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from twin.analysis.plots import DPI, FAST_PNG, _groups
+from twin.analysis.plots import _groups, save_png
 
 
 def plot_absorbance(absorbance: pd.DataFrame, abs_features: pd.DataFrame, pl_features: pd.DataFrame, out_path,
@@ -45,8 +45,4 @@ def plot_absorbance(absorbance: pd.DataFrame, abs_features: pd.DataFrame, pl_fea
         ax.grid(alpha=0.3)
     if len(groups) > 1:
         axes[1].legend(fontsize=7, ncol=2, loc="best")
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI, pil_kwargs=FAST_PNG)
-    plt.close(fig)
-    return out
+    return save_png(fig, out_path)

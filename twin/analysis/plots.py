@@ -212,6 +212,13 @@ def plot_feature_trajectories(features: pd.DataFrame, out_path, group_by: pd.Ser
     axes[-1].set_xlabel("time since injection (h)")
     if len(groups) > 1:
         axes[0].legend(fontsize=7, ncol=2, loc="best")
+    return save_png(fig, out_path)
+
+
+def save_png(fig, out_path) -> Path:
+    """Write ``fig`` as the project's PNG (same dpi and compression everywhere), close it, return the path."""
+    import matplotlib.pyplot as plt
+
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=DPI, pil_kwargs=FAST_PNG)
@@ -279,8 +286,4 @@ def plot_ratio_summary(
             if i == len(rows) - 1:
                 ax.set_xlabel("amine per acid (acid = 1)")
     axes[0, 0].legend(fontsize=7)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI, pil_kwargs=FAST_PNG)
-    plt.close(fig)
-    return out
+    return save_png(fig, out_path)
