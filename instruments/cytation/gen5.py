@@ -264,11 +264,26 @@ def read_export_text(path) -> tuple[str, str]:
     path = Path(path)
     name = path.name
     raw = path.read_bytes()
+    _refuse_empty(raw, name)
     text = _decode(raw, name)
     if raw and not raw.endswith(b"\n"):
         raise Gen5FormatError(f"{name} line {text.count(chr(10)) + 1}: the file ends mid-line; expected a complete "
                               f"Gen5 export (truncated?)")
     return name, text
+
+
+EXPECTED = "expected a Gen5 export (Windows-1252 text starting with a 'Software Version' line)"
+
+
+def _refuse_empty(raw: bytes, name: str) -> None:
+    """One clear line for the two husks a crash or a full disk leaves: an empty file, a file of zero bytes (NUL)."""
+    if not raw.strip():
+        size = f"{len(raw)} bytes, blank" if raw else "0 bytes"
+        raise Gen5FormatError(f"{name}: the file is empty ({size}); {EXPECTED}: was it taken or copied before Gen5 "
+                              f"finished writing it?")
+    if not raw.strip(b"\x00"):
+        raise Gen5FormatError(f"{name}: the file holds only zero bytes ({len(raw)} NUL bytes, what a write cut off by "
+                              f"a crash or a full disk leaves); {EXPECTED}: export the read again from Gen5")
 
 
 def _decode(raw: bytes, name: str) -> str:
