@@ -177,7 +177,8 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
             except RunEndedEarly as stop:  # the reads received are journaled: write them, stay resumable
                 stop.result.manifest["journal"] = {"file": JOURNAL_FILE, "records": len(journal.recorded)}
                 stop.written = _write(stop.result, run, figures)
-                stop.add_note(f"{run} keeps the journal: once Gen5 (the reader) writes reads again, continue with "
+                stop.add_note(f"{run} keeps the journal: once the reader delivers reads again (Gen5 writes new "
+                              f"exports), continue with "
                               f"`larp-twin resume {run}`")
                 raise
         else:
