@@ -144,8 +144,12 @@ def is_user_error(exc: BaseException) -> bool:
     """True for errors the user can fix (bad input, paths, options, instruments); False for bugs."""
     from instruments.errors import InstrumentError
 
+    from twin.early import RunEndedEarly
+
     if isinstance(exc, KeyError):  # a lookup that explains itself (unknown scenario ...), not a bare missing key
         return bool(exc.args) and " " in str(exc.args[0])
+    if isinstance(exc, RunEndedEarly):  # the instrument stopped (or Ctrl-C); the reads are kept
+        return True
     if isinstance(exc, (OSError, InstrumentError, UnicodeError)):
         return True
     if isinstance(exc, ValueError):
