@@ -64,6 +64,18 @@ def test_chloroform_amine_cap_saturates_at_the_first_free_amine():
     assert tol[0] - tol[1] > 2.0
 
 
+def test_ion_pairs_trap_in_toluene_not_in_chloroform():
+    """The lab's CF acid-majority wells (1:0.1-1:1.0) start at one height; toluene dims with OLAm (Fig. 2C, 4C)."""
+    from chemistry import standard_recipes
+    model = LarpModel(LarpParameters.calibrated())
+    ratios = [0.1, 0.5, 1.0]
+    ages = np.full((3, 1), 30.0)
+    cf = model.state(standard_recipes(ratios, "chloroform", "C18", 1 / 30), ages).pl_height[:, 0]
+    tol = model.state(standard_recipes(ratios, "toluene", "C18", 1 / 30), ages).pl_height[:, 0]
+    assert cf.max() / cf.min() < 1.5
+    assert tol[0] / tol[2] > 2.0
+
+
 def test_calibrate_cli(tmp_path):
     from twin.cli import main
     out = tmp_path / "p.json"
