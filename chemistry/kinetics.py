@@ -153,8 +153,11 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     early = polar_plus * (p.dispersion_early_polarity + p.dispersion_early_free_amine * reactivity * free_amine)
     dispersion = dispersion + col(batch.dispersion_multiplier) * early * np.exp(-t * rate / p.dispersion_focus_tau_min)
 
-    defect = (p.defect_base + p.defect_ion_pairs * col(drivers.ion_pair_share)
-              + p.defect_free_amine * (1.0 + p.defect_free_amine_polarity * polar_plus)
+    # medium factors clipped at 0: a solvent more polar than chloroform cannot turn a trap into a negative one
+    ion_pair_medium = np.maximum(1.0 + p.defect_ion_pairs_polarity * polar_plus, 0.0)
+    amine_medium = np.maximum(1.0 + p.defect_free_amine_polarity * polar_plus, 0.0)
+    defect = (p.defect_base + p.defect_ion_pairs * ion_pair_medium * col(drivers.ion_pair_share)
+              + p.defect_free_amine * amine_medium
               * (1.0 - np.exp(-reactivity * free_amine)) + p.defect_ligand_excess * excess_plus
               + p.defect_shortness * short + p.defect_polarity * polar_plus + p.defect_desorption * (1.0 - surviving)
               + p.defect_bare * np.maximum(-col(drivers.ligand_excess), 0.0)

@@ -47,6 +47,7 @@ FIT_PARAMETERS: dict[str, tuple[float, float]] = {
     "size_polarity": (0.8, 2.5),
     "defect_polarity": (0.0, 2.0),
     "defect_free_amine_polarity": (-1.0, 1.0),
+    "defect_ion_pairs_polarity": (-1.0, 1.0),
     "size_ligand_polarity": (0.0, 3.0),
     "dispersion_early_polarity": (0.0, 0.6),
     "dispersion_early_free_amine": (0.0, 0.3),
