@@ -132,7 +132,9 @@ def _cmd_run(args, out, wall0) -> int:
         from twin.monitor.cli import append_flag_events
         from twin.monitor.forecast import flags_for_result
 
-        flags = flags_for_result(result, params=args.params, seeds=args.seeds, consecutive=args.consecutive)
+        already = any(e.get("kind") == "forecast" for e in result.events)  # a real run's flags are in its log
+        flags = [] if already else flags_for_result(result, params=args.params, seeds=args.seeds,
+                                                    consecutive=args.consecutive)
         if flags:
             append_flag_events(flags, Path(written) / "events.jsonl")
             print(f"forecast: {len(flags)} well(s) left the twin's band: "

@@ -32,6 +32,12 @@ def _write_parquet(df, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
+def _on_instruments(manifest: dict) -> bool:
+    """A run on real instruments: its event log (injections, recoveries, forecast flags) is written too."""
+    b = manifest.get("backends") or {}
+    return b.get("pipettor", "sim") != "sim" or b.get("reader", "sim") != "sim" or b.get("clock") == "realtime"
+
+
 def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = True) -> Path:
     """Write every output file of ``result`` into ``out_dir`` (replacing a previous run there), atomically.
 
@@ -62,7 +68,7 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
                         fh.write(json.dumps({"instrument": source, **e}, default=float) + "\n")
             (tmp / "deck.txt").write_text(result.deck_sheet + "\n")
             write_gen5(result, tmp / "gen5_export.txt")
-            if "faults" in result.manifest:
+            if "faults" in result.manifest or _on_instruments(result.manifest):
                 with open(tmp / "events.jsonl", "w") as fh:
                     for e in result.events:
                         fh.write(json.dumps(e, default=float) + "\n")

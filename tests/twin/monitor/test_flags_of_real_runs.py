@@ -1,0 +1,56 @@
+"""A run on real instruments (here: Gen5 folder mode) carries the twin's forecast flags in its event log and in
+``events.jsonl``, so they are on disk for the lab's record and not only on the live page; a twin run without
+faults writes no ``events.jsonl`` at all (its outputs are unchanged)."""
+
+import json
+import os
+import time
+
+import numpy as np
+
+from instruments.cytation.gen5 import write_gen5_spectra
+from scenarios import plates
+from twin.campaign import Campaign, run_campaign
+from twin.config import LabConfig, Schedule
+from twin.records.export import write_results
+
+WELLS = ["A1", "A2"]
+SCHEDULE = Schedule(hours=4 * 10 / 60, every_min=10, emission_step_nm=5)  # 5 reads
+WL = np.arange(400.0, 651.0, 5.0)
+
+
+def _export(folder, k: int, a1_peak_nm: float) -> None:
+    """Read k: A1 emits at ``a1_peak_nm``; A2 stays dark (a missed injection)."""
+    counts = np.vstack([2e4 * np.exp(-0.5 * ((WL - a1_peak_nm) / 11.0) ** 2), np.full(WL.size, 5.0)])
+    path = write_gen5_spectra(folder / f"read_{k + 1:03d}.txt", WELLS, WL, np.round(counts), excitation_nm=365,
+                              gain=100)
+    os.utime(path, (time.time() - 600 + k,) * 2)
+
+
+def test_a_real_runs_forecast_flags_reach_its_event_log_and_events_jsonl(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for k in range(5):
+        _export(folder, k, a1_peak_nm=521.0)  # A1 as the twin expects for toluene 1:0.1; A2 dark
+    pm = plates.paper_series("toluene", "OAc:OLAm").iloc[[0, 1]].copy()
+    pm["well"] = WELLS
+    lab = LabConfig(reader="gen5-folder", reader_folder=str(folder), reader_include_existing=True,
+                    reader_timeout_s=5)
+    result = run_campaign(Campaign(name="lab", plate_map=pm, lab=lab, schedule=SCHEDULE), progress=False)
+    flags = [e for e in result.events if e.get("kind") == "forecast"]
+    assert {f["well"] for f in flags} == {"A2"}, flags  # the dark well, not the one inside its band
+    assert all(f["action"] == "flagged" and f["reads"] == 3 for f in flags)
+    assert any("dark where the twin expects light" in f["detail"] for f in flags)
+    out = write_results(result, tmp_path / "run", figures=False)
+    events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert [e for e in events if e.get("kind") == "forecast"] == json.loads(json.dumps(flags))
+
+
+def test_a_twin_run_without_faults_writes_no_event_log(tmp_path):
+    pm = plates.paper_series("toluene", "OAc:OLAm").iloc[[0]].copy()
+    pm["well"] = ["A1"]
+    result = run_campaign(Campaign(name="twin", plate_map=pm, schedule=Schedule(hours=0.5, every_min=10)),
+                          progress=False)
+    assert not [e for e in result.events if e.get("kind") == "forecast"]
+    out = write_results(result, tmp_path / "run", figures=False)
+    assert not (out / "events.jsonl").exists()
