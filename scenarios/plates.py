@@ -44,8 +44,10 @@ def blanks(n: int, antisolvent: str = "toluene", scale: float = 1.0) -> pd.DataF
 
 
 def paper_series(antisolvent: str, pair: str) -> pd.DataFrame:
-    """One of the paper's 40-well experiments: 20 ratios at 1:30 then 20 at 1:15."""
-    return place(pd.concat([ligand_series(antisolvent, pair, 30), ligand_series(antisolvent, pair, 15)]))
+    """One of the paper's 40-well experiments: 20 ratios at 1:30 then 20 at 1:15, laid out as the lab's plate
+    (ten wells a row: 1:30 1:0.1-1:1.0 in A1-A10 and 1:1.1-1:2.0 in B1-B10, real_data/chloroform_1to30_plate.csv;
+    the 1:15 set in C1-D10), so well names mean the same compositions as in the lab's files."""
+    return place(pd.concat([ligand_series(antisolvent, pair, 30), ligand_series(antisolvent, pair, 15)]), per_row=10)
 
 
 def full_96() -> pd.DataFrame:

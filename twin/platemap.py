@@ -354,14 +354,22 @@ def read_table_text(path, what: str = "table") -> pd.DataFrame:
     return parse_table_text(decode_table_bytes(data, f"{what} {p}"), f"{what} {p}")[0]
 
 
-def place(rows: pd.DataFrame, plate_wells: int = 96) -> pd.DataFrame:
-    """Give plate-map rows their wells in plate order (A1, A2, ...) on a 96- or 384-well plate."""
+def place(rows: pd.DataFrame, plate_wells: int = 96, per_row: int | None = None) -> pd.DataFrame:
+    """Give plate-map rows their wells in plate order (A1, A2, ...) on a 96- or 384-well plate.
+
+    ``per_row``: use only the first ``per_row`` columns of each plate row (the lab's 40-well plates fill A1-A10,
+    B1-B10, C1-C10, D1-D10); default: every column.
+    """
     if plate_wells not in PLATE_TYPES:
         raise PlateMapError(f"plate_wells: {plate_wells} is not a plate size; allowed: {sorted(PLATE_TYPES)}")
     kind = LABWARE_TYPES[PLATE_TYPES[plate_wells]]
-    names = well_names(kind.rows, kind.columns)
+    columns = kind.columns if per_row is None else int(per_row)
+    if not 1 <= columns <= kind.columns:
+        raise PlateMapError(f"per_row: {per_row!r}; allowed: 1 to {kind.columns} on a {plate_wells}-well plate")
+    names = well_names(kind.rows, columns)
     if len(rows) > len(names):
-        raise PlateMapError(f"{len(rows)} rows do not fit a {plate_wells}-well plate")
+        raise PlateMapError(f"{len(rows)} rows do not fit a {plate_wells}-well plate"
+                            + (f" at {columns} wells per row" if per_row is not None else ""))
     out = rows.reset_index(drop=True).copy()
     out.insert(0, "well", names[: len(out)])
     return out

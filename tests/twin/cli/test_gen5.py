@@ -106,7 +106,7 @@ def test_inspect_of_the_twins_export(run_dir, capsys):
     assert cli(["inspect", str(run_dir / "gen5_export.txt")]) == 0
     out = capsys.readouterr().out
     for text in ["reader: Cytation5 serial Unknown, Gen5 3.12.08, Simulation", "read type: Fluorescence Spectrum x5",
-                 "wells: 40 (A1..D4)", "wavelengths: ex 365 nm, em 400-650 nm (126 points)", "reads: 5",
+                 "wells: 40 (A1..D10)", "wavelengths: ex 365 nm, em 400-650 nm (126 points)", "reads: 5",
                  "time span: n/a", "overflow (OVRFLW): 0"]:
         assert text in out, text
 
