@@ -89,3 +89,22 @@ def test_design_search_returns_stable_green_emitters_brightest_first(tmp_path):
     assert len(t) > 0
     assert t["peak_nm_end"].between(*GREEN_NM).all()
     assert t["height_end"].is_monotonic_decreasing
+
+
+def test_paper_plates_use_the_labs_layout_so_well_names_mean_the_same_wells():
+    """The lab's 40-well plates hold ten wells a row (its shared plate map: A1-A10 = 1:0.1-1:1.0, B1-B10 = 1:1.1-1:2.0)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from scenarios import plates
+    from twin.platemap import PlateMapError, place
+
+    real = pd.read_csv(Path(__file__).resolve().parents[2] / "scenarios/data/real/chloroform_1to30_plate.csv",
+                       comment="#")
+    ours = plates.paper_series("chloroform", "OAc:OLAm")
+    assert list(ours["well"][:20]) == list(real["well"]) and list(ours["well"][20:22]) == ["C1", "C2"]
+    merged = ours.merge(real, on="well", suffixes=("", "_lab"))
+    assert (merged["amine_uL"] - merged["amine_uL_lab"]).abs().max() < 1e-9
+    with pytest.raises(PlateMapError, match="per_row: 13; allowed: 1 to 12"):
+        place(ours, per_row=13)
