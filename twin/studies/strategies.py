@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from twin.studies.names import _ALIASES, STRATEGIES  # noqa: F401  (the strategies make_strategy knows)
 from twin.studies.space import SearchSpace
 from twin.studies.spec import PARAMETERS, Range
 
@@ -138,8 +139,6 @@ class BayesianOptimizer:
         return cand.iloc[chosen].reset_index(drop=True)
 
 
-STRATEGIES = ("bo", "random", "grid")
-_ALIASES = {"bayes": "bo"}
 
 
 def make_strategy(name: str, space: SearchSpace, seed: int, budget: int):
