@@ -76,3 +76,17 @@ def test_figure_jobs_unpickle_without_pandas(result, tmp_path):
              "print(sorted(m for m in ('pandas', 'xarray', 'pydantic', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], input=pickle.dumps(jobs), capture_output=True, check=True)
     assert out.stdout.decode().strip() == "[]"
+
+
+def test_the_heatmaps_of_a_result_are_the_same_arrays_without_the_long_table(result, tmp_path):
+    import numpy as np
+
+    from twin.records.export import _figure_jobs
+
+    fast = [job for job in _figure_jobs(result, None, None, tmp_path) if job[0] == "heatmaps"]
+    slow = [job for job in _figure_jobs(result, result.spectra_long(), None, tmp_path) if job[0] == "heatmaps"]
+    assert len(fast) == len(slow) >= 2
+    for (_, _, a), (_, _, b) in zip(fast, slow):
+        assert a["wells"] == b["wells"] and a["groups"] == b["groups"]
+        for key in ("grid", "times", "cube"):
+            assert a[key].dtype == b[key].dtype and np.array_equal(a[key], b[key], equal_nan=True), key

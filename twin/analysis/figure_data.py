@@ -76,6 +76,22 @@ def heatmaps_data(spectra_long: pd.DataFrame, group_by: pd.Series | None = None)
     return {"wells": wells, "grid": grid, "times": times, "cube": cube, "groups": _groups(wells, group_by)}
 
 
+def heatmaps_data_by_group(wells: list, grid: np.ndarray, times: np.ndarray, cube: np.ndarray,
+                           group_of: dict) -> list[dict]:
+    """``heatmaps_data`` for each well group, from the cube of all wells (``spectra_cube``'s four values).
+
+    A group is every well with the same ``group_of[well]`` label ('ungrouped' if missing), groups in the order of
+    their first well: one ``draw.heatmaps`` call each, so that groups can be drawn side by side. The arrays are
+    those ``heatmaps_data`` makes of each group's rows of a complete long table (every well has every read and
+    wavelength, as ``CampaignResult.spectra_long`` has), without splitting the table.
+    """
+    rows: dict[str, list[int]] = {}
+    for i, w in enumerate(wells):
+        rows.setdefault(str(group_of.get(w, "ungrouped")), []).append(i)
+    return [{"wells": [wells[i] for i in idx], "grid": grid, "times": times[idx], "cube": cube[idx],
+             "groups": {label: [wells[i] for i in idx]}} for label, idx in rows.items()]
+
+
 def _feature_matrix(table: pd.DataFrame, column: str) -> tuple[list, np.ndarray, np.ndarray]:
     """(wells, time_h (W, R), values (W, R)) with NaN padding, for one plot call per group."""
     rank = table.groupby("well", sort=False).cumcount().to_numpy()

@@ -41,10 +41,10 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
     drawing = None
     with atomic_dir(out, command="run") as tmp:
         try:
+            # the heatmaps need only the spectra: they draw while the features are fitted and the files written
+            drawing = start_figures(result, None, None, tmp / "figures") if figures else None
             result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
             spectra = result.spectra_long()
-            # the heatmaps need only the spectra: they draw while the features are fitted and the files written
-            drawing = start_figures(result, spectra, None, tmp / "figures") if figures else None
             features = result.features()
             if drawing is not None:  # the feature figures too, before the files: drawing is the longer half
                 drawing.add(_feature_figure_jobs(result, features, tmp / "figures"))
@@ -118,21 +118,42 @@ def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> li
     The tables are reduced to arrays here (``twin.analysis.figure_data``), so a job unpickles without pandas in the
     figure worker, which imported only matplotlib and numpy.
     """
-    from twin.analysis.figure_data import heatmaps_data
+    from twin.analysis.figure_data import heatmaps_data, heatmaps_data_by_group
 
     groups = _groups(result.plate)
-    jobs = []
     # heatmaps: one job per well group (each writes its own files), so they can be drawn side by side
-    codes, wells = pd.factorize(spectra["well"])  # on the categorical codes: no per-row string work
-    label_of = np.array([str(groups.get(w, "ungrouped")) for w in wells], dtype=object)
-    for label in dict.fromkeys(label_of):
-        members = [w for w, lab in zip(wells, label_of) if lab == label]
-        sub = spectra[(label_of == label)[codes]]
-        data = heatmaps_data(sub, group_by=groups[groups.index.isin(members)])
-        jobs.append(("heatmaps", (), {**data, "out_dir": fig_dir}))
+    if spectra is None:  # the run's own spectra: split the dataset's cube, no long table
+        per_group = heatmaps_data_by_group(*_spectra_cube(result), groups.to_dict())
+    else:
+        per_group = []
+        codes, wells = pd.factorize(spectra["well"])  # on the categorical codes: no per-row string work
+        label_of = np.array([str(groups.get(w, "ungrouped")) for w in wells], dtype=object)
+        for label in dict.fromkeys(label_of):
+            members = [w for w, lab in zip(wells, label_of) if lab == label]
+            sub = spectra[(label_of == label)[codes]]
+            per_group.append(heatmaps_data(sub, group_by=groups[groups.index.isin(members)]))
+    jobs = [("heatmaps", (), {**data, "out_dir": fig_dir}) for data in per_group]
     if features is not None:
         jobs += _feature_figure_jobs(result, features, fig_dir)
     return jobs
+
+
+def _spectra_cube(result: CampaignResult) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """``spectra_cube(result.spectra_long())``, taken from the dataset without building the long table.
+
+    The long table is the dataset's (well, read, wavelength) cube flattened, times rounded to 4 decimals, so when
+    wavelengths and reads increase the cube is the dataset's own; otherwise the long table is built after all.
+    """
+    from twin.analysis.figure_data import spectra_cube
+
+    ds = result.dataset
+    grid = np.asarray(ds["wavelength_nm"].values, float)
+    cube = np.asarray(ds["intensity"].values, float)
+    increasing = np.isfinite(grid).all() and (np.diff(grid) > 0).all() and (np.diff(ds["read"].values) > 0).all()
+    if cube.size == 0 or not increasing:
+        return spectra_cube(result.spectra_long())
+    times = np.asarray(np.round(ds["time_min"].values, 4), float)
+    return [str(w) for w in ds["well"].values], grid, times, cube
 
 
 def _feature_figure_jobs(result: CampaignResult, features, fig_dir: Path) -> list[tuple]:
@@ -152,6 +173,9 @@ def _feature_figure_jobs(result: CampaignResult, features, fig_dir: Path) -> lis
 
 def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None):
     """Start drawing the figures; returns a handle whose ``result()`` waits for them and lists the PNGs.
+
+    ``spectra``: the long spectra table to draw the heatmaps from, or None for the result's own (taken from its
+    dataset, the quicker way).
 
     With more than one CPU the figures are drawn in a forked worker process (matplotlib imported there; started
     early by ``prepare_figure_workers`` if it was called) and a fork of it, so they draw while the caller writes the
