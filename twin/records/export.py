@@ -85,11 +85,11 @@ def write_gen5(result: CampaignResult, path: Path, layout: str = "tab") -> Path:
 
     from instruments.cytation import write_gen5_spectra
 
-    ds = result.dataset
-    n = int(ds.attrs.get("plate_wells", 96))
+    c = result.cube  # the dataset's arrays (no xarray needed)
+    n = int(c.attrs.get("plate_wells", 96))
     absorbance = None
-    if result.absorbance is not None:  # one (wavelengths, od[well, wl]) per absorbance read, wells as in ds
-        wells = list(ds["well"].values)
+    if result.absorbance is not None:  # one (wavelengths, od[well, wl]) per absorbance read, wells as in the cube
+        wells = list(c.wells)
         absorbance = []
         for _, g in result.absorbance.groupby("read", sort=True):
             cube = g.pivot_table(index="well", columns="wavelength_nm", values="od", dropna=False, observed=True)
@@ -97,9 +97,9 @@ def write_gen5(result: CampaignResult, path: Path, layout: str = "tab") -> Path:
             absorbance.append((cube.columns.to_numpy(float), cube.to_numpy(float)))
     rows, cols = (8, 12) if n == 96 else (16, 24)
     return write_gen5_spectra(
-        path, list(ds["well"].values), ds["wavelength_nm"].values, ds["intensity"].values.transpose(1, 0, 2),
-        layout=layout, excitation_nm=float(ds.attrs["excitation_nm"]), gain=int(ds.attrs["gain"]),
-        reading_type=ds.attrs.get("reading_type", "Simulation"), when=datetime.fromisoformat(ds.attrs["start_time"]),
+        path, list(c.wells), c.wavelength_nm, c.intensity.transpose(1, 0, 2),
+        layout=layout, excitation_nm=float(c.attrs["excitation_nm"]), gain=int(c.attrs["gain"]),
+        reading_type=c.attrs.get("reading_type", "Simulation"), when=datetime.fromisoformat(c.attrs["start_time"]),
         plate_type=f"{n} WELL PLATE (Use plate lid)", plate_rows=rows, plate_columns=cols,
         absorbance=absorbance, order=result.read_order if absorbance else None,
     )
@@ -122,7 +122,7 @@ def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> li
 
     groups = _groups(result.plate)
     # heatmaps: one job per well group (each writes its own files), so they can be drawn side by side
-    if spectra is None:  # the run's own spectra: split the dataset's cube, no long table
+    if spectra is None:  # the run's own spectra: split the result's cube, no long table
         per_group = heatmaps_data_by_group(*_spectra_cube(result), groups.to_dict())
     else:
         per_group = []
@@ -139,21 +139,21 @@ def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> li
 
 
 def _spectra_cube(result: CampaignResult) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
-    """``spectra_cube(result.spectra_long())``, taken from the dataset without building the long table.
+    """``spectra_cube(result.spectra_long())``, taken from the result's cube without building the long table.
 
-    The long table is the dataset's (well, read, wavelength) cube flattened, times rounded to 4 decimals, so when
-    wavelengths and reads increase the cube is the dataset's own; otherwise the long table is built after all.
+    The long table is the (well, read, wavelength) cube flattened, times rounded to 4 decimals, so when wavelengths
+    and reads increase the cube is the result's own; otherwise the long table is built after all.
     """
     from twin.analysis.figure_data import spectra_cube
 
-    ds = result.dataset
-    grid = np.asarray(ds["wavelength_nm"].values, float)
-    cube = np.asarray(ds["intensity"].values, float)
-    increasing = np.isfinite(grid).all() and (np.diff(grid) > 0).all() and (np.diff(ds["read"].values) > 0).all()
+    c = result.cube
+    grid = np.asarray(c.wavelength_nm, float)
+    cube = np.asarray(c.intensity, float)
+    increasing = np.isfinite(grid).all() and (np.diff(grid) > 0).all() and (np.diff(c.read) > 0).all()
     if cube.size == 0 or not increasing:
         return spectra_cube(result.spectra_long())
-    times = np.asarray(np.round(ds["time_min"].values, 4), float)
-    return [str(w) for w in ds["well"].values], grid, times, cube
+    times = np.asarray(np.round(c.time_min, 4), float)
+    return [str(w) for w in c.wells], grid, times, cube
 
 
 def _feature_figure_jobs(result: CampaignResult, features, fig_dir: Path) -> list[tuple]:
@@ -175,7 +175,7 @@ def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, work
     """Start drawing the figures; returns a handle whose ``result()`` waits for them and lists the PNGs.
 
     ``spectra``: the long spectra table to draw the heatmaps from, or None for the result's own (taken from its
-    dataset, the quicker way).
+    cube, the quicker way).
 
     With more than one CPU the figures are drawn in a forked worker process (matplotlib imported there; started
     early by ``prepare_figure_workers`` if it was called) and a fork of it, so they draw while the caller writes the
