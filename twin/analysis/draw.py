@@ -45,22 +45,6 @@ def save_png(fig, out_path) -> Path:
     return out
 
 
-def warm_up() -> None:
-    """Draw and encode a small throw-away figure with text: loads the font, the glyph cache and the PNG encoder.
-
-    A worker calls this while it waits for data (and before it forks a helper), so the first real figure does not
-    pay for them, and neither does each fork separately.
-    """
-    import io
-
-    fig, ax = plt.subplots(figsize=(1, 1))
-    ax.plot([0, 1], [0, 1])
-    ax.set_title("warm", fontsize=10)
-    ax.set_xlabel("x")
-    fig.savefig(io.BytesIO(), format="png", dpi=DPI, pil_kwargs=FAST_PNG)
-    plt.close(fig)
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "_", str(text)).strip("_") or "group"
 

@@ -1,8 +1,8 @@
 """The figure worker of ``larp-twin run``: a process forked early that draws the figures beside the run.
 
 Kept apart from ``twin.records.export`` (which imports pandas) so that the run can fork the worker before it imports
-pandas, the lab or the chemistry: the worker imports only matplotlib, numpy and ``twin.analysis.draw`` and warms
-them up while the run process imports the rest and runs the campaign (each library imported once, on two CPUs).
+pandas, the lab or the chemistry: the worker imports only matplotlib and ``twin.analysis.draw`` (numpy is already
+in) while the run process imports the rest and runs the campaign (each library imported once, on two CPUs).
 Jobs are ``(function name, args, kwargs)`` of ``twin.analysis.draw`` holding plain arrays (``twin.analysis.
 figure_data``), so they unpickle in the worker without pandas.
 """
@@ -109,11 +109,10 @@ _POOL = None  # figure workers started ahead of time by ``prepare_figure_workers
 
 
 def _warm() -> None:
-    """Worker initializer: import matplotlib and the drawing module (not pandas: the jobs are arrays) and draw a
-    throw-away figure (font, glyph cache), while the run process imports the lab and runs the campaign."""
-    from twin.analysis import draw
+    """Worker initializer: import matplotlib and the drawing module (not pandas: the jobs are arrays) while the run
+    process imports the lab and runs the campaign."""
+    import twin.analysis.draw  # noqa: F401
 
-    draw.warm_up()
     _freeze_imports()
 
 
