@@ -18,7 +18,7 @@ import pandas as pd
 
 from twin.outdir import atomic_dir
 
-if TYPE_CHECKING:  # not imported here: pyarrow and xarray load when a run is written, not when this module is
+if TYPE_CHECKING:  # annotations only: importing the results module here would load the lab with the exporter
     from twin.results import CampaignResult
 
 
