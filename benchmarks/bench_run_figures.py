@@ -50,6 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--base", default="2afcb19", help="git revision to compare against (default: before issue 14)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--scenario", default="paper-toluene")
+    ap.add_argument("--no-compile", action="store_true", help="do not byte-compile the trees first (with "
+                    "PYTHONDONTWRITEBYTECODE set, every run then compiles the project's sources)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-run-figures-") as tmp:
         tmp = Path(tmp)
@@ -60,14 +62,15 @@ def main(argv=None) -> int:
         trees = {f"base {args.base}": base, "this tree": ROOT}
         results: dict[str, list[tuple[float, float]]] = {k: [] for k in trees}
         for name, tree in trees.items():  # compiled and run once: warm file cache, no source compiled in a round
-            _compile(tree)
+            if not args.no_compile:
+                _compile(tree)
             _once(tree, tmp / f"warm-{name[:4]}", args.scenario)
         for r in range(args.rounds):
             names = list(trees) if r % 2 == 0 else list(trees)[::-1]
             for name in names:
                 results[name].append(_once(trees[name], tmp / f"out-{r}-{name[:4]}", args.scenario))
         print(f"`larp-twin run {args.scenario} --out D` (figures included), {args.rounds} rounds, "
-              f"{os.cpu_count()} CPUs")
+              f"{os.cpu_count()} CPUs, {'sources not byte-compiled' if args.no_compile else 'byte-compiled'}")
         print(f"{'tree':<18} {'wall s (median)':>16} {'cpu s (median)':>15}")
         med = {}
         for name, rows in results.items():
