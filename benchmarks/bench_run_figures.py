@@ -5,7 +5,8 @@
 
 The base commit is unpacked with ``git archive`` into a temp dir; both trees are byte-compiled first (as ``pip
 install`` leaves a package: otherwise, with ``PYTHONDONTWRITEBYTECODE`` set, every run compiles the project's
-sources again, about 0.2 s each) and run once to warm the file cache. Each round runs the base and this tree one
+sources again, about 0.2 s each; ``--no-compile`` measures that way, on fresh copies of both) and run once to warm
+the file cache. Each round runs the base and this tree one
 after the other (alternating which goes first), so both see the same machine load. Reported: median wall seconds
 and median CPU seconds (user + sys of the process and its children) per tree, and their ratios.
 """
@@ -59,7 +60,14 @@ def main(argv=None) -> int:
         base.mkdir()
         archive = subprocess.run(["git", "archive", args.base], cwd=ROOT, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
-        trees = {f"base {args.base}": base, "this tree": ROOT}
+        this = ROOT
+        if args.no_compile:  # a copy without the __pycache__ this tree may hold, as fresh as the base's
+            import shutil
+
+            this = tmp / "this"
+            for pkg in PACKAGES:
+                shutil.copytree(ROOT / pkg, this / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        trees = {f"base {args.base}": base, "this tree": this}
         results: dict[str, list[tuple[float, float]]] = {k: [] for k in trees}
         for name, tree in trees.items():  # compiled and run once: warm file cache, no source compiled in a round
             if not args.no_compile:
