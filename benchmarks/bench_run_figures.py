@@ -6,9 +6,9 @@
 The base commit is unpacked with ``git archive`` into a temp dir; both trees are byte-compiled first (as ``pip
 install`` leaves a package: otherwise, with ``PYTHONDONTWRITEBYTECODE`` set, every run compiles the project's
 sources again, about 0.2 s each; ``--no-compile`` measures that way, on fresh copies of both) and run once to warm
-the file cache. Each round runs the base and this tree one
-after the other (alternating which goes first), so both see the same machine load. Reported: median wall seconds
-and median CPU seconds (user + sys of the process and its children) per tree, and their ratios.
+the file cache. Each round runs the base and this tree one after the other (alternating which goes first), so both
+see the same machine load. Reported: median wall seconds and median CPU seconds (user + sys of the process and its
+children) per tree, and their ratios.
 """
 from __future__ import annotations
 
