@@ -15,8 +15,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import colormaps  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 DPI = 100
 FAST_PNG = {"compress_level": 1}  # PNG deflate level: files ~2x larger, encoding several times faster
@@ -36,12 +37,20 @@ def _fast_rc(draw):
     return wrapper
 
 
+def _figure(**kwargs) -> Figure:
+    """A new figure outside pyplot (no figure manager to register and close), drawn by Agg when saved."""
+    return Figure(**kwargs)
+
+
 def save_png(fig, out_path) -> Path:
     """Write ``fig`` as the project's PNG (same dpi and compression everywhere), close it, return the path."""
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=DPI, pil_kwargs=FAST_PNG)
-    plt.close(fig)
+    if fig.canvas.manager is not None:  # a pyplot figure (absorbance_plots): release it
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     return out
 
 
@@ -71,7 +80,8 @@ def _mosaic_figure(label, chunk, index, grid, times, cube, cmap):
     gap_r, gap_c = max(2, n_reads // 12), max(2, n_wl // 20)
     mosaic = np.full((nrows * (n_reads + gap_r) - gap_r, ncols * (n_wl + gap_c) - gap_c), np.nan)
     width, height = 2.6 * ncols + 1.6, 2.0 * nrows + 1.0
-    fig, ax = plt.subplots(figsize=(width, height))
+    fig = _figure(figsize=(width, height))
+    ax = fig.subplots()
     fig.subplots_adjust(left=0.7 / width, right=1 - 0.2 / width, bottom=0.55 / height, top=1 - 0.35 / height)
     rows_h = np.nanmedian(times[[index[w] for w in chunk]], axis=0) / 60.0  # read -> typical time (h)
     for k, well in enumerate(chunk):
@@ -107,7 +117,7 @@ def heatmaps(wells: list, grid: np.ndarray, times: np.ndarray, cube: np.ndarray,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     index = {w: i for i, w in enumerate(wells)}
-    cmap = plt.get_cmap("inferno").with_extremes(bad="white")
+    cmap = colormaps["inferno"].with_extremes(bad="white")
     paths = []
     for label, members in groups.items():
         for k in range(0, len(members), wells_per_figure):
@@ -119,8 +129,9 @@ def heatmaps(wells: list, grid: np.ndarray, times: np.ndarray, cube: np.ndarray,
 @_fast_rc
 def feature_trajectories(groups: dict[str, list], panels: list[tuple], out_path) -> Path:
     """Three panels of one line per well vs time, coloured by group; ``panels``: (y label, wells, time h, values)."""
-    colours = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
-    fig, axes = plt.subplots(3, 1, figsize=(7.5, 8.5), sharex=True)
+    colours = colormaps["tab10" if len(groups) <= 10 else "tab20"]
+    fig = _figure(figsize=(7.5, 8.5))
+    axes = fig.subplots(3, 1, sharex=True)
     # fixed margins instead of constrained layout: same look, no layout solver (a third of this figure's time)
     fig.subplots_adjust(left=0.11, right=0.98, bottom=0.06, top=0.985, hspace=0.06)
     for ax, (ylabel, wells, t, v) in zip(axes, panels):
@@ -146,7 +157,8 @@ def ratio_summary(columns: list[tuple], out_path) -> Path:
     ``figure_data.ratio_summary_data`` returns them."""
     width = 3.4 * len(columns) + 0.5
     n_rows = len(columns[0][2])
-    fig, axes = plt.subplots(n_rows, len(columns), figsize=(width, 8), squeeze=False)
+    fig = _figure(figsize=(width, 8))
+    axes = fig.subplots(n_rows, len(columns), squeeze=False)
     # fixed margins instead of constrained layout (same panels, no layout solver)
     fig.subplots_adjust(left=0.75 / width, right=1 - 0.12 / width, bottom=0.065, top=0.96, wspace=0.28,
                         hspace=0.12)
