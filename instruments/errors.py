@@ -5,6 +5,10 @@ class InstrumentError(Exception):
     """Base of every error raised by a pipettor or a plate reader (twin or real)."""
 
 
+class UsageError(InstrumentError, ValueError):
+    """A call or a configuration an instrument does not accept (unknown pipette, bad option, malformed run log)."""
+
+
 class LabwareError(InstrumentError, ValueError):
     """Unknown labware, well name or deck slot."""
 

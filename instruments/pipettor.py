@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Generator, Iterable
 
 from instruments.deck import Deck
-from instruments.errors import LabwareError, OutOfTipsError, TipError, VolumeError
+from instruments.errors import LabwareError, OutOfTipsError, TipError, UsageError, VolumeError
 from instruments.labware import Labware, WellRef
 
 #: The component whose arrival in a well starts that well's reaction clock (the precursor injection).
@@ -51,11 +51,11 @@ def check_pipettes(pipettes: Iterable[str]) -> tuple[str, ...]:
     names = tuple(pipettes)
     for p in names:
         if p not in PIPETTES:
-            raise ValueError(f"unknown pipette {p!r}; allowed: {sorted(PIPETTES)}")
+            raise UsageError(f"unknown pipette {p!r}; allowed: {sorted(PIPETTES)}")
     if len(set(names)) != len(names):
-        raise ValueError(f"pipette mounted twice in {list(names)}; the OT-2 takes each pipette once")
+        raise UsageError(f"pipette mounted twice in {list(names)}; the OT-2 takes each pipette once")
     if not 1 <= len(names) <= len(OT2_MOUNTS):
-        raise ValueError(f"the OT-2 has {len(OT2_MOUNTS)} mounts; got {len(names)} pipettes {list(names)}: "
+        raise UsageError(f"the OT-2 has {len(OT2_MOUNTS)} mounts; got {len(names)} pipettes {list(names)}: "
                          f"choose one or two of {sorted(PIPETTES, key=lambda p: PIPETTES[p].max_uL)}")
     return tuple(sorted(names, key=lambda p: PIPETTES[p].max_uL))
 
@@ -134,7 +134,7 @@ class Pipettor(abc.ABC):
 
     def _spec(self, pipette: str) -> PipetteSpec:
         if pipette not in self.pipettes:
-            raise ValueError(f"pipette {pipette!r} is not mounted; mounted: {sorted(self.pipettes)}")
+            raise UsageError(f"pipette {pipette!r} is not mounted; mounted: {sorted(self.pipettes)}")
         return self.pipettes[pipette]
 
     def _tip(self, pipette: str) -> TipState:
@@ -246,7 +246,7 @@ class Pipettor(abc.ABC):
         spec = self._spec(pipette)
         self._tip(pipette)
         if repetitions < 1:
-            raise ValueError(f"mix repetitions must be >= 1, got {repetitions}")
+            raise UsageError(f"mix repetitions must be >= 1, got {repetitions}")
         have = well.labware.volume_uL[well.index]
         if not spec.min_uL <= volume_uL <= min(spec.max_uL, have + 1e-9):
             raise VolumeError(
@@ -298,7 +298,7 @@ class Pipettor(abc.ABC):
         tip already attached).  ``mix_after=(repetitions, uL)`` mixes each destination after dispensing.
         """
         if new_tip not in ("always", "once", "never"):
-            raise ValueError(f"new_tip must be one of 'always', 'once', 'never', got {new_tip!r}")
+            raise UsageError(f"new_tip must be one of 'always', 'once', 'never', got {new_tip!r}")
         dests = dest if isinstance(dest, list) else [dest]
         pipette = pipette or self.choose_pipette(volume_uL)
         spec = self._spec(pipette)

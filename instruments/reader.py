@@ -39,6 +39,8 @@ class SpectrumRead:
     end_s: float
     excitation_nm: float
     gain: int
+    #: where the counts came from when a reader takes them from files (the Gen5 export's name), else None
+    source: str | None = None
 
     @property
     def overflow(self) -> np.ndarray:
@@ -120,6 +122,17 @@ class PlateReader(abc.ABC):
             od = yield from self._hw_read_absorbance(wells, float(wl))
             cols.append(np.asarray(od, float))
         return np.stack(cols, axis=1)
+
+    def _last_source(self) -> str | None:
+        """The file the last PL read came from (readers that take reads from files); None for instruments."""
+        return None
+
+    def resume_after(self, taken, since_wall_s: float | None) -> None:
+        """A run restarted from its journal: skip the sources ``taken`` before (files already read or refused).
+
+        ``since_wall_s``: the wall time the run first started (files older than it were not the run's, unless the
+        reader takes existing files).  Readers that do not read files have nothing to skip.
+        """
 
     def _record(self, command: str, **args) -> None:
         self.log.append({"t_s": round(self.clock.now, 3), "command": command, **args})
@@ -203,7 +216,8 @@ class PlateReader(abc.ABC):
         counts = yield from self._hw_read_pl(idx, float(excitation_nm), wl, int(gain))
         self._record("read_pl", wells=len(names), excitation_nm=excitation_nm, emission_nm=[wl[0], wl[-1], len(wl)],
                      gain=int(gain))
-        return SpectrumRead(names, wl, counts, start, self.clock.now, float(excitation_nm), int(gain))
+        return SpectrumRead(names, wl, counts, start, self.clock.now, float(excitation_nm), int(gain),
+                            source=self._last_source())
 
     def read_absorbance(self, wells: Sequence[str] | None = None, *, wavelength_nm: float) -> Generator:
         """Absorbance endpoint at one wavelength; returns an AbsorbanceRead."""

@@ -8,6 +8,7 @@ from typing import Callable
 import pandas as pd
 
 from scenarios import plates
+from twin.messages import UserError
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def build_campaign(name: str, **overrides):
         given = overrides.get("schedule")
         hours = given.hours if given is not None and "hours" in given.model_fields_set else 12.0
         if given is not None and "every_min" in given.model_fields_set:
-            raise ValueError(f"scenario {name} reads by its own procedure (absorbance + PL back to back); "
+            raise UserError(f"scenario {name} reads by its own procedure (absorbance + PL back to back); "
                              f"--every-min does not apply (give --procedure FILE for another schedule)")
         overrides["procedure"] = s.procedure(hours)
     if s.every_min is not None:  # the scenario's cadence, unless the caller set every_min itself

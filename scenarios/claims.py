@@ -304,8 +304,7 @@ def chloroform_claims(run: PaperRun, toluene: PaperRun, octyl_cf: PaperRun) -> l
                      wb > wa and abs(f12 - 26.2) < 2.5,
                      "" if wb > wa and abs(f12 - 26.2) < 2.5 else "model shortfall, not a measurement limit: the "
                      "ripened amine-majority NCs keep the ion-pair trap broadening (~17 meV) on top of the homogeneous "
-                     "width, so their 12 h line is ~28-29 nm where the lab's is 25.8-26.8 nm; the lab's t0 widths "
-                     "(35-44 nm, amine-majority) show a polydisperse small-NC ensemble the model does not yet give"))
+                     "width, so their 12 h line is ~28-29 nm where the lab's is 25.8-26.8 nm"))
     kt = _med((tol.t12("height") / tol.t0("height"))[_sel(tol, 0.1, 0.9)])
     out.append(Claim("chloroform-less-stable", "Fig. 6 vs 2, Discussion", "The polar antisolvent decomposes the NCs "
                      "faster than toluene", run.name,

@@ -14,9 +14,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from instruments.errors import ReaderError
 from instruments.ot2.layout import DeckLayout
 from instruments.reader import AbsorbanceSpectrumRead, SpectrumRead
 from twin.config import LabConfig, Schedule
+from twin.early import RunEndedEarly, ended_early_message, ended_early_record
 from twin.faults import EventLog, FaultInjector, FaultPlan
 from twin.faults.recovery import CampaignAborted, GuardedPipettor, Recovery
 from twin.lab import Lab
@@ -27,6 +29,7 @@ from twin.procedure.runner import (
     ProcedureRunner,
     Resume,
     planned_min,
+    planned_reads,
     step_duration_s,
     warn_overruns,
 )
@@ -82,6 +85,8 @@ class Restart:
     last_slot: int = -1  #: schedule slot of the last journaled read
     last_loop: int = 0  #: procedure step (kinetic loop) of the last journaled read
     done: bool = False  #: the journal already holds ``done`` (the crash came while writing the outputs)
+    sources: list = field(default_factory=list)  #: files the reader took before (Gen5 exports read or refused)
+    wall_epoch_s: float | None = None  #: journaled wall time of campaign t=0 of the first session
 
 
 def on_real_drivers(lab: LabConfig) -> bool:
@@ -93,7 +98,7 @@ def read_from_record(rec: dict) -> SpectrumRead:
     """The SpectrumRead of a journaled ``read`` record (None counts, i.e. OVRFLW, back to NaN)."""
     counts = np.array([[np.nan if v is None else v for v in row] for row in rec["counts"]], float)
     return SpectrumRead(list(rec["wells"]), np.asarray(rec["wavelength_nm"], float), counts, float(rec["start_s"]),
-                        float(rec["end_s"]), float(rec["excitation_nm"]), int(rec["gain"]))
+                        float(rec["end_s"]), float(rec["excitation_nm"]), int(rec["gain"]), source=rec.get("source"))
 
 
 def abs_read_from_record(rec: dict) -> AbsorbanceSpectrumRead:
@@ -158,6 +163,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     if restart is not None:
         lab.clock.restart_at(restart.at_s, restart.time_factor)
         events.events.extend(restart.events)
+        lab.reader.resume_after(restart.sources, restart.wall_epoch_s)
     elif real:
         epoch, factor = lab.clock.wall_epoch()
         emit("clock", {"wall_epoch_s": epoch, "time_factor": factor, "realtime": lab.clock.realtime})
@@ -218,15 +224,23 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     if injector is not None:
         for fault in injector.crashes():
             clock.process(injector.crash_process(clock, fault))
+    stopped = None
     try:
         clock.run_process(main())
+    except (ReaderError, KeyboardInterrupt) as exc:
+        # on real instruments the reads received are the only copy: keep them (twins replay, so they just fail)
+        if not (real and runner.pl_reads and "kinetic_start_s" in marks):
+            raise
+        stopped = _ended_early(exc, reader, procedure, len(runner.pl_reads), clock.now)
+        events.add(clock.now, "reader", "ended_early", **{k: v for k, v in stopped.items() if k != "at_s"})
+        marks["done_s"] = clock.now
     finally:
         bar.close()
         lab.close()
     reads, abs_reads = runner.pl_reads, runner.abs_reads
     if not reads:
         raise CampaignAborted(f"{campaign.name}: every read was skipped; nothing to report", None)
-    if not (restart is not None and restart.done):
+    if not (restart is not None and restart.done) and stopped is None:  # an early end is no ``done``: resumable
         emit("done", {"virtual_s": marks["done_s"], "reads": len(reads),
                       **({"abs_reads": len(abs_reads)} if abs_reads else {})})
     result = CampaignResult.from_run(
@@ -239,7 +253,19 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     if fault_plan is not None:
         result.manifest["faults"] = fault_summary(events.events)
         result.manifest["faults"]["not_fired"] = injector.not_fired()
+    if stopped is not None:
+        result.manifest["ended_early"] = stopped
+        raise RunEndedEarly(ended_early_message(campaign.name, stopped), result,
+                            interrupted=stopped["interrupted"])
     return result
+
+
+def _ended_early(exc: BaseException, reader, procedure: Procedure, n_reads: int, at_s: float) -> dict:
+    """The manifest's ``ended_early`` for a procedure stopped by ``exc`` (a reader error or Ctrl-C)."""
+    interrupted = isinstance(exc, KeyboardInterrupt)
+    return ended_early_record("interrupted (Ctrl-C)" if interrupted else str(exc), n_reads,
+                              planned_reads(procedure), interrupted=interrupted, folder=getattr(reader, "folder", None),
+                              at_s=at_s, rejected=[p.name for p, _ in getattr(reader, "rejected", ())])
 
 
 def fault_summary(events: list[dict]) -> dict:

@@ -64,9 +64,14 @@ def load_run(run_dir) -> tuple[pd.DataFrame, pd.DataFrame, dict, Path]:
     for name in ("features.csv", "plate.csv", "manifest.json"):
         if not (run / name).is_file():
             raise FileNotFoundError(f"{run} holds no {name}: pass a `larp-twin run` output directory")
-    features = pd.read_csv(run / "features.csv")
-    plate = pd.read_csv(run / "plate.csv")
-    manifest = json.loads((run / "manifest.json").read_text())
+    from twin.messages import reading
+
+    with reading(run / "features.csv", "larp-twin features table"):
+        features = pd.read_csv(run / "features.csv")
+    with reading(run / "plate.csv", "larp-twin plate table"):
+        plate = pd.read_csv(run / "plate.csv")
+    with reading(run / "manifest.json", "larp-twin manifest (JSON)"):
+        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     need = {"features.csv": (features, ["well", "read", "time_min", "peak_nm", "fwhm_nm", "height", "status"]),
             "plate.csv": (plate, ["well", "injected_at_min"])}
     for name, (table, cols) in need.items():

@@ -8,7 +8,9 @@ One formatter for every command (sub-commands added by ``add_cli`` functions inc
 - ``describe(exc)``: the one-line text of *any* user-facing exception: our own typed errors (``PlateMapError``,
   ``FaultPlanError``, ``Gen5FormatError``, ``JournalError`` ...), pydantic ``ValidationError`` (field, what is
   allowed and the value seen, no URL), ``OSError`` (the path and what to do), ``KeyError`` and ``UnicodeDecodeError``.
-- ``is_user_error(exc)``: whether ``exc`` is the user's to fix (exit 2) or a bug (exit 1, "rerun with --debug").
+- ``is_user_error(exc)``: whether ``exc`` is the user's to fix (exit 2) or a bug (exit 1, "rerun with --debug"). A
+  ``ValueError`` counts as the user's only when its class is ours (``UserError`` or a package error class) or
+  pydantic's ``ValidationError``: a bare ``ValueError`` from numpy, pandas or our internals is a bug.
 - ``note(text)``: a ``note: <text>`` line on stderr; ``notes_for_warnings()`` routes every ``UserWarning`` raised
   while a command runs through ``note`` (no ``UserWarning:`` prefix, no source path and line): to tell a user
   something, ``warnings.warn(text)`` anywhere (library code stays free of printing).
@@ -24,6 +26,8 @@ import sys
 import warnings
 
 PROG = "larp-twin"
+#: top-level packages whose error classes speak to the user
+OUR_PACKAGES = frozenset({"chemistry", "instruments", "twin", "scenarios"})
 
 #: pydantic field name -> the command-line option that sets it (for messages about options).
 OPTION_FOR_FIELD = {"hours": "--hours", "every_min": "--every-min", "seed": "--seed"}
@@ -31,6 +35,22 @@ OPTION_FOR_FIELD = {"hours": "--hours", "every_min": "--every-min", "seed": "--s
 
 class UserError(ValueError):
     """Something the user must fix; the message says what was seen, what is allowed and what to do."""
+
+
+@contextlib.contextmanager
+def reading(path, what: str = "file"):
+    """Turn a parse error of a user's file (damaged JSON, CSV, parquet; ``ValueError`` family) into a ``UserError``
+    naming the file: what the user can fix (or rerun), where a bare parser message would read as a bug."""
+    try:
+        yield
+    except UserError:
+        raise
+    except ValueError as exc:
+        raise UserError(f"{path}: damaged or not a {what} ({one_line(str(exc))[:200]})") from None
+    except Exception as exc:  # pyarrow raises its own classes (ArrowInvalid ...) for a damaged parquet file
+        if type(exc).__module__.split(".")[0] != "pyarrow":
+            raise
+        raise UserError(f"{path}: damaged or not a {what} ({one_line(str(exc))[:200]})") from None
 
 
 def note(text: str, file=None) -> None:
@@ -124,9 +144,24 @@ def is_user_error(exc: BaseException) -> bool:
     """True for errors the user can fix (bad input, paths, options, instruments); False for bugs."""
     from instruments.errors import InstrumentError
 
+    from twin.early import RunEndedEarly
+
     if isinstance(exc, KeyError):  # a lookup that explains itself (unknown scenario ...), not a bare missing key
         return bool(exc.args) and " " in str(exc.args[0])
-    return isinstance(exc, (UserError, ValueError, OSError, InstrumentError))
+    if isinstance(exc, RunEndedEarly):  # the instrument stopped (or Ctrl-C); the reads are kept
+        return True
+    if isinstance(exc, (OSError, InstrumentError, UnicodeError)):
+        return True
+    if isinstance(exc, ValueError):
+        # ours (UserError and every package error class) or a pydantic validation of user input; a bare
+        # ValueError from numpy/pandas/our own internals is a bug, not something the user can fix
+        return _raised_by_us(exc) or type(exc).__name__ == "ValidationError"
+    return False
+
+
+def _raised_by_us(exc: BaseException) -> bool:
+    """True when the error's class is one of this project's own (``chemistry``, ``instruments``, ``twin``, ...)."""
+    return type(exc).__module__.split(".")[0] in OUR_PACKAGES
 
 
 def error_line(exc: BaseException) -> str:

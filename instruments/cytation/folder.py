@@ -5,11 +5,13 @@ each read, or a script that exports after every read). ``Gen5FolderReader`` turn
 ``read_pl`` waits for the next new export, parses it with ``read_gen5_spectra`` (fluorescence spectrum required),
 checks that it holds the wells, wavelengths, excitation and gain asked for, and returns its counts.
 
-- Waiting polls the folder every ``poll_s`` and gives up after ``timeout_s`` (``Gen5FolderTimeout``). A file counts
+- Waiting polls the folder every ``poll_s`` and gives up after ``timeout_s`` (``Gen5FolderTimeout``, naming the
+  folder and the last export taken; ``twin.campaign`` then ends the run early and keeps the reads, ``twin.early``). A file counts
   as complete once its size and modification time stay unchanged for ``settle_s`` (Gen5 may still be writing it).
   Files are taken oldest first (modification time, then name); files present when the reader was made are ignored
   unless ``include_existing`` (exports copied off the Gen5 PC; those already untouched for ``settle_s`` by their
-  modification time are taken at once). A file already taken is never taken again.
+  modification time are taken at once). A file already taken is never taken again, nor after a restart:
+  ``resume_after`` skips the files a journaled run took and takes those Gen5 wrote while it was down.
 - The wall time spent waiting and parsing is measured and yielded as ``clock.timeout(elapsed)``, so virtual time
   follows the lab.
 - A file with several ``Read N:EM Spectrum`` sections (an export of the whole experiment so far) gives its last read.
@@ -30,7 +32,7 @@ from typing import Generator, Sequence
 import numpy as np
 
 from instruments.cytation.gen5 import Gen5FormatError, Gen5Spectra, read_gen5_spectra
-from instruments.errors import ReaderError
+from instruments.errors import ReaderError, UsageError
 from instruments.reader import PlateReader
 
 
@@ -68,10 +70,11 @@ class Gen5FolderReader(PlateReader):
         if not self.folder.is_dir():
             raise Gen5FolderError(f"Gen5 export folder {self.folder} does not exist or is not a folder")
         if timeout_s <= 0 or poll_s <= 0 or settle_s < 0:
-            raise ValueError(f"timeout_s ({timeout_s}) and poll_s ({poll_s}) must be > 0, settle_s ({settle_s}) >= 0")
+            raise UsageError(f"timeout_s ({timeout_s}) and poll_s ({poll_s}) must be > 0, settle_s ({settle_s}) >= 0")
         self.patterns = tuple(patterns)
         self.timeout_s, self.poll_s, self.settle_s = float(timeout_s), float(poll_s), float(settle_s)
         self.check_gain = check_gain
+        self.include_existing = include_existing
         existing = {p.name for p in self._candidates()}
         self.seen: set[str] = set() if include_existing else existing
         #: files that were there before the reader (copied exports): complete once untouched for settle_s
@@ -117,8 +120,9 @@ class Gen5FolderReader(PlateReader):
                 break  # keep the order: wait for the oldest new file to be complete
             if time.perf_counter() >= deadline:
                 waiting = f"; {new[0][2].name} is still being written" if new else ""
+                last = f" (last export taken: {self.received[-1].path.name})" if self.received else ""
                 raise Gen5FolderTimeout(f"no new Gen5 export ({', '.join(self.patterns)}) in {self.folder} within "
-                                        f"{self.timeout_s:g} s{waiting}")
+                                        f"{self.timeout_s:g} s{last}{waiting}")
             time.sleep(self.poll_s)
 
     def _counts(self, path: Path, spectra: Gen5Spectra, names: list[str], excitation_nm: float,
@@ -143,6 +147,32 @@ class Gen5FolderReader(PlateReader):
                                   f"for but not read ({len(spectra.wells)} wells in the export)")
         column = {w: k for k, w in enumerate(spectra.wells)}
         return spectra.counts[-1][[column[w] for w in names]].copy()
+
+    # -- restart after a crash or an early end ------------------------------------------------------------------
+    def resume_after(self, taken, since_wall_s: float | None) -> None:
+        """Continue a journaled run: never take the exports ``taken`` before (read or refused) again, and take the
+        exports Gen5 wrote meanwhile (while larp-twin was down), oldest first, without waiting for them to settle.
+
+        Without ``include_existing`` the files older than ``since_wall_s`` (the run's first start) were in the
+        folder before the run and stay ignored; the newer ones are the run's.
+        """
+        taken = set(taken)
+        self.seen = set(taken)
+        self._preexisting = set()
+        for path in self._candidates():
+            if path.name in taken:
+                continue
+            try:
+                mtime = path.stat().st_mtime
+            except OSError:
+                continue
+            if not self.include_existing and since_wall_s is not None and mtime < since_wall_s:
+                self.seen.add(path.name)  # there before the run started: not one of its exports
+            else:
+                self._preexisting.add(path.name)
+
+    def _last_source(self) -> str | None:
+        return self.received[-1].path.name if self.received else None
 
     # -- hooks ----------------------------------------------------------------------------------------------------
     def _hw_open_tray(self) -> Generator:

@@ -32,7 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
-from instruments.errors import ReaderError
+from instruments.errors import ReaderError, UsageError
 from instruments.labware import well_names
 from instruments.reader import emission_grid
 
@@ -128,21 +128,21 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
     path.
     """
     if layout not in ("tab", "csv"):
-        raise ValueError(f"layout must be 'tab' or 'csv', got {layout!r}")
+        raise UsageError(f"layout must be 'tab' or 'csv', got {layout!r}")
     wl = np.asarray(wavelength_nm, float)
     data = np.asarray(counts, float)
     if data.ndim == 2:
         data = data[None]
     if data.ndim != 3 or data.shape[1:] != (len(wells), len(wl)):
-        raise ValueError(f"counts must be (n_reads, {len(wells)} wells, {len(wl)} wavelengths), got "
+        raise UsageError(f"counts must be (n_reads, {len(wells)} wells, {len(wl)} wavelengths), got "
                          f"{np.shape(counts)}")
     steps = np.diff(wl)
     if len(wl) < 2 or not np.allclose(steps, steps[0]):
-        raise ValueError("wavelength_nm must be an evenly spaced grid of at least two points")
+        raise UsageError("wavelength_nm must be an evenly spaced grid of at least two points")
     plate_wells = well_names(plate_rows, plate_columns)
     unknown = sorted(set(wells) - set(plate_wells))
     if unknown:
-        raise ValueError(f"wells {unknown[:5]} are not on a {plate_rows}x{plate_columns} plate")
+        raise UsageError(f"wells {unknown[:5]} are not on a {plate_rows}x{plate_columns} plate")
     column_of = {w: k for k, w in enumerate(wells)}
     if all_plate_wells is None:
         all_plate_wells = layout == "tab"
@@ -270,11 +270,26 @@ def read_export_text(path) -> tuple[str, str]:
     path = Path(path)
     name = path.name
     raw = path.read_bytes()
+    _refuse_empty(raw, name)
     text = _decode(raw, name)
     if raw and not raw.endswith(b"\n"):
         raise Gen5FormatError(f"{name} line {text.count(chr(10)) + 1}: the file ends mid-line; expected a complete "
                               f"Gen5 export (truncated?)")
     return name, text
+
+
+EXPECTED = "expected a Gen5 export (Windows-1252 text starting with a 'Software Version' line)"
+
+
+def _refuse_empty(raw: bytes, name: str) -> None:
+    """One clear line for the two husks a crash or a full disk leaves: an empty file, a file of zero bytes (NUL)."""
+    if not raw.strip():
+        size = f"{len(raw)} bytes, blank" if raw else "0 bytes"
+        raise Gen5FormatError(f"{name}: the file is empty ({size}); {EXPECTED}: was it taken or copied before Gen5 "
+                              f"finished writing it?")
+    if not raw.strip(b"\x00"):
+        raise Gen5FormatError(f"{name}: the file holds only zero bytes ({len(raw)} NUL bytes, what a write cut off by "
+                              f"a crash or a full disk leaves); {EXPECTED}: export the read again from Gen5")
 
 
 def _decode(raw: bytes, name: str) -> str:

@@ -51,7 +51,7 @@ _FILTER = re.compile(rf"Excitation:\s*({_NUM})(?:/{_NUM})?,\s*Emission:\s*({_NUM
 def parse_time_s(text: str) -> float:
     """Gen5 time text -> seconds: ``0:07:31`` (h:mm:ss), ``96:00:00``, ``0:00.210`` (m:ss.fff)."""
     if not _TIME.match(text):
-        raise ValueError(f"{text!r} is not a Gen5 time (h:mm:ss)")
+        raise Gen5FormatError(f"{text!r} is not a Gen5 time (h:mm:ss)")
     parts = [float(p) for p in text.split(":")]
     if len(parts) == 2:
         parts.insert(0, 0.0)
@@ -72,7 +72,7 @@ def _cell(text: str) -> tuple[float, str]:
     if not math.isfinite(value):
         if text in TOKENS:
             return math.nan, text
-        raise ValueError(text)
+        raise Gen5FormatError(text)
     return value, ""
 
 

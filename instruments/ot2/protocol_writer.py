@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from instruments.deck import Deck
+from instruments.errors import UsageError
 from instruments.pipettor import PIPETTES, assign_mounts
 from instruments.sim.pipettor import LIQUID_CLASSES, LiquidClass, SimPipettor
 from instruments.clock import Clock
@@ -26,14 +27,14 @@ def check_api_level(api_level: str) -> str:
     """``api_level`` if it is a ``'2.N'`` level the protocol's calls exist in and the installed opentrons runs."""
     m = _API_RE.match(str(api_level))
     if not m or (2, int(m[1])) < MIN_API_LEVEL:
-        raise ValueError(f"api_level {api_level!r} is not supported; use '2.{MIN_API_LEVEL[1]}' or newer, "
+        raise UsageError(f"api_level {api_level!r} is not supported; use '2.{MIN_API_LEVEL[1]}' or newer, "
                          f"e.g. '2.20'")
     try:
         from opentrons.protocols.api_support.definitions import MAX_SUPPORTED_VERSION
     except ImportError:  # opentrons is not installed here: the robot will judge
         return api_level
     if (2, int(m[1])) > (MAX_SUPPORTED_VERSION.major, MAX_SUPPORTED_VERSION.minor):
-        raise ValueError(f"api_level {api_level!r} is newer than the installed opentrons supports "
+        raise UsageError(f"api_level {api_level!r} is newer than the installed opentrons supports "
                          f"({MAX_SUPPORTED_VERSION}); use '2.20'")
     return api_level
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Iterable, NamedTuple
 
+from instruments.errors import UsageError
 from instruments.pipettor import PIPETTES
 
 _ASPIRATE = re.compile(r"^Aspirating (?P<v>[\d.eE+-]+) uL from (?P<well>\w+) of (?P<lw>.+?) on slot \d+ "
@@ -86,7 +87,7 @@ def parse_run_log(run_log: Iterable, rack_pipette: dict[str, str] | None = None)
             n, v = int(m["n"]), float(m["v"])
             inner = [_ASPIRATE.match(s.strip()) or _DISPENSE.match(s.strip()) for s in lines[i:i + 2 * n]]
             if len(inner) != 2 * n or not all(inner):
-                raise ValueError(f"run log: '{text}' is not followed by {2 * n} aspirate/dispense lines")
+                raise UsageError(f"run log: '{text}' is not followed by {2 * n} aspirate/dispense lines")
             i += 2 * n
             first = inner[0]
             steps.append(Step("mix", _pipette_of_flow(float(first["flow"])), first["lw"], first["well"], _round(v), n))

@@ -173,3 +173,26 @@ def test_copied_exports_are_taken_in_order_without_waiting_for_them_to_settle(tm
     read = clock.run_process(reader.read_pl(WELLS, **SCAN))
     np.testing.assert_array_equal(read.counts, gaussian_counts(3))
     assert [r.path.name for r in reader.received][-1] == fresh.name
+
+
+def test_the_timeout_names_the_folder_and_the_last_export_taken(tmp_path):
+    clock, reader = loaded(tmp_path, timeout_s=0.2)
+    twin_writer(tmp_path, [lambda f: write_export(f / "read_001.txt", 0)], every_s=0.0).join()
+    clock.run_process(reader.read_pl(WELLS, **SCAN))
+    with pytest.raises(Gen5FolderTimeout, match=rf"in {tmp_path} within 0.2 s \(last export taken: read_001.txt\)"):
+        clock.run_process(reader.read_pl(WELLS, **SCAN))
+    assert reader.received[-1].path.name == "read_001.txt"
+
+
+def test_a_restarted_reader_skips_the_exports_taken_before_and_takes_those_written_meanwhile(tmp_path):
+    old = write_export(tmp_path / "yesterday.txt", 9)  # there before the run: not one of its exports
+    os.utime(old, (time.time() - 7200,) * 2)
+    since = time.time() - 3600  # the run first started an hour ago
+    for k in range(3):  # read 1 was taken, read 2 was refused, read 3 came while larp-twin was down
+        path = write_export(tmp_path / f"read_{k + 1:03d}.txt", k)
+        os.utime(path, (since + 60 * (k + 1),) * 2)
+    clock, reader = loaded(tmp_path)
+    reader.resume_after(["read_001.txt", "read_002.txt"], since)
+    read = clock.run_process(reader.read_pl(WELLS, **SCAN))
+    np.testing.assert_array_equal(read.counts, gaussian_counts(2))
+    assert read.source == "read_003.txt" and [r.path.name for r in reader.received] == ["read_003.txt"]

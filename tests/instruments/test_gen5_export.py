@@ -152,6 +152,21 @@ def test_truncated_export_and_wrong_files_fail_clearly(tmp_path):
         read_gen5_spectra(other)
 
 
+@pytest.mark.parametrize("content, message", [
+    (b"", r"^empty.txt: the file is empty \(0 bytes\); expected a Gen5 export \(Windows-1252 text starting with a "
+          r"'Software Version' line\): was it taken or copied before Gen5 finished writing it\?$"),
+    (b"\r\n \r\n", r"^empty.txt: the file is empty \(5 bytes, blank\); expected a Gen5 export"),
+    (b"\0" * 4096, r"^empty.txt: the file holds only zero bytes \(4096 NUL bytes, what a write cut off by a crash or "
+                   r"a full disk leaves\); expected a Gen5 export \(.*\): export the read again from Gen5$"),
+])
+def test_an_empty_or_all_zero_export_is_one_line_naming_the_file_and_what_was_expected(tmp_path, content, message):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(content)
+    with pytest.raises(Gen5FormatError, match=message) as caught:
+        read_gen5_spectra(path)
+    assert "\n" not in str(caught.value) and "UTF-16" not in str(caught.value)
+
+
 def test_bad_shapes_are_rejected_by_the_writer(tmp_path):
     with pytest.raises(ValueError, match="counts must be"):
         write_gen5_spectra(tmp_path / "x.txt", ["A1"], [400, 402], np.zeros((2, 3)))

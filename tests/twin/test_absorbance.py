@@ -20,7 +20,10 @@ from twin.records.export import write_results
 
 
 def tiny(procedure):
-    pm = plates.paper_series("chloroform", "OAc:OLAm").iloc[[0, 9]].copy()
+    # a CF acid-majority well (its onset saturates the reader: OD > 4 up to ~515 nm) and a toluene amine-majority
+    # well, whose onset lies in the readable range
+    pm = pd.concat([plates.paper_series("chloroform", "OAc:OLAm").iloc[[0]],
+                    plates.paper_series("toluene", "OAc:OLAm").iloc[[-1]]], ignore_index=True)
     pm["well"] = ["A1", "A2"]
     return Campaign(name="tiny-abs", plate_map=pm, procedure=procedure)
 

@@ -50,3 +50,38 @@ def test_user_warnings_become_notes_once_and_library_deprecations_stay_silent(ca
         warnings.warn("will change", FutureWarning)
     err = capsys.readouterr().err
     assert err == "note: one scan takes longer than every_min\n"
+
+
+def test_a_bare_value_error_is_a_bug_but_ours_and_pydantics_are_the_users():
+    import numpy as np
+
+    from chemistry.errors import InvalidAmountError
+    from instruments.errors import UsageError
+    from twin.platemap import PlateMapError
+
+    with pytest.raises(ValueError) as info:
+        np.ones(3).reshape(2, 2)  # what a bug inside the package raises
+    assert not is_user_error(info.value)
+    assert error_line(info.value).startswith("larp-twin: error: internal error (ValueError: cannot reshape")
+    for ours in (PlateMapError("x"), InvalidAmountError("x"), UsageError("x"), UserError("x")):
+        assert is_user_error(ours), type(ours).__name__
+    with pytest.raises(ValidationError) as vinfo:
+        _Sched(hours=0)
+    assert is_user_error(vinfo.value)
+
+
+def test_reading_names_the_damaged_file(tmp_path):
+    import json
+
+    from twin.messages import reading
+
+    bad = tmp_path / "manifest.json"
+    bad.write_text('{"seed": 1, "sche')
+    with pytest.raises(UserError) as info:
+        with reading(bad, "larp-twin manifest (JSON)"):
+            json.loads(bad.read_text())
+    assert is_user_error(info.value)
+    assert describe(info.value).startswith(f"{bad}: damaged or not a larp-twin manifest (JSON) (Unterminated string")
+    with pytest.raises(TypeError):  # anything but a parse error passes through unchanged
+        with reading(bad):
+            raise TypeError("a bug")

@@ -10,7 +10,7 @@ def cmd_fit(args) -> int:
 
     ``time_min`` is minutes since injection, as in every output (docs/inputs.md): exact when the export sits in
     the ``larp-twin run`` directory that wrote it; else the export's own read times (its kinetic loop's interval),
-    else read index x ``--every-min`` (said in a note), plus ``--first-read-min`` (the wells' age at the first
+    else read index x ``--every-min`` (a note when the default 10 min is assumed), plus ``--first-read-min`` (the wells' age at the first
     read; default 0: the first read counts as t=0).
     """
     import numpy as np
@@ -45,10 +45,9 @@ def cmd_fit(args) -> int:
         source = "read times from --every-min"
         used = 10.0 if every_min is None else every_min
         times_min = np.arange(n_reads) * used
-        if n_reads > 1:
+        if n_reads > 1 and every_min is None:  # given --every-min, the times are the user's: nothing to hint
             note(f"{args.export} holds no read times (Gen5 spectrum exports carry none): time_min assumes reads "
-                 f"every {used:g} min{' (the default)' if every_min is None else ''}; pass --every-min to match "
-                 f"your Gen5 procedure")
+                 f"every {used:g} min (the default); pass --every-min to match your Gen5 procedure")
     if ages is None:
         ages = np.repeat((np.asarray(times_min, float) + args.first_read_min)[:, None], n_wells, axis=1)
     fit = fit_gaussians(g.counts, g.wavelength_nm)  # (reads, wells)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from twin.messages import UserError
+
 #: plate wells -> (rows, columns)
 PLATE_SHAPES = {96: (8, 12), 384: (16, 24)}
 
@@ -31,15 +33,15 @@ def run_spectra(run_dir) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     try:
         manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f"{run / 'manifest.json'} is damaged ({e}); rerun the campaign") from None
+        raise UserError(f"{run / 'manifest.json'} is damaged ({e}); rerun the campaign") from None
     try:
         df = pd.read_parquet(run / "spectra.parquet", columns=["well", "read", "wavelength_nm", "intensity"])
     except Exception as e:  # pyarrow raises many classes for a damaged file
-        raise ValueError(f"{run / 'spectra.parquet'} cannot be read ({' '.join(str(e).split())[:200]}); rerun the "
+        raise UserError(f"{run / 'spectra.parquet'} cannot be read ({' '.join(str(e).split())[:200]}); rerun the "
                          f"campaign") from None
     missing = {"well", "read", "wavelength_nm", "intensity"} - set(df.columns)
     if missing:
-        raise ValueError(f"{run / 'spectra.parquet'}: columns {sorted(missing)} are missing")
+        raise UserError(f"{run / 'spectra.parquet'}: columns {sorted(missing)} are missing")
     if isinstance(df["well"].dtype, pd.CategoricalDtype):
         used = set(df["well"].unique().astype(str))
         wells = [str(w) for w in df["well"].cat.categories if str(w) in used]
@@ -54,7 +56,7 @@ def run_spectra(run_dir) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     counts[r, w, k] = df["intensity"].to_numpy(float)
     filled[r, w, k] = True
     if len(df) != counts.size or not filled.all():
-        raise ValueError(f"{run / 'spectra.parquet'}: {len(df)} rows do not fill the {len(reads)} reads x "
+        raise UserError(f"{run / 'spectra.parquet'}: {len(df)} rows do not fill the {len(reads)} reads x "
                          f"{len(wells)} wells x {len(wl)} wavelengths grid once each")
     return wells, wl, counts, manifest
 
@@ -74,7 +76,7 @@ def export_run(run_dir, out, layout: str = "tab") -> Path:
             reading_type="Simulation" if m.get("backends", {}).get("reader", "sim") == "sim" else "Reader",
             plate_type=f"{n} WELL PLATE (Use plate lid)", plate_rows=rows, plate_columns=cols)
     except KeyError as e:
-        raise ValueError(f"{Path(run_dir) / 'manifest.json'}: no {e} (expected schedule.excitation_nm, "
+        raise UserError(f"{Path(run_dir) / 'manifest.json'}: no {e} (expected schedule.excitation_nm, "
                          f"schedule.gain, start_time, plate_wells 96 or 384)") from None
 
 

@@ -42,8 +42,9 @@ def main(argv=None) -> int:
 
 def run_command(func, args, debug: bool = False) -> int:
     """Run a sub-command under the CLI's error policy (``twin.messages``): user errors end in one line
-    ``larp-twin: error: ...`` and exit 2, a bug in one ``internal error`` line and exit 1, warnings become
-    ``note:`` lines; ``debug`` re-raises so the traceback shows."""
+    ``larp-twin: error: ...`` and exit 2, a bug in one ``internal error`` line and exit 1, a run on real instruments
+    that ended early with its reads written (``twin.early.RunEndedEarly``) in one error line and exit 3 (130 after
+    Ctrl-C), warnings become ``note:`` lines; ``debug`` re-raises so the traceback shows."""
     from twin.messages import error_line, is_user_error, notes_for_warnings
 
     try:
@@ -58,7 +59,8 @@ def run_command(func, args, debug: bool = False) -> int:
         if debug:
             raise
         print(error_line(e), file=sys.stderr)
-        return 2 if is_user_error(e) else 1
+        code = getattr(e, "exit_code", None)  # a run that ended early, its reads written: 3 (130 after Ctrl-C)
+        return code if isinstance(code, int) else 2 if is_user_error(e) else 1
 
 
 if __name__ == "__main__":

@@ -170,7 +170,13 @@ def _run(campaign, out, args, progress):
             result = run_durable(campaign, out, seed=args.seed, figures=not args.no_figures, progress=progress)
             outdir.write_marker(out, "run")
         return result, out / "results"
-    result = run_campaign(campaign, seed=args.seed, progress=progress)
+    from twin.early import RunEndedEarly
+
+    try:
+        result = run_campaign(campaign, seed=args.seed, progress=progress)
+    except RunEndedEarly as stop:  # real instruments stopped early: the reads received go to disk first (exit 3)
+        stop.written = write_results(stop.result, out, figures=not args.no_figures)
+        raise
     return result, write_results(result, out, figures=not args.no_figures)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from twin.messages import UserError
 
 FEATURES = ("peak_nm", "fwhm_nm")
 TOLERANCE = {"peak_nm": 3.0, "fwhm_nm": 4.0}  #: nm added to each side of the band (fit and reader noise)
@@ -124,7 +125,7 @@ def forecast_view(view, *, params=None, seeds: int = 8, consecutive: int = 3) ->
     known = set(view.plate["well"].astype(str))
     missing = [w for w in wells if w not in known]
     if missing:
-        raise ValueError(f"wells {missing[:5]} are read but not in the plate map")
+        raise UserError(f"wells {missing[:5]} are read but not in the plate map")
     fc = forecast_band(view.plate, wells, view.time_min, params=params, seeds=seeds,
                        temperature_C=float(view.schedule.get("temperature_C", 25.0)))
     usable = np.isin(view.status.astype(str), ("ok", "saturated"))

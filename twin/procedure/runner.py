@@ -74,7 +74,8 @@ class ProcedureRunner:
             self.pl_reads.append(r)
             doc = {"index": len(self.pl_reads) - 1, "slot": slot, **({"loop": loop} if loop else {}),
                    "start_s": r.start_s, "end_s": r.end_s, "wells": r.wells, "wavelength_nm": r.wavelength_nm,
-                   "excitation_nm": r.excitation_nm, "gain": r.gain, "counts": r.counts}
+                   "excitation_nm": r.excitation_nm, "gain": r.gain, "counts": r.counts,
+                   **({"source": r.source} if r.source is not None else {})}
             self.emit("read", doc)
         else:
             if isinstance(r, AbsorbanceRead):  # an endpoint is a one-point spectrum
@@ -164,6 +165,21 @@ def warn_overruns(procedure: Procedure, timing, n_wells: int) -> None:
                           f"{step.interval_min:g}: reads will run back to back (as Gen5 does), "
                           f"~{int(step.duration_min // (cycle / 60)) + 1} reads instead of "
                           f"{int(step.duration_min // step.interval_min) + 1}", stacklevel=3)
+
+
+def planned_reads(procedure: Procedure) -> int | None:
+    """How many PL reads the procedure makes when no cycle overruns; None when a loop runs back to back (0 min)."""
+    total = 0
+    for step in procedure.steps:
+        if isinstance(step, PLSpectrum):
+            total += 1
+        elif isinstance(step, Kinetic):
+            per_cycle = sum(isinstance(s, PLSpectrum) for s in step.steps)
+            if per_cycle and step.interval_min <= 0:
+                return None
+            if per_cycle:
+                total += per_cycle * (math.floor(step.duration_min / step.interval_min + 1e-9) + 1)
+    return total
 
 
 def planned_min(procedure: Procedure, timing, n_wells: int) -> float:

@@ -37,6 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from twin.config import LabConfig
+from twin.early import RunEndedEarly
 from twin.records.documents import JournalWriter
 from twin.records.journal import Journal, JournalError
 
@@ -111,8 +112,15 @@ def start_run(campaign, run_dir: str | Path, seed: int = 0) -> Path:
 
 
 def is_complete(run_dir: str | Path) -> bool:
+    """True once the run's results are written and the run reached its end (a short run that ended early, with its
+    reads written, can still be resumed: its manifest says ``ended_early``)."""
     res = Path(run_dir) / RESULTS_DIR
-    return (res / "manifest.json").exists() and (res / EVENTS_FILE).exists()
+    if not ((res / "manifest.json").exists() and (res / EVENTS_FILE).exists()):
+        return False
+    try:
+        return "ended_early" not in json.loads((res / "manifest.json").read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return False  # a damaged manifest: write the results again
 
 
 def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
@@ -126,7 +134,6 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     ``subscribers``: more document subscribers (``twin.records.documents``), after the journal.
     """
     from twin.campaign import on_real_drivers, run_campaign
-    from twin.records.export import write_results
 
     run = Path(run_dir)
     if not run.is_dir():
@@ -165,7 +172,15 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
             restart = restart_point(journal.recorded, campaign, run)
             journal.cursor = len(journal.recorded)  # nothing to replay: append after what is there
             journal.append("start", **start, resumed=restart is not None, lab_overrides=overrides)
-            result = run_campaign(campaign, seed=seed, progress=progress, subscribers=subs, restart=restart)
+            try:
+                result = run_campaign(campaign, seed=seed, progress=progress, subscribers=subs, restart=restart)
+            except RunEndedEarly as stop:  # the reads received are journaled: write them, stay resumable
+                stop.result.manifest["journal"] = {"file": JOURNAL_FILE, "records": len(journal.recorded)}
+                stop.written = _write(stop.result, run, figures)
+                stop.add_note(f"{run} keeps the journal: once the reader delivers reads again (Gen5 writes new "
+                              f"exports), continue with "
+                              f"`larp-twin resume {run}`")
+                raise
         else:
             crashed_at = [e["at_s"] for e in journal.of_type("event")
                           if e["kind"] == "crash" and e["action"] == "injected"]
@@ -175,9 +190,17 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
             raise JournalError(f"{run}: the journal holds {len(journal.recorded) - journal.cursor} records beyond "
                                f"the end of the re-run campaign")
     result.manifest["journal"] = {"file": JOURNAL_FILE, "records": len(journal.recorded)}
+    _write(result, run, figures)
+    return result
+
+
+def _write(result, run: Path, figures: bool) -> Path:
+    """The run's outputs and event log into ``run/results`` (replacing an earlier short run's)."""
+    from twin.records.export import write_results
+
     out = write_results(result, run / RESULTS_DIR, figures=figures)
     write_events(result.events, out / EVENTS_FILE)
-    return result
+    return out
 
 
 def _last_time_s(records: list[dict]) -> float:
@@ -223,10 +246,14 @@ def restart_point(records: list[dict], campaign, run: Path | str = "run"):
         at_s = last_s
     any_reads = [r for r in records if r["type"] in ("read", "abs_read")]
     last = any_reads[-1] if any_reads else {}
+    # files a folder reader took before: the reads' exports and the exports refused when the run ended early
+    sources = [r["source"] for r in reads if r.get("source")]
+    sources += [name for e in events if e.get("action") == "ended_early" for name in e.get("rejected", ())]
     return Restart(plate=plates[0], at_s=at_s, time_factor=factor, reads=[read_from_record(r) for r in reads],
                    abs_reads=[abs_read_from_record(r) for r in records if r["type"] == "abs_read"],
                    events=events, kinetic_start_s=kinetic, last_slot=last.get("slot", -1),
-                   last_loop=last.get("loop", 0), done=any(r["type"] == "done" for r in records))
+                   last_loop=last.get("loop", 0), done=any(r["type"] == "done" for r in records),
+                   sources=sources, wall_epoch_s=clock.get("wall_epoch_s"))
 
 
 def write_events(events: list[dict], path: str | Path) -> Path:
@@ -245,6 +272,8 @@ def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
     start_run(campaign, run_dir, seed)
     try:
         return resume(run_dir, **kwargs)
+    except RunEndedEarly:
+        raise  # its reads are written and its note says how to resume
     except Exception as exc:
         if not on_real_drivers(campaign.lab):
             # on the twins a failed run fails the same way when resumed: leave nothing behind that blocks a rerun

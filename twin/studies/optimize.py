@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from twin.config import LabConfig, Schedule
+from twin.messages import UserError
 from twin.studies.space import SearchSpace  # noqa: F401  (re-exported for the loop's users)
 from twin.studies.spec import PARAMETERS
 from twin.studies.strategies import (_ALIASES, STRATEGIES, BayesianOptimizer, GridSearch, RandomSearch,  # noqa: F401
@@ -167,7 +168,7 @@ def optimize(strategy, plates: int, plate_size: int = 24, *, objective: Callable
         summary = summary.sort_values("condition").reset_index(drop=True)
         scores = np.asarray(objective(summary), float)
         if scores.shape != (len(summary),):
-            raise ValueError(f"objective returned shape {scores.shape}; allowed: one score per well ({len(summary)})")
+            raise UserError(f"objective returned shape {scores.shape}; allowed: one score per well ({len(summary)})")
         strategy.tell(summary[list(PARAMETERS)], scores)
         t3 = time.perf_counter()
         summary = summary.assign(plate=p, score=scores)
@@ -213,7 +214,7 @@ def run_loops(space: SearchSpace | None = None, plates: int = 6, plate_size: int
     strategies = [_ALIASES.get(s, s) for s in strategies]
     for s in strategies:
         if s not in STRATEGIES:
-            raise ValueError(f"strategy {s!r}; allowed: {list(STRATEGIES)}")
+            raise UserError(f"strategy {s!r}; allowed: {list(STRATEGIES)}")
     jobs = [(s, seed, space, plates, plate_size, objective, runner) for s in strategies for seed in seeds]
     workers = max_workers or min(len(jobs), os.cpu_count() or 1)
     if executor is None and workers == 1:

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from twin.messages import UserError
 from twin.studies.names import _ALIASES, STRATEGIES  # noqa: F401  (the strategies make_strategy knows)
 from twin.studies.space import SearchSpace
 from twin.studies.spec import PARAMETERS, Range
@@ -150,4 +151,4 @@ def make_strategy(name: str, space: SearchSpace, seed: int, budget: int):
         return RandomSearch(space, seed)
     if name == "grid":
         return GridSearch(space, budget, seed)
-    raise ValueError(f"strategy {name!r}; allowed: {list(STRATEGIES)}")
+    raise UserError(f"strategy {name!r}; allowed: {list(STRATEGIES)}")

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from twin.config import LabConfig, Schedule
+from twin.messages import UserError
 from twin.platemap import place
 from twin.studies.spec import (PARAMETERS, SweepSpec, SweepSpecError, condition_rows, load_spec)
 
@@ -154,7 +155,7 @@ def _done(parts: Path, cid: str) -> bool:
 def _resolve_executor(executor, scheduler, max_workers):
     """(executor, cleanup) for an Executor, a Dask scheduler address / Client, or a new local process pool."""
     if executor is not None and scheduler is not None:
-        raise ValueError("pass either executor or scheduler, not both")
+        raise UserError("pass either executor or scheduler, not both")
     if executor is not None:
         if not isinstance(executor, Executor):
             raise TypeError(f"executor: expected a concurrent.futures.Executor, got {type(executor).__name__}")

@@ -239,6 +239,14 @@ def test_fit_says_it_assumes_every_min(small_run, tmp_path, capsys):
     assert sorted(pd.read_csv(tmp_path / "f" / "features.csv")["time_min"].unique())[:2] == [0, 10]
 
 
+def test_fit_does_not_hint_every_min_when_it_was_given(small_run, tmp_path, capsys):
+    export = tmp_path / "copied_off_the_gen5_pc.txt"
+    export.write_bytes((small_run / "gen5_export.txt").read_bytes())
+    assert run(["fit", export, "--out", tmp_path / "f", "--every-min", "20"]) == 0
+    assert "pass --every-min" not in capsys.readouterr().err
+    assert sorted(pd.read_csv(tmp_path / "f" / "features.csv")["time_min"].unique())[:2] == [0, 20]
+
+
 def test_fit_in_a_run_directory_gives_the_runs_time_min(small_run, tmp_path, capsys):
     assert run(["fit", small_run / "gen5_export.txt", "--out", tmp_path / "f"]) == 0
     assert "from the run beside the export" in capsys.readouterr().out
