@@ -12,7 +12,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -157,9 +156,10 @@ class CampaignResult:
             wells=np.asarray(wells), read=np.arange(len(reads)), wavelength_nm=np.asarray(reads[0].wavelength_nm),
             read_start_min=np.array([r.start_s for r in reads]) / 60.0, time_min=age_min, intensity=counts,
             per_well={col: per_well[col].to_numpy() for col in per_well.columns},
-            attrs=dict(campaign=campaign.name, seed=seed, excitation_nm=reads[0].excitation_nm, gain=reads[0].gain,
-                       units="RFU", plate_wells=int(plate.n_wells), start_time=campaign.start_time.isoformat(),
-                       reading_type="Simulation" if backends["reader"] == "sim" else "Reader"),
+            attrs={"campaign": campaign.name, "seed": seed, "excitation_nm": reads[0].excitation_nm,
+                   "gain": reads[0].gain, "units": "RFU", "plate_wells": int(plate.n_wells),
+                   "start_time": campaign.start_time.isoformat(),
+                   "reading_type": "Simulation" if backends["reader"] == "sim" else "Reader"},
         )
         from twin import __version__
 

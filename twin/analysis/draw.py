@@ -15,9 +15,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from matplotlib import colormaps  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 DPI = 100
 FAST_PNG = {"compress_level": 1}  # PNG deflate level: files ~2x larger, encoding several times faster

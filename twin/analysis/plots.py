@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from twin.analysis import draw
-from twin.analysis.draw import DPI, FAST_PNG, FAST_RC, save_png  # noqa: F401  (the project's PNG settings)
-from twin.analysis.figure_data import (PLATE_COLUMNS, SPECTRA_COLUMNS, _groups, feature_trajectories_data,  # noqa: F401
+# re-exported: the project's PNG settings, and the table helpers other modules take from here
+from twin.analysis.draw import DPI, FAST_PNG, FAST_RC, save_png
+from twin.analysis.figure_data import (PLATE_COLUMNS, SPECTRA_COLUMNS, _groups, feature_trajectories_data,
                                        heatmaps_data, ratio_summary_data, spectra_cube)
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chemistry import ACIDS, AMINES, SOLVENTS
 from twin.config import LabConfig, Schedule
-from twin.studies.names import DEFAULTS, PARAMETERS  # noqa: F401  (DEFAULTS: the value of each omitted parameter)
+from twin.studies.names import DEFAULTS, PARAMETERS  # the parameters a sweep may vary, with their defaults
 
 CATEGORICAL = ("antisolvent", "pair")
 #: allowed range of each numeric parameter (inclusive low, inclusive high)

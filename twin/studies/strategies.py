@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from twin.messages import UserError
-from twin.studies.names import _ALIASES, STRATEGIES  # noqa: F401  (the strategies make_strategy knows)
+from twin.studies.names import _ALIASES, STRATEGIES  # the strategies make_strategy knows
 from twin.studies.space import SearchSpace
 from twin.studies.spec import PARAMETERS, Range
 
