@@ -3,7 +3,8 @@
 ``dataset`` is an ``xarray.Dataset`` with ``intensity`` (RFU, NaN = OVRFLW) on dims ``(well, read, wavelength_nm)``,
 ``time_min`` (well, read) = minutes since that well's precursor injection at the middle of its scan (blanks, never
 injected: since the plate's first injection), and the
-plate map's columns as per-well coordinates.
+plate map's columns as per-well coordinates. It is built on first use from ``cube`` (the same arrays, plain numpy):
+the tables and files of ``larp-twin run`` come from the arrays, so a run does not import xarray (~0.1 s) at all.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from instruments.labware import Labware
 from instruments.pipettor import INJECTION_COMPONENT
 from instruments.sim.plate_recipes import cs_stock_name
 from twin.params import params_record
 
+if TYPE_CHECKING:
+    import xarray as xr
 
 
 def _defer_dask_probe() -> None:
@@ -67,8 +70,6 @@ def _defer_dask_probe() -> None:
         nutils.is_dask_collection = is_dask_collection
 
 
-_defer_dask_probe()
-
 FEATURE_COLUMNS = ["well", "time_min", "peak_nm", "fwhm_nm", "height", "area", "r2"]
 
 
@@ -90,13 +91,45 @@ def dispensed_table(plate_map: pd.DataFrame, plate: Labware) -> pd.DataFrame:
 
 
 @dataclass
+class SpectraCube:
+    """The arrays of ``CampaignResult.dataset``, before xarray labels them (what the run's own tables need)."""
+
+    wells: np.ndarray  #: (W,) well names, as the dataset's ``well`` coordinate holds them
+    read: np.ndarray  #: (R,) read index
+    wavelength_nm: np.ndarray  #: (L,)
+    read_start_min: np.ndarray  #: (R,) start of each read, minutes of the run
+    time_min: np.ndarray  #: (W, R) minutes since the well's injection, middle of its scan
+    intensity: np.ndarray  #: (W, R, L) RFU, NaN = OVRFLW
+    per_well: dict  #: plate-map column -> (W,) values, per-well coordinates
+    attrs: dict
+
+    def to_dataset(self) -> xr.Dataset:
+        """The labelled ``xarray.Dataset`` (xarray imported here, kept from importing dask to probe it)."""
+        import xarray as xr
+
+        _defer_dask_probe()
+        coords = {
+            "well": self.wells,
+            "read": self.read,
+            "wavelength_nm": self.wavelength_nm,
+            "read_start_min": ("read", self.read_start_min),
+            "time_min": (("well", "read"), self.time_min),
+        }
+        for col, values in self.per_well.items():
+            coords[col] = ("well", values)
+        ds = xr.Dataset({"intensity": (("well", "read", "wavelength_nm"), self.intensity)}, coords=coords)
+        ds.attrs.update(self.attrs)
+        return ds
+
+
+@dataclass
 class CampaignResult:
     """Everything one campaign produced."""
 
     name: str
     seed: int
     plate: pd.DataFrame
-    dataset: xr.Dataset
+    cube: SpectraCube
     manifest: dict
     logs: dict = field(default_factory=dict)
     deck_sheet: str = ""
@@ -119,19 +152,15 @@ class CampaignResult:
         inj = np.where(np.isfinite(inj), inj, first)
         age_min = (mid_s[None, :] - inj[:, None]) / 60.0
         per_well = table.set_index("well").loc[wells]
-        coords = {
-            "well": wells,
-            "read": np.arange(len(reads)),
-            "wavelength_nm": reads[0].wavelength_nm,
-            "read_start_min": ("read", np.array([r.start_s for r in reads]) / 60.0),
-            "time_min": (("well", "read"), age_min),
-        }
-        for col in per_well.columns:
-            coords[col] = ("well", per_well[col].to_numpy())
-        ds = xr.Dataset({"intensity": (("well", "read", "wavelength_nm"), counts)}, coords=coords)
-        ds.attrs.update(campaign=campaign.name, seed=seed, excitation_nm=reads[0].excitation_nm, gain=reads[0].gain,
-                        units="RFU", plate_wells=int(plate.n_wells), start_time=campaign.start_time.isoformat(),
-                        reading_type="Simulation" if backends["reader"] == "sim" else "Reader")
+        cube = SpectraCube(
+            wells=np.asarray(wells), read=np.arange(len(reads)), wavelength_nm=np.asarray(reads[0].wavelength_nm),
+            read_start_min=np.array([r.start_s for r in reads]) / 60.0, time_min=age_min, intensity=counts,
+            per_well={col: per_well[col].to_numpy() for col in per_well.columns},
+            attrs={"campaign": campaign.name, "seed": seed, "excitation_nm": reads[0].excitation_nm,
+                   "gain": reads[0].gain, "units": "RFU", "plate_wells": int(plate.n_wells),
+                   "start_time": campaign.start_time.isoformat(),
+                   "reading_type": "Simulation" if backends["reader"] == "sim" else "Reader"},
+        )
         from twin import __version__
 
         manifest = {
@@ -163,8 +192,13 @@ class CampaignResult:
             absorbance = _absorbance_long(abs_reads, inj_of)
             order += [("abs", i, r.start_s) for i, r in enumerate(abs_reads)]
         order.sort(key=lambda o: o[2])
-        return cls(campaign.name, seed, table, ds, manifest, logs, deck_sheet, absorbance,
+        return cls(campaign.name, seed, table, cube, manifest, logs, deck_sheet, absorbance,
                    [(kind, i) for kind, i, _ in order], procedure)
+
+    @cached_property
+    def dataset(self) -> xr.Dataset:
+        """The spectra as a labelled ``xarray.Dataset`` (see the module docstring); built on first use."""
+        return self.cube.to_dataset()
 
     def absorbance_features(self) -> pd.DataFrame | None:
         """Band edge and first excitonic peak of every absorbance spectrum (``twin.analysis.absorbance``)."""
@@ -176,15 +210,14 @@ class CampaignResult:
 
     def spectra_long(self) -> pd.DataFrame:
         """Long format: ``well, read, time_min, wavelength_nm, intensity`` (one row per point)."""
-        ds = self.dataset
-        nw, nr, nl = ds["intensity"].shape
-        wells = ds["well"].values
+        c = self.cube
+        nw, nr, nl = c.intensity.shape
         return pd.DataFrame({
-            "well": pd.Categorical.from_codes(np.repeat(np.arange(nw), nr * nl), categories=list(wells)),
-            "read": np.tile(np.repeat(ds["read"].values, nl), nw),
-            "time_min": np.repeat(np.round(ds["time_min"].values, 4).ravel(), nl),
-            "wavelength_nm": np.tile(ds["wavelength_nm"].values, nw * nr),
-            "intensity": ds["intensity"].values.ravel(),
+            "well": pd.Categorical.from_codes(np.repeat(np.arange(nw), nr * nl), categories=list(c.wells)),
+            "read": np.tile(np.repeat(c.read, nl), nw),
+            "time_min": np.repeat(np.round(c.time_min, 4).ravel(), nl),
+            "wavelength_nm": np.tile(c.wavelength_nm, nw * nr),
+            "intensity": c.intensity.ravel(),
         })
 
     @cached_property
@@ -192,16 +225,16 @@ class CampaignResult:
         """Gaussian fit of every spectrum (batched)."""
         from twin.analysis import fit_gaussians
 
-        return fit_gaussians(self.dataset["intensity"].values, self.dataset["wavelength_nm"].values)
+        return fit_gaussians(self.cube.intensity, self.cube.wavelength_nm)
 
     def features(self) -> pd.DataFrame:
         """``well, read, time_min, peak_nm, fwhm_nm, height, area, r2, status`` for every spectrum."""
-        ds, f = self.dataset, self.fit
-        nw, nr = ds["time_min"].shape
+        c, f = self.cube, self.fit
+        nw, nr = c.time_min.shape
         out = pd.DataFrame({
-            "well": np.repeat(ds["well"].values, nr),
-            "read": np.tile(ds["read"].values, nw),
-            "time_min": np.round(ds["time_min"].values.ravel(), 4),
+            "well": np.repeat(c.wells, nr),
+            "read": np.tile(c.read, nw),
+            "time_min": np.round(c.time_min.ravel(), 4),
         })
         for name in ("peak_nm", "fwhm_nm", "height", "area", "r2"):
             out[name] = np.round(np.asarray(getattr(f, name), float).ravel(), 6)

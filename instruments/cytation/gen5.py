@@ -164,6 +164,14 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
             table_rows.add(len(rows))
         rows.append(list(cells))
 
+    def add_table(first: list[str], body: np.ndarray) -> None:
+        """Table rows ``first[j], *body[j]`` at once (one ``tolist`` per spectrum table, not one per row)."""
+        block = np.empty((len(first), body.shape[1] + 1), dtype=object)
+        block[:, 0] = first
+        block[:, 1:] = body
+        table_rows.update(range(len(rows), len(rows) + len(first)))
+        rows.extend(block.tolist())
+
     add("Software Version", software_version)
     add(); add(); add()
     add("Experiment File Path:", *([experiment_path] if experiment_path else []))
@@ -217,11 +225,9 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
         add()
         add("Wavelength", *header_wells, table=True)
         if kind == "abs":
-            for j, w in enumerate(abs_cells[k][0]):
-                add(w, *abs_cells[k][1][:, j].tolist(), table=True)
+            add_table(abs_cells[k][0], abs_cells[k][1].T)
         else:
-            for j, w in enumerate(wl_text):
-                add(w, *cells[k, :, j].tolist(), table=True)
+            add_table(wl_text, cells[k].T)
         add()
     add("Results")
     add("", *[str(c + 1) for c in range(plate_columns)], table=True)

@@ -8,14 +8,11 @@ plot_heatmaps, plot_feature_trajectories, plot_ratio_summary   -- figures in the
 design_table, run_shap, ShapReport       -- learning table and model comparison + SHAP (design.py, learn.py)
 AnalysisError, FitError, TableError, TooFewRowsError          -- typed errors (errors.py)
 
-Plotting and learning modules import matplotlib / scikit-learn / shap lazily, so ``fit_gaussians`` stays cheap to
-import for the campaign runner.
+Every name is imported on first use (PEP 562 ``__getattr__``): ``fit_gaussians`` stays cheap to import for the
+campaign runner (no matplotlib, scikit-learn or shap), and ``twin.analysis.draw`` can be imported by the figure
+worker without pandas (which ``features`` and ``fitting`` import).
 """
 from __future__ import annotations
-
-from twin.analysis.errors import AnalysisError, FitError, TableError, TooFewRowsError
-from twin.analysis.features import summarize_trajectories
-from twin.analysis.fitting import FitStatus, GaussianFit, fit_gaussians
 
 __all__ = [
     "AnalysisError",
@@ -35,6 +32,14 @@ __all__ = [
 ]
 
 _LAZY = {
+    "AnalysisError": "twin.analysis.errors",
+    "FitError": "twin.analysis.errors",
+    "TableError": "twin.analysis.errors",
+    "TooFewRowsError": "twin.analysis.errors",
+    "summarize_trajectories": "twin.analysis.features",
+    "FitStatus": "twin.analysis.fitting",
+    "GaussianFit": "twin.analysis.fitting",
+    "fit_gaussians": "twin.analysis.fitting",
     "plot_heatmaps": "twin.analysis.plots",
     "plot_feature_trajectories": "twin.analysis.plots",
     "plot_ratio_summary": "twin.analysis.plots",
@@ -45,7 +50,8 @@ _LAZY = {
 
 
 def __getattr__(name: str):
-    """Import plotting/learning names on first use (keeps matplotlib, sklearn and shap off the fitting path)."""
+    """Import a public name's module on first use (keeps matplotlib, sklearn and shap off the fitting path and
+    pandas off the drawing path)."""
     if name in _LAZY:
         import importlib
 

@@ -23,7 +23,7 @@ class OptimizeArgsError(ValueError):
 
 def add_cli(subparsers) -> None:
     """Add the ``optimize`` sub-command to ``larp-twin``'s argparse sub-parsers."""
-    from twin.studies.optimize import STRATEGIES
+    from twin.studies.names import STRATEGIES
 
     p = subparsers.add_parser("optimize", help="closed-loop optimisation on the twin (Bayesian / random / grid), "
                               "optionally comparing strategies over seeds")
@@ -93,7 +93,7 @@ def _model(cls, data: dict | None, option: str):
 
 
 def _check_args(args) -> tuple[list[str], list[int]]:
-    from twin.studies.optimize import _ALIASES, STRATEGIES
+    from twin.studies.names import _ALIASES, STRATEGIES
 
     if args.plates < 1:
         raise OptimizeArgsError(f"--plates {args.plates}; allowed: 1 or more")

@@ -60,8 +60,8 @@ def cmd_run(args) -> int:
     wall0 = getattr(args, "wall0", None) or time.perf_counter()
     check_seed(args.seed)
     out = outdir.check_target(args.out, "run", overwrite=args.overwrite)
-    if not args.no_figures:  # figure workers import matplotlib while this process imports the lab and runs it
-        from twin.records.export import discard_figure_workers, prepare_figure_workers
+    if not args.no_figures:  # the figure worker imports matplotlib while this process imports the lab and runs it
+        from twin.records.figure_workers import discard_figure_workers, prepare_figure_workers
 
         prepare_figure_workers()
     try:
@@ -104,7 +104,7 @@ def _cmd_run(args, out, wall0) -> int:
         server = serve(args.out, host=args.host, port=args.port, token=args.token, params=args.params,
                        seeds=args.seeds, consecutive=args.consecutive, block=False)
     from twin.faults import SimulatedCrash
-    from twin.records.export import _freeze_imports
+    from twin.records.figure_workers import _freeze_imports
 
     _freeze_imports()  # the campaign and the export allocate much; full GC passes need not walk the imports
     try:

@@ -67,7 +67,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786); default: local "
                    "process pool")
     p.add_argument("--workers", type=int, default=None, help="local process-pool size (default: CPU count)")
-    from twin.studies.spec import PARAMETERS
+    from twin.studies.names import PARAMETERS
 
     p.add_argument("--x", default=None, help=f"figure x parameter, one of {list(PARAMETERS)}")
     p.add_argument("--y", default=None, help="figure y parameter")

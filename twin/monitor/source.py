@@ -281,7 +281,7 @@ class RunSource:
             v.errors.append(f"features.csv: {type(exc).__name__}: {exc}")
         try:
             sp = pd.read_parquet(d / "spectra.parquet")
-            from twin.analysis.plots import spectra_cube
+            from twin.analysis.figure_data import spectra_cube
 
             wells, grid_nm, _, cube = spectra_cube(sp)
             order = [wells.index(w) for w in v.wells if w in wells]

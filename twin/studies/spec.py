@@ -21,15 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from chemistry import ACIDS, AMINES, SOLVENTS
 from twin.config import LabConfig, Schedule
+from twin.studies.names import DEFAULTS, PARAMETERS  # the parameters a sweep may vary, with their defaults
 
-#: well parameters a sweep may vary, with the value used when a spec leaves them out
-DEFAULTS = {"antisolvent": "toluene", "pair": "OAc:OLAm", "amine_per_acid": 1.0, "acid_per_pbbr2": 30.0,
-            "pbbr2_uL": 15.0, "antisolvent_uL": 150.0, "cs_uL": 100.0}
 CATEGORICAL = ("antisolvent", "pair")
 #: allowed range of each numeric parameter (inclusive low, inclusive high)
 NUMERIC_LIMITS = {"amine_per_acid": (0.0, 10.0), "acid_per_pbbr2": (1.0, 1000.0), "pbbr2_uL": (0.0, 100.0),
                   "antisolvent_uL": (0.0, 300.0), "cs_uL": (0.0, 300.0)}
-PARAMETERS = tuple(DEFAULTS)
 DESIGNS = ("grid", "random", "lhs")
 
 

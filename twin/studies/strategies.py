@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from twin.messages import UserError
+from twin.studies.names import _ALIASES, STRATEGIES  # the strategies make_strategy knows
 from twin.studies.space import SearchSpace
 from twin.studies.spec import PARAMETERS, Range
 
@@ -139,8 +140,6 @@ class BayesianOptimizer:
         return cand.iloc[chosen].reset_index(drop=True)
 
 
-STRATEGIES = ("bo", "random", "grid")
-_ALIASES = {"bayes": "bo"}
 
 
 def make_strategy(name: str, space: SearchSpace, seed: int, budget: int):
