@@ -20,13 +20,16 @@ well's batch multiplier):
   complexes (issue 12: CF amine-majority wells start at ~490 nm and red-shift with rising PL over hours); a surface
   defect term defect_surface_nm / L makes the ripened NCs brighter per unit;
 - platelets only above chloroform's polarity and with acid majority (none in toluene: no emission < 500 nm, Fig 3);
-- edge length: reverse-micelle size ~ (ligand per Pb)^-a, smaller in polar antisolvent and with short chains, capped by
-  Pb-amine complexes by at most a factor (1 - c_max); shrinks as the NCs are consumed by Cs4PbBr6 and
+- edge length: reverse-micelle size ~ (ligand per Pb)^-a (a weaker in polar antisolvent, where the micelles are
+  loose), smaller in polar antisolvent and with short chains, capped by Pb-amine complexes by at most a factor
+  (1 - c_max), a cap that saturates at the first free amine in polar antisolvent; shrinks as the NCs are consumed by Cs4PbBr6 and
   fragmented by desorption; a soft floor (L^4 + L_min^4)^(1/4) keeps cubes above the smallest size this protocol
   makes (the paper sees no strongly confined species);
 - size dispersion and defect level: base values plus one additive term per mechanism (listed in parameters.py);
   in polar antisolvent the nucleation burst's small-crystallite tail dissolves over the first hours (Gibbs-Thomson),
-  an added dispersion decaying as exp(-t / tau_focus): CF wells 30-44 nm wide at ~30 min, 26-27 nm at 10.7 h.
+  an added dispersion decaying as exp(-t / tau_focus): CF wells 30-44 nm wide at ~30 min, 26-27 nm at 10.7 h;
+  ion pairs and free amine form traps in toluene, less in chloroform where they are solvated (medium factors
+  1 + k * polarity, clipped at 0).
 """
 
 from __future__ import annotations

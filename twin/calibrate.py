@@ -2,8 +2,8 @@
 
 What is fitted (``FIT_PARAMETERS``, a documented subset; every other parameter stays at its current value): the
 issue-12 mechanisms (amine capping in polar antisolvent, LSW ripening rate, surface-defect term, collapse time and its
-amine delay, early size focusing in polar antisolvent) and the few polarity couplings that set where chloroform wells start (size, Cs4PbBr6 and defect
-polarity terms, inclusions' polarity term). A weak prior (residual ``PRIOR_WEIGHT`` x change / bound width) pulls
+amine delay, early size focusing in polar antisolvent) and the few polarity couplings that set where chloroform wells
+start (size and its ligand dependence, defect terms of the medium: polarity, free amine, ion pairs). A weak prior (residual ``PRIOR_WEIGHT`` x change / bound width) pulls
 each toward its starting value, and the paper's own numbers (the targets of ``scripts/calibrate_chemistry.py``) stay
 in the fit so that toluene and C8 behaviour are not traded for these wells.
 
