@@ -69,8 +69,8 @@ def check_gen5_folder_args(args) -> None:
             raise UserError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --gen5-folder DIR "
                             f"(they set how the Gen5 export folder is watched)")
         return
-    if not Path(folder).is_dir():
-        what = "is a file" if Path(folder).exists() else "does not exist"
+    if not folder.strip() or not Path(folder).is_dir():  # "" would be the working directory
+        what = "is empty" if not folder.strip() else "is a file" if Path(folder).exists() else "does not exist"
         raise UserError(f"--gen5-folder {folder!r} {what}; give the folder Gen5 exports each read into")
     if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
         raise UserError(f"--reader-timeout-s {timeout:g}: allowed: a number of seconds > 0 (the longest wait for "
@@ -197,11 +197,16 @@ def _cmd_run(args, out, wall0) -> int:
                   f"{', '.join(sorted({f['well'] for f in flags}))} (events.jsonl)")
     if server is not None:
         print("run finished; still serving (Ctrl-C stops)")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            server.shutdown()
+        _serve_until_ctrl_c(server)
     return 0
+
+
+def _serve_until_ctrl_c(server) -> None:
+    """Keep the monitor of a finished run up until Ctrl-C: the user is still looking at it."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
 
 
 def _timing_line(campaign, m: dict) -> str:

@@ -101,9 +101,33 @@ def test_a_durable_run_that_stops_early_keeps_its_reads_even_over_a_previous_run
     assert (lab / "lab_run" / JOURNAL_FILE).is_file()
 
 
+def test_serve_monitors_a_gen5_folder_run(lab, capsys, monkeypatch):
+    """--serve with --gen5-folder: the monitor serves the durable run's journal while Gen5's reads arrive."""
+    import twin.cli.run
+    from twin.monitor.source import RunSource
+
+    served = {}
+
+    def look_then_stop(server):  # the CLI serves until Ctrl-C after the run: look at the run, then stop
+        import urllib.request
+
+        served["reads"] = RunSource(lab / "lab_run").view().n_reads
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/", timeout=10) as page:
+            served["status"] = page.status
+        server.shutdown()
+
+    monkeypatch.setattr(twin.cli.run, "_serve_until_ctrl_c", look_then_stop)
+    fill(lab / "exports", 4)
+    assert run("--out", "lab_run", "--include-existing", "--serve", "--port", "0") == 0
+    out = capsys.readouterr().out
+    assert "monitor of lab_run: http://127.0.0.1:" in out and "read 4 taken" in out and "still serving" in out
+    assert served == {"reads": 4, "status": 200} and (lab / "lab_run" / JOURNAL_FILE).is_file()
+
+
 @pytest.mark.parametrize("argv, says", [
     (["--gen5-folder", "nowhere"], "--gen5-folder 'nowhere' does not exist"),
     (["--gen5-folder", "plate.csv"], "--gen5-folder 'plate.csv' is a file"),
+    (["--gen5-folder", ""], "--gen5-folder '' is empty"),
     (["--include-existing"], "--include-existing needs --gen5-folder"),
     (["--reader-timeout-s", "10"], "--reader-timeout-s needs --gen5-folder"),
     (["--gen5-folder", "exports", "--reader-timeout-s", "0"], "--reader-timeout-s 0: allowed"),
