@@ -223,9 +223,8 @@ def _run(campaign, out, args, progress):
     """Run ``campaign`` (durable or not) and write its outputs; (result, the results directory)."""
     from twin import outdir
     from twin.campaign import run_campaign
-    from twin.records.export import write_results
-
     from twin.early import RunEndedEarly
+    from twin.records.export import write_results
 
     subscribers = _read_lines(args)
     if args.durable:
