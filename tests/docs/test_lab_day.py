@@ -77,7 +77,8 @@ def test_the_runbook_has_the_blocks_of_every_flow():
     blocks = doc_blocks()
     text = "\n".join(code for _, _, code in blocks)
     for needed in ("larp-twin run my_plate.csv --out plan", "larp-twin export-ot2", "opentrons_simulate",
-                   "python -m opentrons.cli analyze --check", 'reader="gen5-folder"', "larp-twin fit",
+                   "python -m opentrons.cli analyze --check", "--gen5-folder gen5_exports", 'reader="gen5-folder"',
+                   "larp-twin fit",
                    "larp-twin compare plan", 'pipettor="ot2-sim"'):
         assert needed in text, needed
 
@@ -151,10 +152,11 @@ def test_the_gen5_settings_table_is_what_the_twin_reads_and_writes(lab_day):
 @pytest.mark.ot2  # the runbook's blocks run opentrons_simulate and opentrons.cli analyze
 def test_folder_mode_took_the_twins_exports_and_fit_reads_the_lab_export(lab_day):
     tmp, _, out, _ = lab_day
-    watched = json.loads((tmp / "lab_watch" / "manifest.json").read_text())
-    assert watched["reads"] == 4 and watched["backends"]["reader"] == "gen5-folder"
+    for run in ("lab_watch", "lab_watch_py"):  # the command, and the same from Python
+        watched = json.loads((tmp / run / "manifest.json").read_text())
+        assert watched["reads"] == 4 and watched["backends"]["reader"] == "gen5-folder", run
     printed = "\n".join(r.stdout for r in out.values())
-    assert [f"read {k} taken" for k in range(1, 5)] == re.findall(r"read \d+ taken", printed)
+    assert [f"read {k} taken (read_00{k}.txt)" for k in range(1, 5)] == re.findall(r"read \d+ taken \S+", printed)
     import pandas as pd
 
     standin = pd.read_parquet(tmp / "lab_standin" / "spectra.parquet")

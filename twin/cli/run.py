@@ -53,12 +53,66 @@ def check_seed(seed: int) -> None:
         raise UserError(f"--seed {seed}: allowed: an integer 0 <= seed < 2**32")
 
 
+def check_gen5_folder_args(args) -> None:
+    """Refuse the Gen5-folder options that cannot work, before any work: a folder that is not a directory, a
+    timeout that is not > 0, the folder-only options without ``--gen5-folder``, a fault plan on a lab run."""
+    import math
+
+    from twin.messages import UserError
+
+    folder = getattr(args, "gen5_folder", None)
+    timeout = getattr(args, "reader_timeout_s", None)
+    if folder is None:
+        given = [o for o, v in (("--include-existing", getattr(args, "include_existing", False)),
+                                ("--reader-timeout-s", timeout is not None)) if v]
+        if given:
+            raise UserError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --gen5-folder DIR "
+                            f"(they set how the Gen5 export folder is watched)")
+        return
+    if not folder.strip() or not Path(folder).is_dir():  # "" would be the working directory
+        what = "is empty" if not folder.strip() else "is a file" if Path(folder).exists() else "does not exist"
+        raise UserError(f"--gen5-folder {folder!r} {what}; give the folder Gen5 exports each read into")
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise UserError(f"--reader-timeout-s {timeout:g}: allowed: a number of seconds > 0 (the longest wait for "
+                        f"the next Gen5 export)")
+    if args.faults:
+        raise UserError(f"--faults {args.faults} injects faults into the twins; a --gen5-folder run reads the "
+                        f"lab's real exports: drop --faults (rehearse faults on a twin run)")
+
+
+def _with_gen5_folder(campaign, args):
+    """``campaign`` with its reader on Gen5 folder mode (``--gen5-folder``), or unchanged without the option."""
+    if getattr(args, "gen5_folder", None) is None:
+        return campaign
+    update = {"reader": "gen5-folder", "reader_folder": args.gen5_folder,
+              "reader_include_existing": args.include_existing}
+    if args.reader_timeout_s is not None:
+        update["reader_timeout_s"] = args.reader_timeout_s
+    return campaign.model_copy(update={"lab": campaign.lab.model_copy(update=update)})
+
+
+def _read_lines(args) -> list:
+    """Subscribers for a Gen5-folder run: one ``read N taken (FILE)`` line per read, unless ``--quiet``.
+
+    A lab run takes hours and its reads arrive when Gen5 writes them: a line per read says it is alive."""
+    if getattr(args, "gen5_folder", None) is None or args.quiet:
+        return []
+    from twin.records.documents import on
+
+    def show(doc: dict) -> None:
+        source = f" ({doc['source']})" if doc.get("source") else ""
+        print(f"read {doc['index'] + 1} taken{source}", flush=True)
+
+    return [on("read", show)]
+
+
 def cmd_run(args) -> int:
     """Run a campaign; the summary's wall time is the whole command's (reading inputs to the last file written)."""
     from twin import outdir
 
     wall0 = getattr(args, "wall0", None) or time.perf_counter()
     check_seed(args.seed)
+    check_gen5_folder_args(args)
     out = outdir.check_target(args.out, "run", overwrite=args.overwrite)
     if not args.no_figures:  # the figure worker imports matplotlib while this process imports the lab and runs it
         from twin.records.figure_workers import discard_figure_workers, prepare_figure_workers
@@ -73,7 +127,7 @@ def cmd_run(args) -> int:
 
 
 def _cmd_run(args, out, wall0) -> int:
-    campaign = _campaign_from_arg(args.target, args.hours, args.every_min)
+    campaign = _with_gen5_folder(_campaign_from_arg(args.target, args.hours, args.every_min), args)
     if args.faults:
         from twin.faults import FaultPlan, check_fault_wells
 
@@ -95,6 +149,8 @@ def _cmd_run(args, out, wall0) -> int:
         lab = campaign.lab.model_copy(update={"chemistry": load_params(args.params), "chemistry_source": args.params})
         campaign = campaign.model_copy(update={"lab": lab})
     progress = None if not args.quiet else False
+    if getattr(args, "gen5_folder", None) is not None:
+        progress = False  # a line per read instead (_read_lines): the bar's virtual minutes mean little here
     server = None
     if args.serve:  # the monitor watches the journal, so a served run is a durable one
         from twin.monitor.cli import serve
@@ -141,11 +197,16 @@ def _cmd_run(args, out, wall0) -> int:
                   f"{', '.join(sorted({f['well'] for f in flags}))} (events.jsonl)")
     if server is not None:
         print("run finished; still serving (Ctrl-C stops)")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            server.shutdown()
+        _serve_until_ctrl_c(server)
     return 0
+
+
+def _serve_until_ctrl_c(server) -> None:
+    """Keep the monitor of a finished run up until Ctrl-C: the user is still looking at it."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
 
 
 def _timing_line(campaign, m: dict) -> str:
@@ -162,20 +223,29 @@ def _run(campaign, out, args, progress):
     """Run ``campaign`` (durable or not) and write its outputs; (result, the results directory)."""
     from twin import outdir
     from twin.campaign import run_campaign
+    from twin.early import RunEndedEarly
     from twin.records.export import write_results
 
+    subscribers = _read_lines(args)
     if args.durable:
         from twin.records.resume import run_durable
 
         # a finished previous run is replaced (moved aside, removed once this one has finished)
+        stopped = None
         with outdir.replacing(out, args.overwrite or outdir.owner(out)[0] == "run"):
-            result = run_durable(campaign, out, seed=args.seed, figures=not args.no_figures, progress=progress)
-            outdir.write_marker(out, "run")
+            try:
+                result = run_durable(campaign, out, seed=args.seed, figures=not args.no_figures, progress=progress,
+                                     subscribers=subscribers)
+            except RunEndedEarly as stop:  # its reads are in OUT (journal, results): keep them, not the old run
+                stopped = stop
+            else:
+                outdir.write_marker(out, "run")
+        if stopped is not None:
+            raise stopped
         return result, out / "results"
-    from twin.early import RunEndedEarly
 
     try:
-        result = run_campaign(campaign, seed=args.seed, progress=progress)
+        result = run_campaign(campaign, seed=args.seed, progress=progress, subscribers=subscribers)
     except RunEndedEarly as stop:  # real instruments stopped early: the reads received go to disk first (exit 3)
         stop.written = write_results(stop.result, out, figures=not args.no_figures)
         raise
@@ -225,10 +295,18 @@ def add_cli(sub) -> None:
                    help="reader procedure (read steps, delays, kinetic loops; see scenarios/data/two_phase.yaml) "
                         "instead of --hours/--every-min")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (nor, with --gen5-folder, a line per read)")
     p.add_argument("--faults", default=None, help="fault plan (YAML/JSON) to inject; see twin/faults/plan.py")
     p.add_argument("--params", default=None, help="chemistry parameters (LarpParameters JSON, as `larp-twin "
                    "calibrate` writes); default: the built-in calibration")
+    p.add_argument("--gen5-folder", default=None, metavar="DIR",
+                   help="lab day: take the reads from the exports Gen5 writes into DIR, one per read (the "
+                        "reader's side of a real run; --hours/--every-min as in Gen5)")
+    p.add_argument("--include-existing", action="store_true",
+                   help="with --gen5-folder: also take the exports already in DIR, oldest first (copied files)")
+    p.add_argument("--reader-timeout-s", type=float, default=None, metavar="S",
+                   help="with --gen5-folder: longest wait for the next export before the run ends early "
+                        "(default 3600)")
     p.add_argument("--durable", action="store_true",
                    help="journal every read into OUT/journal.jsonl, results in OUT/results; "
                         "an interrupted run continues with `larp-twin resume OUT`")

@@ -12,10 +12,11 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8050, token: str | None = None,
           replay: float | None = None, params=None, seeds: int = 8, consecutive: int = 3, block: bool = True,
-          out=sys.stdout):
+          out=None):
     """Serve the monitor of ``run_dir``; returns the werkzeug server (running in a thread when ``block`` is False).
 
-    Off loopback a token is required: ``token`` or a generated one, printed with the URL.
+    Off loopback a token is required: ``token`` or a generated one, printed with the URL.  ``out``: where the URL
+    is printed (None: the current ``sys.stdout``, looked up at the call, so a redirected stdout gets it).
     """
     from werkzeug.serving import make_server
 
@@ -27,7 +28,7 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8050, token: str | No
     server = make_server(host, port, app.server, threaded=True)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{server.server_port}/" + (f"?token={token}" if token
                                                                                          else "")
-    print(f"larp-twin monitor of {run_dir}: {url}  (Ctrl-C stops)", file=out, flush=True)
+    print(f"larp-twin monitor of {run_dir}: {url}  (Ctrl-C stops)", file=out or sys.stdout, flush=True)
     if block:
         try:
             server.serve_forever()
