@@ -45,10 +45,9 @@ def reading(path, what: str = "file"):
         yield
     except UserError:
         raise
-    except ValueError as exc:
-        raise UserError(f"{path}: damaged or not a {what} ({one_line(str(exc))[:200]})") from None
-    except Exception as exc:  # pyarrow raises its own classes (ArrowInvalid ...) for a damaged parquet file
-        if type(exc).__module__.split(".")[0] != "pyarrow":
+    except Exception as exc:
+        # parsers raise ValueError subclasses; pyarrow its own classes (ArrowInvalid ...) for a damaged parquet file
+        if not (isinstance(exc, ValueError) or type(exc).__module__.split(".")[0] == "pyarrow"):
             raise
         raise UserError(f"{path}: damaged or not a {what} ({one_line(str(exc))[:200]})") from None
 
