@@ -215,17 +215,25 @@ def reads_table(reads: list[list[dict]], wells: list[str], injected_s: dict, ben
 
 
 def peaks(table: pd.DataFrame) -> pd.DataFrame:
-    """``well, read, time_min, peak_nm`` of each spectrum of a ``reads.csv`` (argmax with parabolic refinement)."""
+    """``well, read, time_min, peak_nm`` of each spectrum of a ``well,time_min,wavelength_nm,rfu`` table (any row
+    order; ``larp-twin run``'s spectra too): argmax with parabolic refinement (``chemistry.spectral_features``)."""
     from chemistry import spectral_features
 
-    wl = np.sort(table["wavelength_nm"].unique())
-    wells = list(dict.fromkeys(table["well"]))
-    cube = table["rfu"].to_numpy().reshape(-1, len(wells), wl.size)  # (read, well, wavelength)
-    t = table["time_min"].to_numpy().reshape(-1, len(wells), wl.size)[:, :, 0]
+    t = table.sort_values(["well", "time_min", "wavelength_nm"], kind="stable")
+    wl = np.sort(t["wavelength_nm"].unique())
+    wells = t["well"].unique()
+    cube = t["rfu"].to_numpy(float).reshape(len(wells), -1, wl.size)  # (well, read, wavelength)
+    age = t["time_min"].to_numpy(float).reshape(cube.shape)[:, :, 0]
     pk = spectral_features(wl, np.nan_to_num(cube, nan=0.0)).peak_nm
-    n_reads = cube.shape[0]
-    return pd.DataFrame({"well": np.tile(wells, n_reads), "read": np.repeat(np.arange(n_reads), len(wells)),
-                         "time_min": t.ravel(), "peak_nm": pk.ravel()})
+    n_reads = cube.shape[1]
+    return pd.DataFrame({"well": np.repeat(wells, n_reads), "read": np.tile(np.arange(n_reads), len(wells)),
+                         "time_min": age.ravel(), "peak_nm": pk.ravel()})
+
+
+def late_peak_nm(table: pd.DataFrame, from_min: float = 600.0) -> pd.Series:
+    """Each well's median PL peak over its reads from ``from_min`` after injection on (the last ~2 h of 12 h)."""
+    pk = peaks(table)
+    return pk[pk["time_min"] >= from_min].groupby("well")["peak_nm"].median()
 
 
 def draw(table: pd.DataFrame, plate_map: pd.DataFrame, path: Path) -> None:
@@ -247,11 +255,11 @@ def draw(table: pd.DataFrame, plate_map: pd.DataFrame, path: Path) -> None:
     for well, s in pk[pk["well"].map(series) == "1:30"].groupby("well", sort=False):
         axes[1].plot(s["time_min"] / 60.0, s["peak_nm"], color=cmap(norm(ratio[well])), lw=1)
     axes[1].set(xlabel="time since injection (h)", ylabel="PL peak (nm)", title="PL peak over 12 h (1:30)")
-    final = pk[pk["read"] == pk["read"].max()].set_index("well")
+    late = late_peak_nm(table)
     for label, marker in (("1:30", "o"), ("1:15", "s")):
         w = plate_map.loc[plate_map["acid_to_pbbr2"] == label, "well"]
-        axes[2].plot(ratio[w], final.loc[w, "peak_nm"], marker, ls="-", label=f"OAc:PbBr2 {label}")
-    axes[2].set(xlabel="OLAm:OAc (amine per acid)", ylabel="PL peak at the last read (nm)",
+        axes[2].plot(ratio[w], late[w], marker, ls="-", label=f"OAc:PbBr2 {label}")
+    axes[2].set(xlabel="OLAm:OAc (amine per acid)", ylabel="PL peak, median of 10-12 h (nm)",
                 title="more amine, bluer nanocrystals")
     axes[2].legend()
     fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[:2], label="OLAm:OAc")
