@@ -20,15 +20,14 @@ import numpy as np
 from pylabrobot.resources import Container, Resource
 from pylabrobot.resources.opentrons import OTDeck
 
-from instruments.clock import Clock
+from instruments.clock import VIRTUAL_EPOCH_S, Clock
 from instruments.deck import Deck
 from instruments.errors import LabwareError
 from instruments.labware import Labware, WellRef
 from instruments.pylabrobot.labware import make_resource, well_of
 
-#: Unix time of virtual t=0 (2000-01-01 09:00 UTC, the twin's default campaign start): fixed, so the ``time`` of
-#: every read is the same for the same seed
-EPOCH_S = 946_717_200.0
+#: Unix time of virtual t=0 (2000-01-01 09:00 UTC): fixed, so the ``time`` of every read is the same for the same seed
+EPOCH_S = VIRTUAL_EPOCH_S
 
 
 class TwinBench:
