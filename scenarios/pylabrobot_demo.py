@@ -185,7 +185,7 @@ async def campaign(out: Path, seed: int = 0, hours: float = 12.0) -> dict:
         bench.labware(plate).indices(plate_map["well"])]))
     table = reads_table(reads, plate_map["well"].tolist(), injected_s, bench)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "reads.csv", index=False, float_format="%.4f")
+    table.to_csv(out / "reads.csv", index=False)
     pd.DataFrame([{**{k: v for k, v in d.items() if k != "delivered"}, **{f"{c}_uL": x for c, x in
                                                                            d["delivered"].items()}}
                   for d in bench.dispenses]).to_csv(out / "dispenses.csv", index=False, float_format="%.6g")
@@ -211,7 +211,11 @@ def reads_table(reads: list[list[dict]], wells: list[str], injected_s: dict, ben
         parts.append(pd.DataFrame({"well": np.repeat(wells, wl.size),
                                    "time_min": np.repeat(np.round((mid_s - inj) / 60.0, 4), wl.size),
                                    "wavelength_nm": np.tile(wl, len(wells)), "rfu": rfu.ravel()}))
-    return pd.concat(parts, ignore_index=True)
+    table = pd.concat(parts, ignore_index=True)
+    if (table["wavelength_nm"] % 1 == 0).all():
+        table["wavelength_nm"] = table["wavelength_nm"].astype(int)
+    table["rfu"] = table["rfu"].round().astype("Int64")  # integer RFU as Gen5 writes them; empty = OVRFLW
+    return table
 
 
 def peaks(table: pd.DataFrame) -> pd.DataFrame:
@@ -222,7 +226,7 @@ def peaks(table: pd.DataFrame) -> pd.DataFrame:
     t = table.sort_values(["well", "time_min", "wavelength_nm"], kind="stable")
     wl = np.sort(t["wavelength_nm"].unique())
     wells = t["well"].unique()
-    cube = t["rfu"].to_numpy(float).reshape(len(wells), -1, wl.size)  # (well, read, wavelength)
+    cube = t["rfu"].to_numpy(dtype=float, na_value=np.nan).reshape(len(wells), -1, wl.size)  # (well, read, wavelength)
     age = t["time_min"].to_numpy(float).reshape(cube.shape)[:, :, 0]
     pk = spectral_features(wl, np.nan_to_num(cube, nan=0.0)).peak_nm
     n_reads = cube.shape[1]
