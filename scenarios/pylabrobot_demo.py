@@ -47,9 +47,10 @@ async def prepare_plate(lh, bench, deck_resources: dict, plan, plate_map: pd.Dat
 
     from instruments.pipettor import INJECTION_COMPONENT, PIPETTES
     from instruments.sim.plate_recipes import cs_stock_name
-    from twin.prep import _is_viscous, _mix_pipette, _pipette_for
+    from twin.prep import is_viscous, mix_pipette, pipette_for
 
     backend = lh.backend
+    specs = backend.pipettor.pipettes  # the twin's pipette specs: twin.prep decides which pipette moves what
     channel_of = {p: c for c, p in enumerate(backend.pipettes)}
     tips = {p: TipBox([deck_resources[n] for n in plan.layout.tip_rack_names(p)]) for p in backend.pipettes}
     plate = deck_resources["plate"]
@@ -58,9 +59,6 @@ async def prepare_plate(lh, bench, deck_resources: dict, plan, plate_map: pd.Dat
         """The PyLabRobot well or tube of a twin well reference."""
         item = deck_resources[ref.labware.name][ref.name][0]
         return item.children[0] if not hasattr(item, "tracker") else item
-
-    def pipette_for(volume_uL: float) -> str:
-        return _pipette_for(backend.pipettor.pipettes, volume_uL)
 
     def source(component: str, volume_uL: float):
         """The first stock well of ``component`` that still holds ``volume_uL`` above its dead volume."""
@@ -78,7 +76,7 @@ async def prepare_plate(lh, bench, deck_resources: dict, plan, plate_map: pd.Dat
             v = volume_uL / n
             ref = source(component, v)
             await lh.aspirate([container(ref)], vols=[v], use_channels=ch)
-            viscous = _is_viscous(component)
+            viscous = is_viscous(component)
             await lh.dispense([dest], vols=[v], use_channels=ch, blow_out=viscous, touch_tip=viscous)
 
     async def with_tip(pip: str, work) -> None:
@@ -93,14 +91,14 @@ async def prepare_plate(lh, bench, deck_resources: dict, plan, plate_map: pd.Dat
         by_pip: dict[str, list] = {}
         for pm in plan.premixes:
             if comp in pm.batch_uL:
-                by_pip.setdefault(pipette_for(pm.batch_uL[comp]), []).append(pm)
+                by_pip.setdefault(pipette_for(specs, pm.batch_uL[comp]), []).append(pm)
         for pip, pms in by_pip.items():
             async def fill_vials(ch, pip=pip, pms=pms, comp=comp):
                 for pm in pms:
                     await move(pip, comp, pm.batch_uL[comp], container(pm.vial))
             await with_tip(pip, fill_vials)
     for pm in plan.premixes:  # homogenise each vial (5 mixing cycles, as twin.prep)
-        pip, mix_uL = _mix_pipette(backend.pipettor.pipettes, sum(pm.batch_uL.values()))
+        pip, mix_uL = mix_pipette(specs, sum(pm.batch_uL.values()))
 
         async def mix_vial(ch, pm=pm, mix_uL=mix_uL):  # mix in the vial, then draw once and put it back
             await lh.aspirate([container(pm.vial)], vols=[mix_uL], use_channels=ch,
@@ -113,7 +111,7 @@ async def prepare_plate(lh, bench, deck_resources: dict, plan, plate_map: pd.Dat
         rows = [r for r in plate_map.itertuples(index=False) if getattr(r, column) > 0]
         for comp in dict.fromkeys(comp_of(r) for r in rows):
             mine = [r for r in rows if comp_of(r) == comp]
-            pip = pipette_for(min(getattr(r, column) for r in mine))
+            pip = pipette_for(specs, min(getattr(r, column) for r in mine))
 
             async def fill_wells(ch, pip=pip, comp=comp, mine=mine, column=column):
                 for r in mine:
@@ -126,7 +124,7 @@ async def prepare_plate(lh, bench, deck_resources: dict, plan, plate_map: pd.Dat
         if pm is None:
             continue
         v = pm.per_well_total_uL
-        pip = pipette_for(v)
+        pip = pipette_for(specs, v)
         reps, mix_uL = WELL_MIX
 
         async def inject(ch, pm=pm, v=v, well=plate[r.well][0]):
