@@ -75,9 +75,15 @@ def test_dispenses_record_each_liquid_with_the_twins_pipetting_error_and_timing(
         await s.start()
         t0 = s.bench.now_s
         await s.make_well("A1", "A1", 1.0)
-        return s.bench.now_s - t0
+        took_s = s.bench.now_s - t0
+        for _ in range(2):  # the same liquid twice into one well: each dispense records its own share
+            await s.move(1, s.solvents["A1"][0], s.plate["B1"][0], 75.0)
+        return took_s
 
     took_s = run(go())
+    twice = [d["delivered"]["toluene"] for d in s.bench.dispenses if d["well"] == "B1"]
+    assert len(twice) == 2 and twice == pytest.approx([75.0, 75.0], rel=0.05)
+    assert sum(twice) == pytest.approx(s.bench.contents(s.plate)["B1"]["toluene"])
     contents = s.bench.contents(s.plate)["A1"]
     assert set(contents) == {"toluene", "Cs-oleate/toluene", "PbBr2/DMF", "OAc", "OLAm"}
     assert contents["toluene"] == pytest.approx(150.0, rel=0.05) and contents["toluene"] != 150.0
