@@ -232,10 +232,12 @@ def peaks(table: pd.DataFrame) -> pd.DataFrame:
                          "time_min": age.ravel(), "peak_nm": pk.ravel()})
 
 
-def late_peak_nm(table: pd.DataFrame, from_min: float = 600.0) -> pd.Series:
-    """Each well's median PL peak over its reads from ``from_min`` after injection on (the last ~2 h of 12 h)."""
+def late_peak_nm(table: pd.DataFrame, last_min: float = 120.0) -> pd.Series:
+    """Each well's median PL peak over its reads of the last ``last_min`` minutes (the noise of one spectrum's
+    argmax averages out; the peak has settled by then)."""
     pk = peaks(table)
-    return pk[pk["time_min"] >= from_min].groupby("well")["peak_nm"].median()
+    late = pk["time_min"] >= pk.groupby("well")["time_min"].transform("max") - last_min
+    return pk[late].groupby("well")["peak_nm"].median()
 
 
 def draw(table: pd.DataFrame, plate_map: pd.DataFrame, path: Path) -> None:
@@ -261,7 +263,7 @@ def draw(table: pd.DataFrame, plate_map: pd.DataFrame, path: Path) -> None:
     for label, marker in (("1:30", "o"), ("1:15", "s")):
         w = plate_map.loc[plate_map["acid_to_pbbr2"] == label, "well"]
         axes[2].plot(ratio[w], late[w], marker, ls="-", label=f"OAc:PbBr2 {label}")
-    axes[2].set(xlabel="OLAm:OAc (amine per acid)", ylabel="PL peak, median of 10-12 h (nm)",
+    axes[2].set(xlabel="OLAm:OAc (amine per acid)", ylabel="PL peak, median of the last 2 h (nm)",
                 title="more amine, bluer nanocrystals")
     axes[2].legend()
     fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[:2], label="OLAm:OAc")
@@ -275,15 +277,27 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, type=Path, help="output directory (created)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the twins (default 0)")
     parser.add_argument("--hours", type=float, default=12.0, help="virtual hours of back-to-back reads (default 12)")
+    from twin.outdir import add_overwrite, check_target, write_marker
+
+    add_overwrite(parser)
     args = parser.parse_args(argv)
     if not 0 < args.hours <= 168:
         parser.error(f"--hours {args.hours:g}: allowed 0 < hours <= 168")
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed {args.seed}: allowed: an integer 0 <= seed < 2**32")
     try:
         import pylabrobot  # noqa: F401
     except ImportError:
         parser.error("needs PyLabRobot: pip install 'larp-twin[plr]'")
+    from twin.messages import UserError
+
+    try:  # the project's output policy: a new or empty folder, or this command's finished output
+        out = check_target(args.out, "pylabrobot_demo", overwrite=args.overwrite)
+    except UserError as exc:
+        parser.error(str(exc))
     wall0 = time.perf_counter()
-    figures = asyncio.run(campaign(args.out, args.seed, args.hours))
+    figures = asyncio.run(campaign(out, args.seed, args.hours))
+    write_marker(out, "pylabrobot_demo")
     print(f"paper-toluene through PyLabRobot: {figures['wells']} wells, {figures['dispenses']} dispenses, robot "
           f"preparation {figures['prep_min']:.1f} virtual min, {figures['reads']} reads; {figures['virtual_h']:.2f} "
           f"virtual h in {time.perf_counter() - wall0:.1f} wall s -> {args.out}")
