@@ -80,8 +80,8 @@ class TwinBench:
         deck; returns the PyLabRobot resource."""
         if name in self._labware:
             raise LabwareError(f"labware name {name!r} is already on the bench")
+        resource = make_resource(load_name, name)  # refuses labware PyLabRobot has no resource for, before any load
         twin = self.deck.load(load_name, slot, name)  # refuses unknown or taken slots, in the twin's words
-        resource = make_resource(load_name, name)
         deck.assign_child_at_slot(resource, slot)
         self._labware[name] = twin
         return resource

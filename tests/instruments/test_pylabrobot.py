@@ -202,3 +202,16 @@ def test_same_seed_same_reads():
 
     assert once(3) == once(3)
     assert once(3) != once(4)
+
+
+def test_the_bench_refuses_what_the_deck_cannot_hold_and_keeps_both_decks_alike():
+    from instruments.errors import LabwareError
+
+    bench, deck = TwinBench(), OTDeck()
+    bench.load(deck, "corning_96_wellplate_360ul_flat", 1, "plate")
+    with pytest.raises(LabwareError, match="no PyLabRobot resource for 'corning_384_wellplate_112ul_flat'"):
+        bench.load(deck, "corning_384_wellplate_112ul_flat", 2, "p384")
+    with pytest.raises(LabwareError, match="slot 1 already holds plate"):
+        bench.load(deck, "nest_12_reservoir_15ml", 1, "solvents")
+    assert [lw.name for lw in bench.deck] == ["plate"]
+    assert [r.name for r in deck.slots if r is not None] == ["plate", "trash_container"]
