@@ -146,7 +146,6 @@ class TwinCytationBackend(PlateReaderBackend):
         return self._kinetic(kinetic_settings, once)
 
     # -- helpers ------------------------------------------------------------------------------------------------
-
     def _kinetic(self, settings: KineticSettings | None, once: Callable[[], List[Dict]]) -> List[Dict]:
         """One read, or ``settings.num_readings`` reads whose starts are ``settings.interval`` s apart."""
         if settings is None:
