@@ -148,7 +148,7 @@ def write_builtin_uncertainty(unc: ParameterUncertainty) -> Path:
     block = ("# BEGIN UNCERTAINTY (written by `larp-twin calibrate ... --write-builtin`; do not edit by hand)\n"
              f"UNCERTAINTY: dict = {pprint.pformat(unc.to_dict(), width=118, sort_dicts=False)}\n# END UNCERTAINTY")
     text = target.read_text()
-    new, n = re.subn(r"# BEGIN UNCERTAINTY.*?# END UNCERTAINTY", lambda _: block, text, flags=re.S)
+    new, n = re.subn(r"^# BEGIN UNCERTAINTY.*?^# END UNCERTAINTY", lambda _: block, text, flags=re.S | re.M)
     if n != 1:
         raise InvalidAmountError(f"{target}: UNCERTAINTY markers not found exactly once")
     target.write_text(new)
@@ -156,13 +156,56 @@ def write_builtin_uncertainty(unc: ParameterUncertainty) -> Path:
 
 
 # BEGIN UNCERTAINTY (written by `larp-twin calibrate ... --write-builtin`; do not edit by hand)
-UNCERTAINTY: dict = {
- "names": ["collapse_tau_min", "ripening_nm3_per_min", "amine_cap_polarity", "size_polarity"],
- "space": ["log", "log", "log", "linear"],
- "mean": [6.0186, 0.4742, -1.4833, 1.43083],
- "cov": [[0.01, 0, 0, 0], [0, 0.04, 0, 0], [0, 0, 0.04, 0], [0, 0, 0, 0.0025]],
- "lower": [200.0, 0.01, 0.01, 0.8],
- "upper": [900.0, 10.0, 1.0, 2.5],
- "source": "provisional (issue 21): hand-set widths around the stop-18 calibration; replaced by larp-twin calibrate"
-}
+UNCERTAINTY: dict = {'names': ['collapse_tau_min',
+           'ripening_nm3_per_min',
+           'amine_cap_polarity',
+           'size_polarity',
+           'defect_polarity',
+           'dispersion_early_polarity'],
+ 'space': ['log', 'log', 'linear', 'linear', 'linear', 'linear'],
+ 'mean': [6.0161811161551295,
+          0.47779303998020745,
+          0.22650402110771292,
+          1.445281929760275,
+          0.3897804614524441,
+          0.1668724170209711],
+ 'cov': [[0.0004339726453822942,
+          -1.9742482326410452e-05,
+          -9.258654764938274e-06,
+          1.6871739950230894e-05,
+          0.0002486750979545503,
+          -2.2404424625397894e-06],
+         [-1.974248232641107e-05,
+          0.02342345051435376,
+          0.0024068744969501037,
+          -0.0001972683397450664,
+          0.0013118750466355304,
+          -5.9999071333609605e-05],
+         [-9.258654764938252e-06,
+          0.002406874496950105,
+          0.0007255292006184573,
+          -0.0002578236220245435,
+          6.276252984316056e-05,
+          -0.00013020361450908407],
+         [1.6871739950231033e-05,
+          -0.0001972683397450616,
+          -0.00025782362202454305,
+          0.0017450693921504288,
+          -0.0003200655738948834,
+          -4.123294011580019e-05],
+         [0.0002486750979545499,
+          0.0013118750466355438,
+          6.27625298431618e-05,
+          -0.00032006557389488546,
+          0.004038096832186701,
+          -1.417402845841013e-05],
+         [-2.2404424625397292e-06,
+          -5.999907133361166e-05,
+          -0.00013020361450908423,
+          -4.1232940115800055e-05,
+          -1.4174028458410237e-05,
+          0.00032764929427237286]],
+ 'lower': [200.0, 0.05, 0.0, 0.8, 0.0, 0.0],
+ 'upper': [900.0, 10.0, 1.0, 2.5, 2.0, 0.6],
+ 'source': 'larp-twin calibrate (Laplace: s^2 (J^T J)^-1 at the optimum, s^2 = 2.89; 176 residuals)'}
 # END UNCERTAINTY
