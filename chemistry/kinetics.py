@@ -124,11 +124,12 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     f_emb = f46 * embedded_yield * growth * colloid
 
     # size
-    # reverse-micelle size ~ (carboxylate per Pb)^-a in every antisolvent: the acid sets the surfactant heads (each
-    # amine below equimolar only pairs with an acid it already counts; free amine acts through the capping below);
-    # more ligand per PbBr2 -> smaller, bluer NCs (SHAP Fig. 4A: "a lower addition of ligand ratio to PbBr2 also
-    # having positive impact" on the red shift)
-    acid_ratio = np.maximum(col(drivers.acid_per_pb), 0.05 * REFERENCE_ACID_PER_PB) / REFERENCE_ACID_PER_PB
+    # reverse-micelle size ~ (surfactant molecules per Pb)^-a in every antisolvent; the molecules are the acid (free or
+    # paired) plus the free amine: an amine below equimolar only pairs with an acid already counted (one ion pair),
+    # an amine beyond it is one more ligand. More ligand per PbBr2 -> smaller, bluer NCs (SHAP Fig. 4A: "a lower
+    # addition of ligand ratio to PbBr2 also having positive impact" on the red shift)
+    heads = col(drivers.acid_per_pb) + free_amine
+    acid_ratio = np.maximum(heads, 0.05 * REFERENCE_ACID_PER_PB) / REFERENCE_ACID_PER_PB
     ln_edge0 = (np.log(p.reference_edge_nm) - p.size_ligand_exponent * np.log(acid_ratio)
                 - p.size_polarity * polarity - p.size_shortness * short)
     # Pb-amine complexes stop growth; in polar antisolvent they form as readily as amine binds the nuclei (below),
