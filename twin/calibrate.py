@@ -1,20 +1,26 @@
 """Calibrate the chemistry model to a lab's own measurements: ``larp-twin calibrate PLATE_MAP MEASURED --out P.json``.
 
-What is fitted (``FIT_PARAMETERS``, a documented subset; every other parameter stays at its current value): the
-issue-12 mechanisms (amine capping in polar antisolvent, LSW ripening rate, surface-defect term, collapse time and its
-amine delay, early size focusing in polar antisolvent) and the few polarity couplings that set where chloroform wells
-start (size and its ligand dependence, defect terms of the medium: polarity, free amine, ion pairs). A weak prior (residual ``PRIOR_WEIGHT`` x change / bound width) pulls
-each toward its starting value, and the paper's own numbers (the targets of ``scripts/calibrate_chemistry.py``) stay
-in the fit so that toluene and C8 behaviour are not traded for these wells.
+What is fitted (``FIT_PARAMETERS``: 6 parameters, times and rates in log space; every other parameter stays at its
+current value, and ``FIXED_NOTES`` says why the ones the data cannot determine are fixed): the collapse time, the LSW
+ripening rate, the amine capping and the early size focusing in polar antisolvent, and where chloroform wells start
+(size, defects). A weak prior (residual ``PRIOR_WEIGHT`` x change / bound width) pulls each toward its starting
+value, and the paper's own numbers (the targets of ``scripts/calibrate_chemistry.py``) stay in the fit so that
+toluene and C8 behaviour are not traded for these wells.
+
+Uncertainty: the Laplace approximation at the optimum, cov = s^2 (J^T J)^-1 in the fitted space, written as
+``P.uncertainty.json`` beside ``P.json`` (``chemistry.uncertainty``); the report says per parameter its value, sd,
+posterior/prior width and whether the data determine it (or why it sits on a bound).
 
 Injection times are not in such tables: the robot twin prepares the plate map (``twin.prep``) and the age of each
 well at the start of the kinetic run is read off its injection time, plus the plate transfer and tray close.
 
-Cross-validation: leave-wells-out folds (every ``N_FOLDS``-th well held out), each fold fitted without its wells and
-judged on them: t0 peak RMSE, late peak RMSE of the wells still emitting, share of wells whose intensity direction
-(first read -> last read) is right. Writes ``params.json`` (``LarpParameters.model_dump_json()``) and, beside it,
-``calibration_report.csv`` (per well and read: measured, fitted, cross-validated), ``calibration_report.png`` and
-``calibration_report.txt``.
+Cross-validation: leave-wells-out folds (every ``N_FOLDS``-th well held out), and by condition: each acid-/amine-
+majority block predicted by a fit of the other, the late read predicted by a fit of the first reads. Each is judged
+on what it held out: t0 peak RMSE, late peak RMSE of the wells still emitting, share of wells whose intensity
+direction (first read -> last read) is right. The report also forecasts the same wells at the other ligand:PbBr2
+ratio (1:30 <-> 1:15). Writes ``P.json`` (``LarpParameters.model_dump_json()``), ``P.uncertainty.json`` and, beside
+them, ``calibration_report.csv`` (per well and read: measured, fitted, cross-validated), ``calibration_report.png``
+and ``calibration_report.txt``.
 """
 
 from __future__ import annotations
