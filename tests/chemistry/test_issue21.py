@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from chemistry import LarpModel, LarpParameters, standard_recipes
 from chemistry.batch import recipe_keys
@@ -103,3 +104,40 @@ def test_two_runs_of_one_plate_map_in_another_order_fail_the_same_recipes():
     assert len(a) >= 2
     assert a == b
     assert _failed_recipes(pm, seed=6) != a
+
+
+def test_calibrate_reports_each_parameter_and_writes_its_uncertainty(tmp_path):
+    from pathlib import Path
+
+    from chemistry.uncertainty import load_uncertainty
+    from twin.calibrate import FIT_PARAMETERS
+    from twin.cli import main
+
+    real = Path(__file__).resolve().parents[2] / "scenarios" / "data" / "real"
+    out = tmp_path / "P.json"
+    rc = main(["calibrate", str(real / "chloroform_1to30_plate.csv"), str(real / "chloroform_1to30_measured.csv"),
+               "--out", str(out), "--folds", "1", "--max-nfev", "3"])
+    assert rc == 0
+    unc = load_uncertainty(out)
+    assert (tmp_path / "P.uncertainty.json").exists() and unc.names == list(FIT_PARAMETERS)
+    assert np.all(np.isfinite(unc.sd)) and np.all(unc.sd > 0)
+    text = (tmp_path / "calibration_report.txt").read_text()
+    for name in FIT_PARAMETERS:
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(name))
+        assert "posterior/prior" in line and ("determined" in line or "on bound" in line)
+    assert "each block predicted by a fit of the other block" in text and "done-when (by condition)" in text
+    assert "other ligand:PbBr2 ratio" in text
+
+
+def test_a_parameter_on_its_bound_is_named_in_the_report():
+    from chemistry.uncertainty import ParameterUncertainty
+    from twin.calibrate import BOUND_NOTES, FitResult
+
+    unc = ParameterUncertainty(names=["collapse_tau_min", "amine_cap_polarity"], mean=[np.log(400.0), 1.0],
+                               cov=np.diag([0.01, 0.01]), space=["log", "linear"], lower=[200, 0], upper=[900, 1])
+    res = FitResult(LarpParameters(), unc, np.array([1.0, 0.3]), 1.0, 10, ["amine_cap_polarity"])
+    tab = res.table().set_index("parameter")
+    assert tab.loc["amine_cap_polarity", "verdict"].startswith("on bound: ")
+    assert BOUND_NOTES.get("amine_cap_polarity", "NOT justified") in tab.loc["amine_cap_polarity", "verdict"]
+    assert tab.loc["collapse_tau_min", "verdict"] == "determined"
+    assert tab.loc["collapse_tau_min", "sd"] == pytest.approx(40.0, rel=1e-6)  # 400 x 0.1 (log-space sd)
