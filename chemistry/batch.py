@@ -8,8 +8,11 @@ run's seed), and each well gets its own Generator seeded from that number, a has
 (:func:`recipe_keys`, or keys the caller gives, e.g. from the plate map) and its replicate index among wells with
 the same key. So two runs of the same plate map with the same seed fail the same recipes wherever they sit.
 
-Scatter grows with the ligand excess (paper, Fig. 2 text: 1:30 "provided better reproducibility"): each sigma is
-multiplied by ``1 + batch_scatter_ligand_excess * ligand_excess+``. The nominal mode (``LarpModel(well_scatter=False)``
+Scatter grows with the ligand excess (paper, Fig. 2 text: 1:30 "provided better reproducibility"): the sigmas of
+what the nucleation burst sets (size, intensity, dispersion, peak offset) are multiplied by ``1 +
+batch_scatter_ligand_excess * ligand_excess+``; the excess ligand solvates the ions "much more strongly, thereby
+disintegrating the crystallized inorganic nuclei" (same text), a burst-time effect. The later kinetic rates keep
+their scatter. The nominal mode (``LarpModel(well_scatter=False)``
 or :meth:`PlateBatch.neutral`) has no scatter and no failed wells.
 """
 
@@ -112,7 +115,7 @@ def sample_batch(n_wells: int, rng: np.random.Generator, params: LarpParameters,
     intensity = np.where(failed, 10.0 ** (-3.0 + 1.7 * u[:, 1]), intensity)
     return PlateBatch(
         size_multiplier=lognormal(params.batch_size_sigma, 0),
-        rate_multiplier=lognormal(params.batch_rate_sigma, 1),
+        rate_multiplier=np.exp(params.batch_rate_sigma * z[:, 1]),  # kinetics after the burst: not widened
         intensity_multiplier=intensity,
         dispersion_multiplier=lognormal(params.batch_dispersion_sigma, 3),
         peak_offset_eV=params.batch_peak_offset_meV * 1e-3 * widen * z[:, 4],
