@@ -43,6 +43,11 @@ class ParameterUncertainty:
     lower: np.ndarray | None = None  # bounds of the fit (natural units); draws are clipped to them
     upper: np.ndarray | None = None
     source: str = ""  # what it was fitted to (free text)
+    #: what the parameters do not carry: per feature ("peak_nm", "fwhm_nm" in nm, "log10_height"), the cross-validated
+    #: RMS error of the calibrated model on held-out wells (emitting reads; the lab's own well-to-well scatter is in
+    #: it). A forecast band built from parameter draws alone is too narrow (issue 21: 90 % bands from the Laplace
+    #: posterior and the twin's well scatter covered ~52 % of the lab's peaks); add this in quadrature.
+    discrepancy: dict = field(default_factory=dict)
 
     def __post_init__(self):
         k = len(self.names)
@@ -98,7 +103,8 @@ class ParameterUncertainty:
     def to_dict(self) -> dict:
         return {"names": self.names, "space": self.space, "mean": self.mean.tolist(), "cov": self.cov.tolist(),
                 "lower": [None if not np.isfinite(x) else float(x) for x in self.lower],
-                "upper": [None if not np.isfinite(x) else float(x) for x in self.upper], "source": self.source}
+                "upper": [None if not np.isfinite(x) else float(x) for x in self.upper], "source": self.source,
+                "discrepancy": {k: float(v) for k, v in self.discrepancy.items()}}
 
     def to_json(self, path=None) -> str:
         """The JSON text; also written to ``path`` when given."""
@@ -112,7 +118,7 @@ class ParameterUncertainty:
         nan_none = lambda xs, fill: None if xs is None else [fill if x is None else x for x in xs]  # noqa: E731
         return cls(names=list(d["names"]), mean=d["mean"], cov=d["cov"], space=d.get("space") or [],
                    lower=nan_none(d.get("lower"), -np.inf), upper=nan_none(d.get("upper"), np.inf),
-                   source=str(d.get("source", "")))
+                   source=str(d.get("source", "")), discrepancy=dict(d.get("discrepancy") or {}))
 
     @classmethod
     def from_json(cls, path) -> "ParameterUncertainty":
@@ -207,5 +213,6 @@ UNCERTAINTY: dict = {'names': ['collapse_tau_min',
           0.0003125625504835272]],
  'lower': [200.0, 0.05, 0.0, 0.8, 0.0, 0.0],
  'upper': [900.0, 10.0, 1.0, 2.5, 2.0, 0.6],
- 'source': 'larp-twin calibrate (Laplace: s^2 (J^T J)^-1 at the optimum, s^2 = 2.77; 176 residuals)'}
+ 'source': 'larp-twin calibrate (Laplace: s^2 (J^T J)^-1 at the optimum, s^2 = 2.77; 176 residuals)',
+ 'discrepancy': {'peak_nm': 3.6602946173612323, 'fwhm_nm': 3.3334759430562655, 'log10_height': 0.17252757606286892}}
 # END UNCERTAINTY

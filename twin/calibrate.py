@@ -362,7 +362,14 @@ def by_condition_summary(cv: dict[str, pd.DataFrame]) -> dict:
     return out
 
 
-OTHER_RATIO = {1 / 30: 1 / 15, 1 / 15: 1 / 30}
+def discrepancy(rows: pd.DataFrame) -> dict[str, float]:
+    """RMS error per feature of (held-out) predictions over the emitting reads: what the parameters do not carry."""
+    emit = rows[(rows.height >= EMITTING_RFU) & (rows.model_height > 0)]
+    rmse = lambda a, b: float(np.sqrt(np.nanmean((np.asarray(a) - np.asarray(b)) ** 2)))  # noqa: E731
+    return {"peak_nm": rmse(emit.model_peak_nm, emit.peak_nm), "fwhm_nm": rmse(emit.model_fwhm_nm, emit.fwhm_nm),
+            "log10_height": rmse(np.log10(emit.model_height), np.log10(emit.height))}
+
+
 
 
 def other_ratio_forecast(params: LarpParameters, problem: Problem) -> pd.DataFrame:
@@ -416,8 +423,6 @@ def run_calibration(plate_map_path, measured_path, out_path, *, seed: int = 0, n
     with atomic_file(out_path) as tmp:
         tmp.write_text(params.model_dump_json(indent=1))
     unc_path = uncertainty_path(out_path)
-    with atomic_file(unc_path) as tmp:
-        result.uncertainty.to_json(tmp)
     summary = {"fitted": metrics(problem.rows, fitted[["model_peak_nm", "model_fwhm_nm", "model_height"]]),
                "params": {k: getattr(params, k) for k in FIT_PARAMETERS}, "parameter_table": result.table(),
                "residual_variance": result.residual_variance, "n_residuals": result.n_residuals}
@@ -435,6 +440,11 @@ def run_calibration(plate_map_path, measured_path, out_path, *, seed: int = 0, n
             bm.columns = ["block_cv_" + c for c in bm.columns]
             table = table.join(bm, on=["well", "age_min"])
     summary["other_ratio"] = other_ratio_forecast(params, problem)
+    held = cv if cv is not None else fitted
+    result.uncertainty.discrepancy.update(discrepancy(held))
+    with atomic_file(unc_path) as tmp:
+        result.uncertainty.to_json(tmp)
+    summary["discrepancy"] = dict(result.uncertainty.discrepancy)
     table["peak_resid_nm"] = table.model_peak_nm - table.peak_nm
     table["log_height_resid"] = np.log(np.maximum(table.model_height, 1.0) / table.height)
     report_dir = out_path.parent
@@ -487,6 +497,11 @@ def report_text(summary: dict, params: LarpParameters) -> str:
                          f"{ok(bc['t0_peak_rmse_nm'], 4)}), late {bc['late_peak_rmse_nm']:.2f} nm (<= 5: "
                          f"{ok(bc['late_peak_rmse_nm'], 5)}), direction {100 * bc['direction_agreement']:.0f} % "
                          f"(>= 90: {ok(bc['direction_agreement'], 0.9, True)})")
+    if "discrepancy" in summary:
+        d = summary["discrepancy"]
+        lines.append(f"model discrepancy (held-out RMS error, emitting reads; in P.uncertainty.json for forecast "
+                     f"bands): peak {d['peak_nm']:.2f} nm, FWHM {d['fwhm_nm']:.2f} nm, log10 height "
+                     f"{d['log10_height']:.3f}")
     if "other_ratio" in summary:
         o = summary["other_ratio"]
         lines.append("forecast at the other ligand:PbBr2 ratio (acid and amine x%g), same ages, by block:"

@@ -121,6 +121,7 @@ def test_calibrate_reports_each_parameter_and_writes_its_uncertainty(tmp_path):
     unc = load_uncertainty(out)
     assert (tmp_path / "P.uncertainty.json").exists() and unc.names == list(FIT_PARAMETERS)
     assert np.all(np.isfinite(unc.sd)) and np.all(unc.sd > 0)
+    assert 0 < unc.discrepancy["peak_nm"] < 20 and "model discrepancy" in (tmp_path / "calibration_report.txt").read_text()
     text = (tmp_path / "calibration_report.txt").read_text()
     for name in FIT_PARAMETERS:
         line = next(ln for ln in text.splitlines() if ln.strip().startswith(name))
