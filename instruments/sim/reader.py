@@ -112,6 +112,12 @@ class SimPlateReader(PlateReader):
             keys = [self.well_keys.get(w, f"seat:{w}") for w in plate.wells]
         self._batch = self.model.sample_batch(plate.n_wells, self.rng, recipes=self.recipes(), keys=keys)
 
+    def failed_wells(self) -> list[str]:
+        """Wells of the loaded plate that failed (a missed/clogged injection: they never light up); [] if none."""
+        if self._batch is None or self.plate is None:
+            return []
+        return [self.plate.wells[i] for i in self._batch.failed_wells]
+
     def recipes(self):
         """Recipes of the loaded plate (cached: contents do not change while the plate is in the reader)."""
         key = (id(self.plate), self.temperature_C)

@@ -88,7 +88,7 @@ def _failed_recipes(plate_map: pd.DataFrame, seed: int) -> set[str]:
 
     lab.clock.run_process(run())
     keys = plate_map_keys(plate_map)
-    return {keys[plan.plate.wells[i]] for i in lab.reader._batch.failed_wells}
+    return {keys[w] for w in lab.reader.failed_wells()}
 
 
 def test_two_runs_of_one_plate_map_in_another_order_fail_the_same_recipes():
