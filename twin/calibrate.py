@@ -451,7 +451,7 @@ def run_calibration(plate_map_path, measured_path, out_path, *, seed: int = 0, n
     table.to_csv(report_dir / "calibration_report.csv", index=False, float_format="%.4g")
     text = report_text(summary, params)
     (report_dir / "calibration_report.txt").write_text(text)
-    _figure(table, report_dir / "calibration_report.png")
+    _figure(table, report_dir / "calibration_report.png", summary["other_ratio"])
     summary["text"] = text
     summary["params_obj"] = params
     summary["uncertainty"] = result.uncertainty
@@ -514,7 +514,7 @@ def report_text(summary: dict, params: LarpParameters) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _figure(table: pd.DataFrame, path: Path) -> None:
+def _figure(table: pd.DataFrame, path: Path, other: pd.DataFrame | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -533,10 +533,19 @@ def _figure(table: pd.DataFrame, path: Path) -> None:
         axes[1].plot(x, g.model_fwhm_nm, "-", color=c)
         axes[2].semilogy(x, g.height, "o", color=c)
         axes[2].semilogy(x, np.maximum(g.model_height, 1.0), "-", color=c)
+        if "block_cv_model_peak_nm" in g:
+            axes[0].plot(x, g.block_cv_model_peak_nm, "+", color=c, ms=9,
+                         label="other block's fit" if j == 0 else None)
+            axes[2].semilogy(x, np.maximum(g.block_cv_model_height, 1.0), "+", color=c, ms=9)
         if "cv_model_peak_nm" in g:
             axes[0].plot(x, g.cv_model_peak_nm, "x", color=c, label="cross-validated")
             axes[1].plot(x, g.cv_model_fwhm_nm, "x", color=c)
             axes[2].semilogy(x, np.maximum(g.cv_model_height, 1.0), "x", color=c)
+    if other is not None:
+        o = other.reindex(wells)
+        lab = f"x{o.factor.iloc[0]:g} ligand per Pb (forecast)"
+        axes[0].plot(x, o.t0_peak_nm, ":", color="C0", label=lab + ", t0")
+        axes[0].plot(x, o.late_peak_nm, ":", color="C1", label=lab + ", late")
     axes[0].set_ylabel("peak (nm)")
     axes[0].set_ylim(470, 540)
     axes[1].set_ylabel("FWHM (nm, emitting wells)")

@@ -22,7 +22,9 @@ def cmd_calibrate(args) -> int:
         raise UserError(f"--folds {args.folds}: allowed: 1 (no cross-validation) or more")
     if args.max_nfev < 1:
         raise UserError(f"--max-nfev {args.max_nfev}: allowed: 1 or more")
-    taken = [out.parent / f for f in REPORT_FILES if (out.parent / f).exists()]
+    from chemistry.uncertainty import uncertainty_path
+
+    taken = [out.parent / f for f in (*REPORT_FILES, uncertainty_path(out).name) if (out.parent / f).exists()]
     if taken and not args.overwrite and not (out.exists() and _is_params_file(out.read_bytes()[:4096])):
         raise UserError(f"--out {args.out}: the report files beside it exist ({', '.join(p.name for p in taken)}); "
                         f"choose another folder or pass --overwrite")
