@@ -365,3 +365,123 @@ def observed_of(peak_nm, fwhm_nm, height, status) -> dict:
     usable = np.isin(np.asarray(status).astype(str), USABLE)
     return {"peak_nm": np.where(usable, peak_nm, np.nan), "fwhm_nm": np.where(usable, fwhm_nm, np.nan),
             "height": np.where(usable, height, np.nan)}
+
+
+@dataclass
+class PlateForecast:
+    """What ``forecast_plate`` wrote: the long table, the band and the summary (``forecast.json``)."""
+
+    table: pd.DataFrame
+    band: Band
+    summary: dict
+
+
+def forecast_plate(campaign, out_dir, *, uncertainty=None, level: float = LEVEL, seed: int = 0,
+                   draws: int = FORECAST_DRAWS, figure: bool = True) -> PlateForecast:
+    """The band of every well and read of ``campaign`` (a ``twin.campaign.Campaign``), written into ``out_dir``.
+
+    The reads' times come from the twin running the plan once (the robot's preparation sets each well's injection
+    time, the reader's scan time the read times), nominal chemistry; the band is ``Ensemble.band`` at those ages.
+    Writes ``forecast.csv`` (``well, run_min, metric, lo, median, hi``; ``run_min`` = minutes since the reader's
+    kinetic run started, as in the lab's tables and ``compare``), ``forecast.json`` and ``forecast.png``.
+    """
+    import json
+    import time
+    from pathlib import Path
+
+    from twin.campaign import run_campaign
+
+    check_level(level)
+    wall0 = time.perf_counter()
+    plan = campaign.model_copy(update={"lab": campaign.lab.model_copy(update={"well_scatter": False})})
+    result = run_campaign(plan, seed=seed, progress=False)
+    c = result.cube
+    plate = result.plate
+    wells_all = [str(w) for w in c.wells]
+    pb = plate.set_index("well").loc[wells_all, "pbbr2_uL"].astype(float).to_numpy()
+    keep = np.flatnonzero(pb > 0)  # blanks have no band
+    wells = [wells_all[i] for i in keep]
+    ages = np.asarray(c.time_min, float)[keep]
+    inj = plate.set_index("well").loc[wells, "injected_at_min"].astype(float).to_numpy()
+    run_min = inj[:, None] + ages - float(result.manifest["kinetic_start_s"]) / 60.0
+    unc = load_uncertainty(uncertainty)
+    ens = Ensemble(plate, wells, params=campaign.lab.chemistry, uncertainty=unc, draws=draws, seed=seed,
+                   noise=campaign.lab.reader_noise, gain=int(c.attrs.get("gain", 100)), wavelength_nm=c.wavelength_nm,
+                   temperature_C=float(campaign.schedule.temperature_C))
+    t_mc = time.perf_counter()
+    band = ens.band(ages, level=level)
+    mc_s = time.perf_counter() - t_mc
+    nw, nr = ages.shape
+    frames = []
+    for m in METRICS:
+        frames.append(pd.DataFrame({"well": np.repeat(wells, nr), "run_min": run_min.ravel(), "metric": m,
+                                    "lo": band.lo[m].ravel(), "median": band.median[m].ravel(),
+                                    "hi": band.hi[m].ravel()}))
+    table = pd.concat(frames, ignore_index=True)
+    table["_w"] = pd.Categorical(table["well"], categories=wells).codes
+    table = table.sort_values(["_w", "run_min"], kind="stable").drop(columns="_w").reset_index(drop=True)
+    table = table.round({"run_min": 3, "lo": 3, "median": 3, "hi": 3})
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "forecast.csv", index=False, lineterminator="\n")
+    from twin.params import params_record
+
+    rec = params_record(campaign.lab.chemistry, campaign.lab.chemistry_source)
+    summary = {
+        "plate": campaign.name, "wells": nw, "reads": nr, "level": level, "draws": int(draws), "seed": int(seed),
+        "metrics": list(METRICS), "time_axis": "run_min (minutes since the reader's kinetic run started)",
+        "chemistry": {"source": rec["source"], "sha256": rec["sha256"]},
+        "uncertainty": {"names": list(unc.names), "source": getattr(unc, "source", "")},
+        "pipetting_scatter_ln": {k: [round(a, 5), round(b, 5)] for k, (a, b) in ens.pipetting.items()},
+        "failed_well_share": round(float(band.p_failed.mean()), 4) if nw else 0.0,
+        "kinetic_start_s": result.manifest["kinetic_start_s"], "monte_carlo_s": round(mc_s, 2),
+        "files": ["forecast.csv", "forecast.json"] + (["forecast.png"] if figure else []),
+    }
+    if figure and nw:
+        plot_forecast(table, out / "forecast.png", summary)
+    summary["wall_s"] = round(time.perf_counter() - wall0, 2)
+    (out / "forecast.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return PlateForecast(table, band, summary)
+
+
+def plot_forecast(table: pd.DataFrame, path, summary: dict):
+    """One panel per well: the central band of peak (blue, left axis) and height (orange, log, right axis)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    wells = list(dict.fromkeys(table["well"]))
+    ncol = min(8, len(wells))
+    nrow = int(np.ceil(len(wells) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.1 * nrow + 0.9), squeeze=False, sharex=True)
+    for ax in axes.ravel()[len(wells):]:
+        ax.set_visible(False)
+    groups = {k: g for k, g in table.groupby(["well", "metric"], sort=False)}
+    for ax, well in zip(axes.ravel(), wells):
+        pk = groups.get((well, "peak_nm"))
+        h_ = pk["run_min"] / 60.0
+        ax.fill_between(h_, pk["lo"], pk["hi"], color="tab:blue", alpha=0.3, lw=0)
+        ax.plot(h_, pk["median"], color="tab:blue", lw=1.0)
+        ax.set_ylim(470, 540)
+        ax.tick_params(labelsize=7)
+        ax.set_title(well, fontsize=8, pad=2)
+        ax2 = ax.twinx()
+        ht = groups.get((well, "height"))
+        ax2.fill_between(ht["run_min"] / 60.0, np.maximum(ht["lo"], HEIGHT_FLOOR_RFU),
+                         np.maximum(ht["hi"], HEIGHT_FLOOR_RFU), color="tab:orange", alpha=0.25, lw=0)
+        ax2.plot(ht["run_min"] / 60.0, np.maximum(ht["median"], HEIGHT_FLOOR_RFU), color="tab:orange", lw=1.0)
+        ax2.set_yscale("log")
+        ax2.set_ylim(HEIGHT_FLOOR_RFU / 2, 2e5)
+        ax2.tick_params(labelsize=6, colors="tab:orange")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("peak (nm)", color="tab:blue", fontsize=8)
+    for ax in axes[-1, :]:
+        ax.set_xlabel("h since the kinetic run started", fontsize=7)
+    fig.suptitle(f"{summary['plate']}: the twin's central {summary['level']:.0%} band ({summary['draws']} draws: "
+                 f"parameter uncertainty, well scatter, pipetting, reader noise)\nblue: peak (nm), orange: height "
+                 f"(RFU, log); line: median", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / fig.get_figheight()))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
