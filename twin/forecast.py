@@ -27,13 +27,20 @@ import pandas as pd
 
 METRICS = ("peak_nm", "fwhm_nm", "height")
 LEVEL = 0.9  #: the central interval ``larp-twin forecast`` writes and ``compare`` measures coverage of
-FLAG_LEVEL = 0.998  #: the flag band: a working well leaves it on ~0.2 % of reads per metric (normal tails)
+FLAG_LEVEL = 0.9995  #: the flag band: a working well leaves it on ~0.05 % of reads per metric (normal tails)
 CONSECUTIVE = 3  #: reads in a row outside the flag band before a well is flagged (reader noise is per read)
 DRAWS = 48  #: Monte Carlo draws; the forecast command's default is larger (``FORECAST_DRAWS``)
 FORECAST_DRAWS = 200
 HEIGHT_FLOOR_RFU = 10.0  #: the reader's dark level: heights are banded in log10(max(height, floor))
 MIN_USABLE = 0.25  #: peak/FWHM are banded only where at least this share of the draws gives a usable fit
 USABLE = ("ok", "saturated")
+#: the calibrated twin's model discrepancy: its cross-validated error on the lab's chloroform 1:30 wells (README "Twin
+#: against lab": peak RMSE 3.7 nm first read, 4.7 nm late; FWHM 4.0 nm; first-read log10 height 0.13-0.16) less the
+#: well scatter the draws already hold (peak ~2.3 nm SD, FWHM ~1 nm, height ~0.065 decades), in quadrature: peak
+#: sqrt(4.2^2 - 2.3^2) = 3.5 nm, FWHM 3.9 nm, height 0.13 decades. One draw per well and draw (an error of the
+#: condition, persistent over reads), added to the central band only: the flag band asks whether a well behaves as
+#: the twin's own plate would. Without it the 90 % band holds 58 % of the lab's points (docs/monitor.md).
+MODEL_ERROR = {"peak_nm": 3.5, "fwhm_nm": 3.9, "log10_height": 0.13}
 NODE_EVERY = 3  #: the Monte Carlo runs at every 3rd read; the band is interpolated in age between
 
 
@@ -70,12 +77,12 @@ VOLUMES = ("antisolvent_uL", "cs_uL", "pbbr2_uL", "acid_uL", "amine_uL")
 
 
 def pipetting_scatter(plate: pd.DataFrame) -> dict:
-    """Relative pipetting error per component, ``{column: (median, sd)}`` of ln(dispensed / nominal) over the wells,
+    """Relative pipetting error per component, ``{column: (median, SD)}`` of ln(dispensed / nominal) over the wells,
     from a run's ``plate.csv`` (its ``dispensed_*`` columns); {} without them (a plate map, or a real robot, which
     logs what it was told: the lab's own pipetting is part of the calibrated well-to-well scatter).
 
-    Robust (median, 1.4826 x MAD), so a dispense a fault skipped is an outlier, not scatter: the band is the plan's,
-    and the flags judge the skipped well against it."""
+    A dispense a fault skipped (nothing dispensed) is left out: the band is the plan's, and the flags judge the
+    skipped well against it. The SD, not a robust width: small ligand transfers scatter more than large ones."""
     out = {}
     for col in VOLUMES:
         if f"dispensed_{col}" not in plate:
@@ -86,8 +93,7 @@ def pipetting_scatter(plate: pd.DataFrame) -> dict:
         if ok.sum() < 3:
             continue
         x = np.log(done[ok] / nominal[ok])
-        med = float(np.median(x))
-        out[col] = (med, float(1.4826 * np.median(np.abs(x - med))))
+        out[col] = (float(np.median(x)), float(np.std(x)))
     return out
 
 
@@ -155,7 +161,7 @@ class Ensemble:
 
     def __init__(self, plate: pd.DataFrame, wells: list, *, params=None, uncertainty=None, draws: int = DRAWS,
                  seed: int = 0, noise=None, gain: int = 100, wavelength_nm=None, temperature_C: float = 25.0,
-                 scatter: bool = True):
+                 scatter: bool = True, model_error: dict | None = None):
         from chemistry import LarpModel
         from instruments.sim.reader import ReaderNoise, failed_in_batch
 
@@ -164,6 +170,7 @@ class Ensemble:
 
             raise UserError(f"draws {draws!r}: allowed: an integer >= 2 (Monte Carlo draws of the band)")
         self.wells = [str(w) for w in wells]
+        self.model_error = dict(MODEL_ERROR if model_error is None else model_error)
         self.draws = int(draws)
         self.seed = int(seed)
         self.noise = noise if noise is not None else ReaderNoise()
@@ -262,19 +269,24 @@ class Ensemble:
         working = ~self.failed[:, :, None] & np.ones_like(usable)
         lo, med, hi, flo, fhi = {}, {}, {}, {}, {}
         widen = _z(FLAG_LEVEL) / _z(level)
+        disc = {}  # the model discrepancy of every draw and well (persistent over reads: an error of the condition)
+        for k, m in enumerate(METRICS):
+            e = np.random.default_rng([self.seed, 4, k]).standard_normal((self.draws, len(self.wells), 1))
+            disc[m] = (10.0 ** (self.model_error["log10_height"] * e) if m == "height"
+                       else self.model_error[m] * e)
         with np.errstate(all="ignore"):
             import warnings
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: no band there
                 for m in METRICS:
-                    x = f[m]
+                    x = f[m] + disc[m] if m != "height" else f[m] * disc[m]
                     qs = np.nanquantile(x, q, axis=0, method="weibull") if x.size else np.full((3,) + x.shape[1:], np.nan)
                     if m != "height":
                         qs[:, p_usable < MIN_USABLE] = np.nan
                     lo[m], med[m], hi[m] = qs
                     # the flag band: working draws only, in log10 for height
-                    w = np.where(working, x, np.nan)
+                    w = np.where(working, f[m], np.nan)
                     if m == "height":
                         w = np.log10(np.maximum(w, HEIGHT_FLOOR_RFU))
                     wq = np.nanquantile(w, q, axis=0, method="weibull") if w.size else np.full((3,) + w.shape[1:], np.nan)
