@@ -231,7 +231,7 @@ class Ensemble:
             for jj, j in enumerate(todo):
                 counts[:, jj] = detect_counts(expected[:, jj], self.gain, self.noise,
                                               np.random.default_rng([self.seed, 2, d, int(reads[j])]))
-            fit = fit_gaussians(counts, wl)
+            fit = fit_gaussians(counts, wl, gain=self.gain, reader_noise=self.noise)
             usable = np.isin(fit.status, USABLE)
             out["usable"][d][:, todo] = usable
             out["peak_nm"][d][:, todo] = np.where(usable, fit.peak_nm, np.nan)

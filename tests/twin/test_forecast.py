@@ -1,0 +1,101 @@
+"""The twin's forecast band (``twin.forecast``): the forecast command's table, flags that catch a faulted well and
+leave its neighbours alone, the run's flags written by the records layer, ``--nominal`` and the low-signal status."""
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from scenarios import plates
+from twin.analysis import fit_gaussians
+from twin.campaign import Campaign, run_campaign
+from twin.cli import main
+from twin.config import Schedule
+from twin.faults import FaultPlan
+from twin.forecast import METRICS, flagged_wells
+from twin.records.flags import flags_for_result
+
+SHORT = Schedule(hours=1.0, every_min=10)
+
+
+def _plate(n=6):
+    pm = plates.paper_series("toluene", "OAc:OLAm").iloc[:n].copy()
+    pm["well"] = [f"A{i + 1}" for i in range(n)]
+    return pm
+
+
+def test_forecast_writes_the_long_band_table(tmp_path, capsys):
+    plate = tmp_path / "plate.csv"
+    _plate(3).to_csv(plate, index=False)
+    out = tmp_path / "fc"
+    assert main(["forecast", str(plate), "--out", str(out), "--hours", "0.5", "--draws", "12",
+                 "--no-figures"]) == 0
+    table = pd.read_csv(out / "forecast.csv")
+    assert list(table.columns) == ["well", "run_min", "metric", "lo", "median", "hi"]
+    assert set(table["metric"]) == set(METRICS) and set(table["well"]) == {"A1", "A2", "A3"}
+    peak = table[table["metric"] == "peak_nm"]
+    assert (peak["lo"] <= peak["median"]).all() and (peak["median"] <= peak["hi"]).all()
+    assert peak["median"].between(505, 530).all()  # toluene OAc:OLAm: green emission
+    assert (peak["hi"] - peak["lo"]).min() > 1.0  # an interval, not a line
+    assert table["run_min"].min() >= 0
+    summary = json.loads((out / "forecast.json").read_text())
+    assert summary["draws"] == 12 and summary["level"] == 0.9
+    assert "forecast.csv" in capsys.readouterr().out or (out / "forecast.csv").exists()
+
+
+def test_a_skipped_dispense_is_flagged_and_its_neighbours_are_not():
+    faults = FaultPlan.model_validate({"faults": [{"kind": "well_skipped", "well": "A3", "nth": 1}]})
+    result = run_campaign(Campaign(name="f", plate_map=_plate(), schedule=SHORT, faults=faults), seed=0,
+                          progress=False)
+    hit = {e["well"] for e in result.events if e["kind"] == "well_skipped" and e.get("well")}
+    assert hit == {"A3"}
+    flags = flags_for_result(result, draws=24)
+    failed = set(result.manifest["failed_wells"])
+    assert "A3" in flagged_wells(flags)
+    assert set(flagged_wells(flags)) - failed == {"A3"}, flags
+
+
+def test_the_records_layer_writes_the_flags_once_into_events_jsonl(tmp_path):
+    from twin.records.export import write_results
+
+    faults = FaultPlan.model_validate({"faults": [{"kind": "well_skipped", "well": "A3", "nth": 1}]})
+    result = run_campaign(Campaign(name="f", plate_map=_plate(), schedule=SHORT, faults=faults), seed=0,
+                          progress=False)
+    assert not [e for e in result.events if e.get("kind") == "forecast"]  # the campaign does not flag
+    out = write_results(result, tmp_path / "run", figures=False)
+    lines = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
+    flags = [e for e in lines if e.get("kind") == "forecast"]
+    assert "A3" in {f["well"] for f in flags}
+    assert "events.jsonl" in json.loads((out / "manifest.json").read_text())["files"]
+
+
+def test_nominal_runs_have_no_failed_wells_and_no_scatter(tmp_path):
+    pm = pd.concat([_plate(1)] * 12, ignore_index=True)
+    pm["well"] = [f"{r}{c}" for r in "AB" for c in range(1, 7)]
+    plate = tmp_path / "same.csv"
+    pm.to_csv(plate, index=False)
+    assert main(["run", str(plate), "--out", str(tmp_path / "nom"), "--hours", "0.2", "--nominal",
+                 "--no-figures", "--quiet"]) == 0
+    manifest = json.loads((tmp_path / "nom" / "manifest.json").read_text())
+    assert manifest["failed_wells"] == []
+    f = pd.read_csv(tmp_path / "nom" / "features.csv")
+    first = f[f["read"] == 0]
+    assert first["peak_nm"].std() < 0.3  # the same recipe: only pipetting and reader noise remain
+    assert main(["run", str(plate), "--out", str(tmp_path / "var"), "--hours", "0.2", "--no-figures",
+                 "--quiet"]) == 0
+    g = pd.read_csv(tmp_path / "var" / "features.csv")
+    assert g[g["read"] == 0]["peak_nm"].std() > 2 * first["peak_nm"].std()
+
+
+def test_a_dim_peak_is_low_signal_with_nan_features_and_a_bright_one_is_ok():
+    wl = np.arange(400.0, 651.0, 2.0)
+    rng = np.random.default_rng(3)
+    shape = np.exp(-0.5 * ((wl - 515.0) / 12.0) ** 2)
+    spectra = np.stack([h * shape + 8.0 + np.sqrt(2.0 * h * shape + 9.0) * rng.standard_normal(wl.size)
+                        for h in (100.0, 3000.0)])
+    fit = fit_gaussians(spectra, wl)
+    assert list(fit.status) == ["low_signal", "ok"]
+    assert np.isnan(fit.peak_nm[0]) and np.isnan(fit.fwhm_nm[0]) and np.isnan(fit.height[0])
+    assert not fit.usable[0] and fit.usable[1]
+    # the threshold is the reader's noise at the read's gain: the same counts at gain 60 are far above its noise
+    assert fit_gaussians(spectra[:1], wl, gain=60).status[0] == "ok"
