@@ -190,6 +190,9 @@ class RunSource:
             import io
 
             v.plate = pd.read_csv(io.StringIO(spec["plate_map_csv"]), dtype={"well": str})
+            done = self.run_dir / "results" / "plate.csv"
+            if done.is_file():  # a finished run: its plate as dispensed (the forecast band's pipetting scatter)
+                v.plate = pd.read_csv(done, dtype={"well": str})
         except FileNotFoundError:
             v.errors.append(f"{CAMPAIGN_FILE} is missing")
         except Exception as exc:  # noqa: BLE001
