@@ -56,7 +56,8 @@ def add_server_args(p) -> None:
 
 
 def add_forecast_args(p, params: bool = True) -> None:
-    """The forecast's options (``run`` has its own ``--params``, which the forecast then uses too)."""
+    """The monitor's forecast options (``run`` has its own ``--params``, which the forecast then uses too; the flags
+    a run writes into ``events.jsonl`` use the records layer's defaults and the run's own chemistry)."""
     if params:
         p.add_argument("--params", default=None, help="chemistry parameters file (JSON/YAML; `larp-twin calibrate` "
                        "writes one) for the twin's forecast; default: the built-in calibration")
