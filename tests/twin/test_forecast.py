@@ -99,3 +99,24 @@ def test_a_dim_peak_is_low_signal_with_nan_features_and_a_bright_one_is_ok():
     assert not fit.usable[0] and fit.usable[1]
     # the threshold is the reader's noise at the read's gain: the same counts at gain 60 are far above its noise
     assert fit_gaussians(spectra[:1], wl, gain=60).status[0] == "ok"
+
+
+def test_compare_reports_the_share_of_measured_points_inside_the_band(tmp_path):
+    from twin.compare import compare, twin_run_minutes
+    from twin.records.export import write_results
+
+    result = run_campaign(Campaign(name="c", plate_map=_plate(4), schedule=SHORT), seed=2, progress=False)
+    run = write_results(result, tmp_path / "run", figures=False)
+    feats = pd.read_csv(run / "features.csv")
+    plate = pd.read_csv(run / "plate.csv")
+    manifest = json.loads((run / "manifest.json").read_text())
+    lab = feats.assign(run_min=twin_run_minutes(feats, plate, manifest))[["well", "read", "run_min", "peak_nm",
+                                                                          "fwhm_nm", "height"]]
+    lab = lab[lab["well"].isin(set(lab["well"]) - set(manifest["failed_wells"]))]
+    same = compare(run, lab, tmp_path / "same", figure=False, draws=24).summary["band_coverage"]
+    assert same["points"] > 30 and same["all"] >= 0.8  # the twin's own plate sits inside its band
+    shifted = compare(run, lab.assign(peak_nm=lab["peak_nm"] + 25.0), tmp_path / "shifted", figure=False,
+                      draws=24).summary["band_coverage"]
+    assert shifted["peak_nm"] == 0.0 and shifted["height"] == same["height"]
+    table = pd.read_csv(tmp_path / "shifted" / "comparison.csv")
+    assert {"band_lo_peak_nm", "band_hi_peak_nm", "inside_peak_nm"} <= set(table.columns)
