@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .batch import PlateBatch
-from .drivers import REFERENCE_LIGAND_PER_PB, Drivers
+from .drivers import REFERENCE_ACID_PER_PB, Drivers
 from .parameters import LarpParameters
 
 GAS_CONSTANT_J_MOL_K = 8.314462618
@@ -99,12 +99,14 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     x46 = x_inf * (1.0 - (1.0 - abrupt) * np.exp(-t * rate / (p.cs4pbbr6_tau_min * retard)))
 
     # ligand desorption -> decomposition of free nanocrystals
-    k_des = rate / p.desorption_tau_min * np.exp(p.desorption_polarity * polarity + p.desorption_shortness * short
+    # Le Chatelier (paper, Fig. 2 text): uncoordinated ligand shifts CsPbBr3-ligand <-> ions + ligand to the left,
+    # "thereby retarding the disintegration process": the same factor `retard` slows desorption and delays collapse
+    k_des = rate / (p.desorption_tau_min * retard) * np.exp(p.desorption_polarity * polarity + p.desorption_shortness * short
                                                  + p.desorption_polarity_shortness * polar_plus * short)
     surviving = np.exp(-k_des * t)
     # delayed colloidal collapse (issue 12): steady, then a logistic fall around t_c (ligand shell below critical
     # coverage; the ensemble's spread of coverages sets the width cv * t_c)
-    t_c = p.collapse_tau_min / rate * np.exp(-p.collapse_polarity * (polarity - 1.0)
+    t_c = p.collapse_tau_min * retard / rate * np.exp(-p.collapse_polarity * (polarity - 1.0)
                                              + p.collapse_amine * col(drivers.amine_majority)
                                              - p.collapse_shortness * short)
     colloid = 0.5 * (1.0 - np.tanh(0.5 * (t - t_c) / (p.collapse_cv * t_c)))  # 1 / (1 + exp((t - t_c) / w))
@@ -122,9 +124,13 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     f_emb = f46 * embedded_yield * growth * colloid
 
     # size
-    ligand = np.maximum(col(drivers.ligand_per_pb), 0.05 * REFERENCE_LIGAND_PER_PB)
-    ligand_exponent = p.size_ligand_exponent * np.exp(-p.size_ligand_polarity * polar_plus)  # looser RMs in CF
-    ln_edge0 = (np.log(p.reference_edge_nm) - ligand_exponent * np.log(ligand / REFERENCE_LIGAND_PER_PB)
+    # reverse-micelle size ~ (surfactant molecules per Pb)^-a in every antisolvent; the molecules are the acid (free or
+    # paired) plus the free amine: an amine below equimolar only pairs with an acid already counted (one ion pair),
+    # an amine beyond it is one more ligand. More ligand per PbBr2 -> smaller, bluer NCs (SHAP Fig. 4A: "a lower
+    # addition of ligand ratio to PbBr2 also having positive impact" on the red shift)
+    heads = col(drivers.acid_per_pb) + free_amine
+    acid_ratio = np.maximum(heads, 0.05 * REFERENCE_ACID_PER_PB) / REFERENCE_ACID_PER_PB
+    ln_edge0 = (np.log(p.reference_edge_nm) - p.size_ligand_exponent * np.log(acid_ratio)
                 - p.size_polarity * polarity - p.size_shortness * short)
     # Pb-amine complexes stop growth; in polar antisolvent they form as readily as amine binds the nuclei (below),
     # so the cap saturates at the first free amine (the lab's CF B1, 1:1.1, is as blue as B10)
@@ -151,14 +157,16 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
 
     dispersion = p.dispersion_base * col(batch.dispersion_multiplier) * (
         1.0 + p.dispersion_ligand_excess * excess_plus + p.dispersion_free_amine * reactivity * free_amine
-        + p.dispersion_shortness * short + p.dispersion_polarity * polar_plus)
+        + p.dispersion_shortness * short)
     # early size focusing in polar antisolvent: the small-crystallite tail of the nucleation burst dissolves
     early = polar_plus * (p.dispersion_early_polarity + p.dispersion_early_free_amine * reactivity * free_amine)
     dispersion = dispersion + col(batch.dispersion_multiplier) * early * np.exp(-t * rate / p.dispersion_focus_tau_min)
 
     # medium factors clipped at 0: a solvent more polar than chloroform cannot turn a trap into a negative one
-    ion_pair_medium = np.maximum(1.0 + p.defect_ion_pairs_polarity * polar_plus, 0.0)
-    amine_medium = np.maximum(1.0 + p.defect_free_amine_polarity * polar_plus, 0.0)
+    # ligand solvation by a polar antisolvent competes with binding at the surface (paper, Discussion: ionic ligands
+    # "prone to be influenced by polar solvent"): the bound share 1 / (1 + K polarity+) of the trap-forming ligands
+    # (ion pairs, free amine) falls in chloroform but never to zero for a finite K (the driver stays on)
+    ion_pair_medium = amine_medium = 1.0 / (1.0 + p.trap_solvation_polarity * polar_plus)
     defect = (p.defect_base + p.defect_ion_pairs * ion_pair_medium * col(drivers.ion_pair_share)
               + p.defect_free_amine * amine_medium
               * (1.0 - np.exp(-reactivity * free_amine)) + p.defect_ligand_excess * excess_plus

@@ -20,6 +20,7 @@ Measured false alarms and detections: ``benchmarks/bench_flags.py`` (docs/monito
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import warnings
 from statistics import NormalDist
 
 import numpy as np
@@ -34,13 +35,6 @@ FORECAST_DRAWS = 200
 HEIGHT_FLOOR_RFU = 10.0  #: the reader's dark level: heights are banded in log10(max(height, floor))
 MIN_USABLE = 0.25  #: peak/FWHM are banded only where at least this share of the draws gives a usable fit
 USABLE = ("ok", "saturated")
-#: the calibrated twin's model discrepancy: its cross-validated error on the lab's chloroform 1:30 wells (README "Twin
-#: against lab": peak RMSE 3.7 nm first read, 4.7 nm late; FWHM 4.0 nm; first-read log10 height 0.13-0.16) less the
-#: well scatter the draws already hold (peak ~2.3 nm SD, FWHM ~1 nm, height ~0.065 decades), in quadrature: peak
-#: sqrt(4.2^2 - 2.3^2) = 3.5 nm, FWHM 3.9 nm, height 0.13 decades. One draw per well and draw (an error of the
-#: condition, persistent over reads), added to the central band only: the flag band asks whether a well behaves as
-#: the twin's own plate would. Without it the 90 % band holds 58 % of the lab's points (docs/monitor.md).
-MODEL_ERROR = {"peak_nm": 3.5, "fwhm_nm": 3.9, "log10_height": 0.13}
 NODE_EVERY = 3  #: the Monte Carlo runs at every 3rd read; the band is interpolated in age between
 
 
@@ -170,7 +164,6 @@ class Ensemble:
 
             raise UserError(f"draws {draws!r}: allowed: an integer >= 2 (Monte Carlo draws of the band)")
         self.wells = [str(w) for w in wells]
-        self.model_error = dict(MODEL_ERROR if model_error is None else model_error)
         self.draws = int(draws)
         self.seed = int(seed)
         self.noise = noise if noise is not None else ReaderNoise()
@@ -181,11 +174,12 @@ class Ensemble:
         self.pipetting = scatter_uL
         base = load_params(params)
         rng = np.random.default_rng([self.seed, 0])
-        param_draws = load_uncertainty(uncertainty, params).sample(base, rng, self.draws)
+        unc = load_uncertainty(uncertainty, params)
+        #: the model discrepancy (``ParameterUncertainty.discrepancy``: the calibrated model's cross-validated error
+        #: on held-out lab wells), added per well and draw to the central band; ``model_error`` overrides it
+        self.model_error = {m: float(v) for m, v in (unc.discrepancy if model_error is None else model_error).items()}
+        param_draws = unc.sample(base, rng, self.draws)
         self.models = [LarpModel(p, well_scatter=scatter) for p in param_draws]
-        self.batches = [m.sample_batch(len(self.wells), np.random.default_rng([self.seed, 1, d]))
-                        for d, m in enumerate(self.models)]
-        self.failed = np.stack([failed_in_batch(b) for b in self.batches])  # (draw, well)
         # the twin robot's pipetting scatter, one draw per plate draw (none for a plate map or a real robot)
         self.recipes = []
         for d in range(self.draws):
@@ -193,6 +187,10 @@ class Ensemble:
             factors = {c: np.exp(mu + sd * vrng.standard_normal(len(self.wells))) for c, (mu, sd) in
                        scatter_uL.items()}
             self.recipes.append(plate_recipes(plate, self.wells, temperature_C, factors=factors))
+        # one plate of well scatter per draw, keyed by recipe (failed wells follow recipes, as in a run)
+        self.batches = [m.sample_batch(len(self.wells), np.random.default_rng([self.seed, 1, d]), recipes=r)
+                        for d, (m, r) in enumerate(zip(self.models, self.recipes))]
+        self.failed = np.stack([failed_in_batch(b) for b in self.batches])  # (draw, well)
         self._cache: dict[int, tuple] = {}  # read number -> (ages column, features of every draw at it)
 
     def features(self, ages_min: np.ndarray, reads=None) -> dict:
@@ -269,14 +267,23 @@ class Ensemble:
         working = ~self.failed[:, :, None] & np.ones_like(usable)
         lo, med, hi, flo, fhi = {}, {}, {}, {}, {}
         widen = _z(FLAG_LEVEL) / _z(level)
-        disc = {}  # the model discrepancy of every draw and well (persistent over reads: an error of the condition)
+        # the model discrepancy of every draw and well (persistent over reads: an error of the condition). It is a
+        # held-out RMS error, so it already holds the lab's well scatter; the draws carry the twin's own, so only
+        # the rest is added: sqrt(max(D^2 - SD_draws^2, 0)) per well and read
+        disc = {}
         for k, m in enumerate(METRICS):
             e = np.random.default_rng([self.seed, 4, k]).standard_normal((self.draws, len(self.wells), 1))
-            disc[m] = (10.0 ** (self.model_error["log10_height"] * e) if m == "height"
-                       else self.model_error[m] * e)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                if m == "height":
+                    d = self.model_error.get("log10_height", 0.0)
+                    spread = np.nanstd(np.log10(np.maximum(np.where(usable, f[m], np.nan), HEIGHT_FLOOR_RFU)), axis=0)
+                else:
+                    d = self.model_error.get(m, 0.0)
+                    spread = np.nanstd(f[m], axis=0)
+            rest = np.sqrt(np.maximum(d ** 2 - np.nan_to_num(spread) ** 2, 0.0))
+            disc[m] = 10.0 ** (e * rest) if m == "height" else e * rest
         with np.errstate(all="ignore"):
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: no band there
                 for m in METRICS:

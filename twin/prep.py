@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Generator
 
+import numpy as np
 import pandas as pd
 
 from instruments.deck import Deck
@@ -63,6 +64,8 @@ class PrepPlan:
     #: tips ``prepare_plate`` picks up per pipette (without faults), and the operator refills that implies
     tips_needed: dict[str, int] = field(default_factory=dict)
     tip_refills: dict[str, int] = field(default_factory=dict)
+    #: well -> its nominal recipe from the plate map (materials and volumes), keying the well-to-well draws
+    well_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def pipettes(self) -> tuple[str, ...]:
@@ -175,13 +178,20 @@ def plan_deck(plate_map: pd.DataFrame, plate_wells: int | None = None, layout: D
             or not (comp in plate_map["antisolvent"].values or comp.startswith("Cs-oleate/")) else reservoir
         refs, nxt[lw.name], filled = _allocate(lw, nxt[lw.name], comp, need * margin)
         stocks[comp], fill[comp] = refs, filled
-    plan = PrepPlan(deck, plate, stocks, premixes, fill, layout)
+    plan = PrepPlan(deck, plate, stocks, premixes, fill, layout, well_keys=plate_map_keys(plate_map))
     specs = {p: PIPETTES[p] for p in layout.pipettes}
     plan.tips_needed = tip_budget(plan, plate_map, specs)
     layout.check_fits(len(premixes), plan.tips_needed)
     plan.tip_refills = {p: max(0, math.ceil(n / (96 * len(layout.tip_racks[p]))) - 1)
                         for p, n in plan.tips_needed.items()}
     return plan
+
+
+def plate_map_keys(plate_map: pd.DataFrame) -> dict[str, str]:
+    """well -> its nominal recipe as text (materials and volumes of the plate map), whatever seat it has."""
+    cols = ["antisolvent", "antisolvent_uL", "cs_uL", "pbbr2_uL", "acid", "acid_uL", "amine", "amine_uL"]
+    fmt = lambda v: f"{float(v):.6g}" if isinstance(v, (int, float, np.number)) else str(v).strip().lower()  # noqa: E731
+    return {str(row[0]): "|".join(fmt(v) for v in row[1:]) for row in plate_map[["well", *cols]].itertuples(index=False)}
 
 
 def _vial_message(pm: Premix, total: float, capacity_uL: float, n_wells: int) -> str:

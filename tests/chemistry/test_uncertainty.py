@@ -11,7 +11,7 @@ from chemistry.uncertainty import (ParameterUncertainty, default_uncertainty, lo
 def _unc():
     return ParameterUncertainty(names=["collapse_tau_min", "size_polarity"], mean=[np.log(400.0), 1.4],
                                 cov=[[0.04, 0.01], [0.01, 0.01]], space=["log", "linear"],
-                                lower=[200.0, 0.8], upper=[900.0, 2.5])
+                                lower=[200.0, 0.8], upper=[900.0, 2.5], discrepancy={"peak_nm": 3.5})
 
 
 def test_samples_follow_the_covariance_in_the_fitted_space():
@@ -43,6 +43,7 @@ def test_json_round_trip_and_file_beside_params(tmp_path):
     back = load_uncertainty(params)
     assert back.names == unc.names and back.space == unc.space
     assert np.array_equal(back.cov, unc.cov) and np.array_equal(back.upper, unc.upper)
+    assert back.discrepancy == {"peak_nm": 3.5}
 
 
 def test_bad_files_and_names_are_refused(tmp_path):
@@ -62,3 +63,4 @@ def test_shipped_uncertainty_is_centred_on_the_shipped_calibration():
     for name, value in unc.values.items():
         assert value == pytest.approx(getattr(cal, name), rel=1e-3), name
     assert np.all(np.linalg.eigvalsh(unc.cov) >= -1e-12)
+    assert set(unc.discrepancy) == {"peak_nm", "fwhm_nm", "log10_height"}  # what the parameters do not carry

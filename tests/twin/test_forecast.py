@@ -44,28 +44,28 @@ def test_forecast_writes_the_long_band_table(tmp_path, capsys):
 
 
 def test_a_skipped_dispense_is_flagged_and_its_neighbours_are_not():
-    faults = FaultPlan.model_validate({"faults": [{"kind": "well_skipped", "well": "A3", "nth": 1}]})
+    faults = FaultPlan.model_validate({"faults": [{"kind": "well_skipped", "well": "A5", "nth": 1}]})
     result = run_campaign(Campaign(name="f", plate_map=_plate(), schedule=SHORT, faults=faults), seed=0,
                           progress=False)
     hit = {e["well"] for e in result.events if e["kind"] == "well_skipped" and e.get("well")}
-    assert hit == {"A3"}
+    assert hit == {"A5"}
     flags = flags_for_result(result, draws=24)
     failed = set(result.manifest["failed_wells"])
-    assert "A3" in flagged_wells(flags)
-    assert set(flagged_wells(flags)) - failed == {"A3"}, flags
+    assert "A5" in flagged_wells(flags) and "A5" not in failed
+    assert set(flagged_wells(flags)) <= failed | {"A5"}, flags  # no false alarm among the working wells
 
 
 def test_the_records_layer_writes_the_flags_once_into_events_jsonl(tmp_path):
     from twin.records.export import write_results
 
-    faults = FaultPlan.model_validate({"faults": [{"kind": "well_skipped", "well": "A3", "nth": 1}]})
+    faults = FaultPlan.model_validate({"faults": [{"kind": "well_skipped", "well": "A5", "nth": 1}]})
     result = run_campaign(Campaign(name="f", plate_map=_plate(), schedule=SHORT, faults=faults), seed=0,
                           progress=False)
     assert not [e for e in result.events if e.get("kind") == "forecast"]  # the campaign does not flag
     out = write_results(result, tmp_path / "run", figures=False)
     lines = [json.loads(x) for x in (out / "events.jsonl").read_text().splitlines()]
     flags = [e for e in lines if e.get("kind") == "forecast"]
-    assert "A3" in {f["well"] for f in flags}
+    assert "A5" in {f["well"] for f in flags}
     assert "events.jsonl" in json.loads((out / "manifest.json").read_text())["files"]
 
 
