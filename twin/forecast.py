@@ -162,7 +162,7 @@ class Ensemble:
         if int(draws) < 2:
             from twin.messages import UserError
 
-            raise UserError(f"draws {draws!r}: allowed: an integer >= 2 (Monte Carlo draws of the band)")
+            raise UserError(f"--draws {draws!r}: allowed: an integer >= 2 (Monte Carlo draws of the band)")
         self.wells = [str(w) for w in wells]
         self.draws = int(draws)
         self.seed = int(seed)

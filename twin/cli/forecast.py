@@ -17,6 +17,10 @@ def cmd_forecast(args) -> int:
     from twin.forecast import check_level, forecast_plate
 
     check_level(args.level)
+    if args.draws < 2:
+        from twin.messages import UserError
+
+        raise UserError(f"--draws {args.draws}: allowed: an integer >= 2 (Monte Carlo draws of the band)")
     campaign = _campaign_from_arg(args.target, args.hours, args.every_min)
     if args.params:
         from twin.params import load_params
