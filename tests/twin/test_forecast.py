@@ -120,3 +120,19 @@ def test_compare_reports_the_share_of_measured_points_inside_the_band(tmp_path):
     assert shifted["peak_nm"] == 0.0 and shifted["height"] == same["height"]
     table = pd.read_csv(tmp_path / "shifted" / "comparison.csv")
     assert {"band_lo_peak_nm", "band_hi_peak_nm", "inside_peak_nm"} <= set(table.columns)
+
+
+def test_a_journaled_run_gives_the_monitor_the_dispensed_volumes_plate_csv_has(tmp_path):
+    from twin.monitor.source import RunSource
+    from twin.records.resume import run_durable
+
+    run_durable(Campaign(name="j", plate_map=_plate(3), schedule=Schedule(hours=0.3, every_min=10)), tmp_path / "r",
+                seed=0, figures=False, progress=False)
+    view = RunSource(tmp_path / "r").view()
+    assert view.kind == "journal"
+    written = pd.read_csv(tmp_path / "r" / "results" / "plate.csv")
+    cols = [c for c in written.columns if c.startswith("dispensed_")]
+    assert len(cols) == 5
+    got = view.plate.set_index("well").loc[written["well"], cols].to_numpy(float)
+    assert np.allclose(got, written[cols].to_numpy(float), atol=1e-3)
+    assert (written["dispensed_acid_uL"] != written["acid_uL"]).any()  # the twin robot's own volumes, not the map
