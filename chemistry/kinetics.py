@@ -9,6 +9,8 @@ well's batch multiplier):
 - amine-driven CsPbBr3 -> Cs4PbBr6: x(t) = X_inf [1 - (1 - a) exp(-t / tau)], X_inf = 1 - exp(-k * reactivity *
   free amine per Pb * (1 + k_pol * polarity)). The abrupt share a and tau follow the paper's Le Chatelier argument:
   a = a0 / (1 + c * ligand_excess), tau = tau0 (1 + c * ligand_excess) -> abrupt at 1:30, gradual at 1:15 (Fig 2/S3);
+  the same factor (1 + c * ligand_excess) slows the desorption and delays the collapse below (issue 21: one
+  equilibrium, "thereby retarding the disintegration process");
 - ligand desorption / decomposition of free nanocrystals: surviving(t) = exp(-k_des t), ln k_des rising with
   antisolvent polarity and chain shortness (CF acid-majority collapse over 12 h, Fig 6B; C8 collapse, Fig 3E-H/S13);
 - CsPbBr3 inclusions embedded in Cs4PbBr6 (weakly emissive), growing over hours in polar antisolvent (CF amine-majority
@@ -20,16 +22,16 @@ well's batch multiplier):
   complexes (issue 12: CF amine-majority wells start at ~490 nm and red-shift with rising PL over hours); a surface
   defect term defect_surface_nm / L makes the ripened NCs brighter per unit;
 - platelets only above chloroform's polarity and with acid majority (none in toluene: no emission < 500 nm, Fig 3);
-- edge length: reverse-micelle size ~ (ligand per Pb)^-a (a weaker in polar antisolvent, where the micelles are
-  loose), smaller in polar antisolvent and with short chains, capped by Pb-amine complexes by at most a factor
+- edge length: reverse-micelle size ~ (surfactant molecules per Pb)^-a in every antisolvent (acid + free amine: an
+  amine below equimolar pairs with an acid already counted), smaller in polar antisolvent and with short chains, capped by Pb-amine complexes by at most a factor
   (1 - c_max), a cap that saturates at the first free amine in polar antisolvent; shrinks as the NCs are consumed by Cs4PbBr6 and
   fragmented by desorption; a soft floor (L^4 + L_min^4)^(1/4) keeps cubes above the smallest size this protocol
   makes (the paper sees no strongly confined species);
 - size dispersion and defect level: base values plus one additive term per mechanism (listed in parameters.py);
   in polar antisolvent the nucleation burst's small-crystallite tail dissolves over the first hours (Gibbs-Thomson),
   an added dispersion decaying as exp(-t / tau_focus): CF wells 30-44 nm wide at ~30 min, 26-27 nm at 10.7 h;
-  ion pairs and free amine form traps in toluene, less in chloroform where they are solvated (medium factors
-  1 + k * polarity, clipped at 0).
+  ion pairs and free amine form traps in toluene, less in chloroform where they are solvated (bound share
+  1 / (1 + K * polarity+), never zero).
 """
 
 from __future__ import annotations

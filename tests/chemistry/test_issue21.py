@@ -71,7 +71,7 @@ def test_nominal_model_has_no_scatter_and_no_failed_wells():
     assert scattered.failed.sum() >= 10
 
 
-def _failed_recipes(plate_map: pd.DataFrame, seed: int) -> set[str]:
+def _failed_recipes(plate_map: pd.DataFrame, seed: int, well_scatter: bool = True) -> set[str]:
     """Prepare the plate map on the robot twin, load it into the reader twin: the recipes of the failed wells."""
     from twin.config import LabConfig
     from twin.lab import Lab
@@ -79,7 +79,7 @@ def _failed_recipes(plate_map: pd.DataFrame, seed: int) -> set[str]:
 
     chem = LarpParameters.calibrated().model_copy(update={"failed_well_rate": 0.3})
     plan = plan_deck(plate_map, 96)
-    lab = Lab(LabConfig(chemistry=chem), plan, seed=seed)
+    lab = Lab(LabConfig(chemistry=chem, well_scatter=well_scatter), plan, seed=seed)
 
     def run():
         yield from prepare_plate(lab.pipettor, plan, plate_map)
@@ -104,6 +104,7 @@ def test_two_runs_of_one_plate_map_in_another_order_fail_the_same_recipes():
     assert len(a) >= 2
     assert a == b
     assert _failed_recipes(pm, seed=6) != a
+    assert _failed_recipes(pm, seed=5, well_scatter=False) == set()  # the nominal run: no failed wells
 
 
 def test_calibrate_reports_each_parameter_and_writes_its_uncertainty(tmp_path):
