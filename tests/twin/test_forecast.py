@@ -136,3 +136,18 @@ def test_a_journaled_run_gives_the_monitor_the_dispensed_volumes_plate_csv_has(t
     got = view.plate.set_index("well").loc[written["well"], cols].to_numpy(float)
     assert np.allclose(got, written[cols].to_numpy(float), atol=1e-3)
     assert (written["dispensed_acid_uL"] != written["acid_uL"]).any()  # the twin robot's own volumes, not the map
+
+
+def test_a_reads_band_does_not_depend_on_which_reads_are_computed_with_it():
+    from twin.forecast import Ensemble
+
+    pm = _plate(3)
+    ages = np.array([[5.0, 15.0, 25.0, 35.0]] * 3) + np.arange(3)[:, None]
+    together = Ensemble(pm, list(pm["well"]), draws=6, seed=4).features(ages)
+    alone = Ensemble(pm, list(pm["well"]), draws=6, seed=4)
+    for j in (2, 0, 3, 1):  # the monitor's order: one read at a time
+        col = alone.features(ages[:, [j]], [j])
+        for m in METRICS:
+            assert np.array_equal(col[m][:, :, 0], together[m][:, :, j], equal_nan=True)
+    other = Ensemble(pm, list(pm["well"]), draws=6, seed=5).features(ages)
+    assert not np.array_equal(other["peak_nm"], together["peak_nm"], equal_nan=True)  # the seed matters
