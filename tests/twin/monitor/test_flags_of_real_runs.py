@@ -40,6 +40,8 @@ def test_a_real_runs_forecast_flags_reach_its_event_log_and_events_jsonl(tmp_pat
     out = write_results(result, tmp_path / "run", figures=False)  # the records layer judges the reads
     flags = [e for e in result.events if e.get("kind") == "forecast"]
     assert "A2" in {f["well"] for f in flags}, flags  # the dark well
+    # A1's synthetic line sits at the twin's peak (its width and height are not the twin's: flagged for those)
+    assert not [f for f in flags if f["well"] == "A1" and f["feature"] == "peak_nm"], flags
     assert all(f["action"] == "flagged" and f["reads"] == 3 for f in flags)
     assert any(f["well"] == "A2" and "dark where the twin expects light" in f["detail"] for f in flags)
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
