@@ -105,8 +105,11 @@ def _at(t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def compare(run_dir, measured, out_dir, *, every_min: float | None = None, min_height: float = MIN_HEIGHT_RFU,
-            figure: bool = True) -> Comparison:
-    """Compare a twin run with a lab's measurements (a path for ``twin.measured.read_measured`` or its table)."""
+            figure: bool = True, level: float = 0.9, draws: int = 100, uncertainty=None) -> Comparison:
+    """Compare a twin run with a lab's measurements (a path for ``twin.measured.read_measured`` or its table).
+
+    Beside the RMSEs: the coverage of the twin's central ``level`` band (``twin.forecast``, ``draws`` Monte Carlo
+    draws with the run's chemistry and ``uncertainty``) at the measured wells' own ages."""
     features, plate, manifest, run = load_run(run_dir)
     meas = measured if isinstance(measured, pd.DataFrame) else read_measured(measured, every_min=every_min)
     axis = meas.attrs.get("time_axis", "run_min" if "run_min" in meas.columns else "time_min")
@@ -156,11 +159,54 @@ def compare(run_dir, measured, out_dir, *, every_min: float | None = None, min_h
     with np.errstate(invalid="ignore"):
         table["log10_height_ratio"] = (np.log10(np.maximum(table["twin_height"], HEIGHT_FLOOR_RFU))
                                        - np.log10(np.maximum(table["measured_height"], HEIGHT_FLOOR_RFU)))
+    coverage = _band_coverage(table, plate, manifest, level=level, draws=draws, uncertainty=uncertainty)
     table = table.round(4)
 
     summary = _summary(table, axis, meas, run, missing, twin_wells, min_height)
+    summary["band_coverage"] = coverage
     out = _write(table, summary, out_dir, twin if figure else None, axis)
     return Comparison(table, summary, out)
+
+
+def _band_coverage(table: pd.DataFrame, plate: pd.DataFrame, manifest: dict, *, level: float, draws: int,
+                   uncertainty=None) -> dict:
+    """Add ``band_lo_<metric>``, ``band_hi_<metric>``, ``inside_<metric>`` to ``table``; the share of measured
+    points inside the twin's central ``level`` band (peak/FWHM where the lab's well emits, heights everywhere)."""
+    from twin.forecast import METRICS, Ensemble
+
+    wells = list(dict.fromkeys(table["well"]))
+    key = table["read"].astype(str) if (table["read"] >= 0).all() else table["run_min"].round(3).astype(str)
+    cols = list(dict.fromkeys(key))
+    ages = np.full((len(wells), len(cols)), np.nan)
+    wi = table["well"].map({w: i for i, w in enumerate(wells)}).to_numpy()
+    ci = key.map({c: j for j, c in enumerate(cols)}).to_numpy()
+    ages[wi, ci] = table["age_min" if "age_min" in table else "time_min"].to_numpy(float)
+    reads = [int(c) if c.lstrip("-").isdigit() else j for j, c in enumerate(cols)]
+    params = (manifest.get("chemistry") or {}).get("parameters")
+    schedule = manifest.get("schedule") or {}
+    if isinstance(schedule, str):
+        schedule = {}
+    ens = Ensemble(plate, wells, params=params, uncertainty=uncertainty, draws=draws,
+                   gain=int(schedule.get("gain", 100)), temperature_C=float(schedule.get("temperature_C", 25.0)))
+    band = ens.band(ages, reads, level=level, every=1)
+    out = {"level": level, "draws": draws}
+    inside_all = []
+    for m in METRICS:
+        lo, hi = band.lo[m][wi, ci], band.hi[m][wi, ci]
+        obs = table[f"measured_{m}"].to_numpy(float)
+        use = np.isfinite(obs) & np.isfinite(lo) & np.isfinite(hi)
+        if m != "height":
+            use &= table["lab_emitting"].to_numpy(bool)
+        inside = np.where(use, (obs >= lo) & (obs <= hi), np.nan)
+        table[f"band_lo_{m}"], table[f"band_hi_{m}"], table[f"inside_{m}"] = lo, hi, inside
+        n = int(use.sum())
+        out[m] = round(float(np.nanmean(inside)), 4) if n else None
+        out[f"{m}_points"] = n
+        inside_all.append(inside[use])
+    allv = np.concatenate(inside_all)
+    out["all"] = round(float(allv.mean()), 4) if allv.size else None
+    out["points"] = int(allv.size)
+    return out
 
 
 def _rmse(v) -> float | None:

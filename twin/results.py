@@ -225,7 +225,7 @@ class CampaignResult:
         """Gaussian fit of every spectrum (batched)."""
         from twin.analysis import fit_gaussians
 
-        return fit_gaussians(self.cube.intensity, self.cube.wavelength_nm)
+        return fit_gaussians(self.cube.intensity, self.cube.wavelength_nm, gain=int(self.cube.attrs.get("gain", 100)))
 
     def features(self) -> pd.DataFrame:
         """``well, read, time_min, peak_nm, fwhm_nm, height, area, r2, status`` for every spectrum."""

@@ -34,6 +34,7 @@ class FitStatus(enum.IntEnum):
     DID_NOT_CONVERGE = 3  # iteration limit reached: features are the last iterate, not to be trusted
     NO_DATA = 4  # fewer than MIN_FIT_POINTS finite points (missing well or all overflow): features are NaN
     NEGATIVE_COUNTS = 5  # counts below zero by more than 6 noise sigma (or -inf): bad blank/corrupt; features NaN
+    LOW_SIGNAL = 6  # a peak, but below ``min_signal_snr`` x the reader's noise at its height: features NaN
 
     @property
     def label(self) -> str:
@@ -55,7 +56,7 @@ class GaussianFit:
     area : integrated Gaussian, height * sigma * sqrt(2 pi) (counts nm); the baseline is not included.
     r2 : coefficient of determination over the fitted (unmasked) points.
     status : str array of ``ok``, ``no_peak``, ``saturated``, ``did_not_converge``, ``no_data``,
-        ``negative_counts`` (see FitStatus).
+        ``negative_counts``, ``low_signal`` (see FitStatus).
     status_code : int8 array of the same outcomes as FitStatus values.
     peak_stderr_nm, fwhm_stderr_nm : standard errors as lmfit reports them (covariance scaled by reduced chi-square).
     baseline_offset : linear baseline at the peak (counts); 0 when fitted without a baseline.
@@ -135,6 +136,9 @@ def fit_gaussians(
     min_snr: float = 5.0,
     max_fwhm_nm: float | None = None,
     max_iter: int = 200,
+    gain: int = 100,
+    reader_noise=None,
+    min_signal_snr: float = 10.0,
 ) -> GaussianFit:
     """Fit a Gaussian (optionally + linear baseline) to every spectrum of a stack in one batched pass.
 
@@ -146,6 +150,10 @@ def fit_gaussians(
     min_snr : a peak lower than ``min_snr`` times the spectrum's noise sigma counts as ``no_peak``.
     max_fwhm_nm : broader fits count as ``no_peak`` (default: half the grid span, e.g. 125 nm on 400-650 nm).
     max_iter : Levenberg-Marquardt iteration limit; spectra still moving are flagged ``did_not_converge``.
+    gain, reader_noise : the reader's PMT gain and noise model (``instruments.sim.reader.ReaderNoise``; None: the
+        Cytation twin's): the noise a reading of the fitted height carries, shot noise plus dark noise.
+    min_signal_snr : a fitted peak lower than this many times that noise is ``low_signal`` (features NaN): its centre
+        and width are set by noise and the dark offset, not by the crystals (10: ~250 RFU at gain 100).
 
     Returns
     -------
@@ -157,9 +165,10 @@ def fit_gaussians(
     ``no_data``: fewer than 5 finite points. ``no_peak``: the spectrum's range is within ``min_snr`` noise sigma
     (dark), or the fitted Gaussian is not a peak: height <= ``min_snr`` x noise or <= ``min_snr`` x its own standard
     error, centre outside the grid, FWHM above ``max_fwhm_nm`` or below one grid step. ``did_not_converge``: still
-    moving after ``max_iter`` iterations. ``saturated``: converged with some points masked. ``negative_counts``:
+    moving after ``max_iter`` iterations. ``low_signal``: a peak whose height is below ``min_signal_snr`` times the
+    reader's noise at that height. ``saturated``: converged with some points masked. ``negative_counts``:
     counts below zero by more than 6 noise sigma, or -inf (a wrong blank subtraction or a corrupt well). Else ``ok``.
-    Features are NaN for ``no_peak``, ``no_data`` and ``negative_counts``; use ``GaussianFit.usable`` (ok or
+    Features are NaN for ``no_peak``, ``no_data``, ``negative_counts`` and ``low_signal``; use ``GaussianFit.usable`` (ok or
     saturated) to select trustworthy fits.
 
     Notes
@@ -179,7 +188,16 @@ def fit_gaussians(
     flat = counts.reshape(-1, grid.size)
     if flat.shape[0] and not np.isfinite(flat).any():
         raise FitError(f"spectra: all {flat.size} values are NaN/inf; nothing to fit")
+    if not (np.isfinite(min_signal_snr) and min_signal_snr >= 0):
+        raise FitError(f"min_signal_snr: {min_signal_snr!r}; allowed: a finite number >= 0")
+    if reader_noise is None:
+        from instruments.sim.reader import ReaderNoise
+
+        reader_noise = ReaderNoise()
     settings = _Settings(
+        gain=int(gain),
+        noise=reader_noise,
+        min_signal_snr=float(min_signal_snr),
         baseline=bool(baseline),
         min_snr=float(min_snr),
         max_fwhm_nm=0.5 * (grid[-1] - grid[0]) if max_fwhm_nm is None else float(max_fwhm_nm),
@@ -216,6 +234,9 @@ def _fit_blocks(grid, flat, settings, leading, workspace) -> dict[str, np.ndarra
 
 @dataclass(frozen=True)
 class _Settings:
+    gain: int
+    noise: object
+    min_signal_snr: float
     baseline: bool
     min_snr: float
     max_fwhm_nm: float
@@ -294,6 +315,12 @@ def _fit_block(
         st = np.where(res.converged, FitStatus.OK, FitStatus.DID_NOT_CONVERGE).astype(np.int8)
         st[(st == FitStatus.OK) & (n_finite[todo] < grid.size)] = FitStatus.SATURATED
         st[no_peak] = FitStatus.NO_PEAK
+        from instruments.sim.reader import count_noise_sd
+
+        reader_sd = count_noise_sd(np.abs(height) + settings.noise.dark_rfu, settings.gain, settings.noise)
+        with np.errstate(invalid="ignore"):
+            weak = ~no_peak & (height < settings.min_signal_snr * reader_sd)
+        st[weak & ((st == FitStatus.OK) | (st == FitStatus.SATURATED))] = FitStatus.LOW_SIGNAL
         st[~np.isfinite(res.cost)] = FitStatus.DID_NOT_CONVERGE
         status[todo] = st
         if settings.baseline:
@@ -312,7 +339,8 @@ def _fit_block(
         feats["baseline_slope_per_nm"][todo] = slope
         feats["n_iter"][todo] = res.n_iter
 
-    blank = (status == FitStatus.NO_PEAK) | (status == FitStatus.NO_DATA) | (status == FitStatus.NEGATIVE_COUNTS)
+    blank = ((status == FitStatus.NO_PEAK) | (status == FitStatus.NO_DATA) | (status == FitStatus.NEGATIVE_COUNTS)
+             | (status == FitStatus.LOW_SIGNAL))
     for name, arr in feats.items():
         if arr.dtype.kind == "f":
             arr[blank] = np.nan

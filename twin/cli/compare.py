@@ -9,8 +9,12 @@ def cmd_compare(args) -> int:
     from twin.compare import compare
 
     out = outdir.check_target(args.out, "compare", overwrite=args.overwrite)
+    from twin.forecast import check_level
+
+    check_level(args.level)
     with outdir.atomic_dir(out, command="compare") as tmp:
-        c = compare(args.run_dir, args.measured, tmp, every_min=args.every_min, min_height=args.min_height)
+        c = compare(args.run_dir, args.measured, tmp, every_min=args.every_min, min_height=args.min_height,
+                    level=args.level, draws=args.draws, uncertainty=args.uncertainty)
     s = c.summary
 
     def num(v, fmt=".2f"):
@@ -23,6 +27,10 @@ def cmd_compare(args) -> int:
           f"({s['rows_emitting']} emitting reads), log10 height RMSE {num(s['log10_height_rmse'])}, "
           f"12 h intensity direction agrees for {num(s['intensity_direction_agreement'], '.0%')} of "
           f"{s['intensity_direction_wells']} wells")
+    cov = s["band_coverage"]
+    print(f"the twin's central {cov['level']:.0%} band holds {num(cov['all'], '.0%')} of {cov['points']} measured "
+          f"points (peak {num(cov['peak_nm'], '.0%')}, FWHM {num(cov['fwhm_nm'], '.0%')}, height "
+          f"{num(cov['height'], '.0%')}; {cov['draws']} draws)")
     print(f"files: {out}")
     return 0
 
@@ -42,5 +50,9 @@ def add_cli(sub) -> None:
                    "read starts (default: back-to-back reads at the reader twin's scan time)")
     p.add_argument("--min-height", type=float, default=1000.0, help="lab heights below this (RFU) are collapsed "
                    "wells: their peak/FWHM are not compared (default 1000)")
+    p.add_argument("--level", type=float, default=0.9, help="central band whose coverage is reported (default 0.9)")
+    p.add_argument("--draws", type=int, default=100, help="Monte Carlo draws of the band (default 100)")
+    p.add_argument("--uncertainty", default=None, help="parameter uncertainty JSON (default: the built-in "
+                   "calibration's)")
     add_overwrite(p)
     p.set_defaults(func=cmd_compare)

@@ -186,7 +186,7 @@ class RunSource:
             v.name = spec.get("name", "")
             v.schedule = spec.get("schedule") or {}
             v.start_time = spec.get("start_time", "")
-            v.plate_wells = int(spec.get("plate_wells", 96))
+            v.plate_wells = int(spec.get("plate_wells") or 96)  # None (not given): drawn as 96
             import io
 
             v.plate = pd.read_csv(io.StringIO(spec["plate_map_csv"]), dtype={"well": str})
@@ -205,6 +205,7 @@ class RunSource:
         v.complete = any(r.get("type") == "done" for r in records)
         if plate_rec is not None:
             v.injected_s = _injections(plate_rec)
+            v.plate = _with_dispensed(v.plate, plate_rec)
         if not reads:
             v.wells = list(v.plate["well"].astype(str)) if not v.plate.empty else []
             return v
@@ -301,6 +302,32 @@ class RunSource:
 def _half_scan_s(d: Path) -> float:
     """Half a scan's duration from log.jsonl's read commands; 0 if unknown."""
     return 0.0
+
+
+def _with_dispensed(plate: pd.DataFrame, plate_rec: dict) -> pd.DataFrame:
+    """The plate map with the ``dispensed_*`` volumes of the journaled ``plate`` record (as a run's ``plate.csv``
+    has them), so the forecast band of a live run carries the robot's pipetting scatter (``twin.forecast``)."""
+    from instruments.pipettor import INJECTION_COMPONENT
+    from instruments.sim.plate_recipes import cs_stock_name
+
+    if plate.empty or not {"antisolvent", "acid", "amine"} <= set(plate.columns):
+        return plate
+    comps = plate_rec.get("components") or {}
+    row = {str(w): i for i, w in enumerate(plate_rec.get("wells") or [])}
+
+    def vol(comp, well):
+        i = row.get(str(well))
+        vals = comps.get(comp)
+        return float(vals[i]) if i is not None and vals is not None and vals[i] is not None else 0.0
+
+    out = plate.copy()
+    wells = out["well"].astype(str)
+    out["dispensed_antisolvent_uL"] = [vol(a, w) for a, w in zip(out["antisolvent"], wells)]
+    out["dispensed_cs_uL"] = [vol(cs_stock_name(a), w) for a, w in zip(out["antisolvent"], wells)]
+    out["dispensed_pbbr2_uL"] = [vol(INJECTION_COMPONENT, w) for w in wells]
+    out["dispensed_acid_uL"] = [vol(a, w) for a, w in zip(out["acid"], wells)]
+    out["dispensed_amine_uL"] = [vol(a, w) for a, w in zip(out["amine"], wells)]
+    return out
 
 
 def _injections(plate_rec: dict) -> dict:

@@ -37,11 +37,13 @@ def test_a_real_runs_forecast_flags_reach_its_event_log_and_events_jsonl(tmp_pat
     lab = LabConfig(reader="gen5-folder", reader_folder=str(folder), reader_include_existing=True,
                     reader_timeout_s=5)
     result = run_campaign(Campaign(name="lab", plate_map=pm, lab=lab, schedule=SCHEDULE), progress=False)
+    out = write_results(result, tmp_path / "run", figures=False)  # the records layer judges the reads
     flags = [e for e in result.events if e.get("kind") == "forecast"]
-    assert {f["well"] for f in flags} == {"A2"}, flags  # the dark well, not the one inside its band
+    assert "A2" in {f["well"] for f in flags}, flags  # the dark well
+    # A1's synthetic line sits at the twin's peak (its width and height are not the twin's: flagged for those)
+    assert not [f for f in flags if f["well"] == "A1" and f["feature"] == "peak_nm"], flags
     assert all(f["action"] == "flagged" and f["reads"] == 3 for f in flags)
-    assert any("dark where the twin expects light" in f["detail"] for f in flags)
-    out = write_results(result, tmp_path / "run", figures=False)
+    assert any(f["well"] == "A2" and "dark where the twin expects light" in f["detail"] for f in flags)
     events = [json.loads(line) for line in (out / "events.jsonl").read_text().splitlines()]
     assert [e for e in events if e.get("kind") == "forecast"] == json.loads(json.dumps(flags))
 
