@@ -12,7 +12,7 @@ import pandas as pd
 from twin.analysis.errors import TableError
 
 REQUIRED_COLUMNS = ["well", "time_min", "peak_nm", "fwhm_nm", "height", "status"]
-KNOWN_STATUS = {"ok", "saturated", "no_peak", "did_not_converge", "no_data", "negative_counts"}
+KNOWN_STATUS = {"ok", "saturated", "no_peak", "low_signal", "did_not_converge", "no_data", "negative_counts"}
 USABLE_STATUS = ("ok", "saturated")
 STABILITY_LABELS = ("stable", "drifting", "decaying", "growing", "dark", "no_data")
 
