@@ -84,8 +84,10 @@ def _with_gen5_folder(campaign, args):
     """``campaign`` with its reader on Gen5 folder mode (``--gen5-folder``), or unchanged without the option."""
     if getattr(args, "gen5_folder", None) is None:
         return campaign
+    wall0 = getattr(args, "wall0", None)  # the command's start (perf_counter): exports written since are new
+    started = time.time() - (time.perf_counter() - wall0) if wall0 is not None else time.time()
     update = {"reader": "gen5-folder", "reader_folder": args.gen5_folder,
-              "reader_include_existing": args.include_existing}
+              "reader_include_existing": args.include_existing, "reader_since_wall_s": started}
     if args.reader_timeout_s is not None:
         update["reader_timeout_s"] = args.reader_timeout_s
     return campaign.model_copy(update={"lab": campaign.lab.model_copy(update=update)})

@@ -246,9 +246,14 @@ def restart_point(records: list[dict], campaign, run: Path | str = "run"):
         at_s = last_s
     any_reads = [r for r in records if r["type"] in ("read", "abs_read")]
     last = any_reads[-1] if any_reads else {}
-    # files a folder reader took before: the reads' exports and the exports refused when the run ended early
+    # files a folder reader took before: the reads' exports (never again) and the exports refused when the run
+    # ended early (again once changed: their size and modification time then)
     sources = [r["source"] for r in reads if r.get("source")]
-    sources += [name for e in events if e.get("action") == "ended_early" for name in e.get("rejected", ())]
+    for e in events:
+        if e.get("action") == "ended_early":
+            files = e.get("rejected_files")
+            sources += ([(f["file"], f["size"], f["mtime_ns"]) for f in files] if files is not None
+                        else list(e.get("rejected", ())))
     return Restart(plate=plates[0], at_s=at_s, time_factor=factor, reads=[read_from_record(r) for r in reads],
                    abs_reads=[abs_read_from_record(r) for r in records if r["type"] == "abs_read"],
                    events=events, kinetic_start_s=kinetic, last_slot=last.get("slot", -1),
