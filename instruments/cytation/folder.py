@@ -27,6 +27,10 @@ checks that it holds the wells, wavelengths, excitation and gain asked for, and 
   as the previous read) is timed by its arrival (modification time). Read 1 is placed where the campaign's clock
   has it (the twin's model: the plate goes on the reader after preparation); every later read follows it by the
   difference of their own times, so exports written 12 s apart are 12 s apart whatever the schedule says.
+- The campaign's clock follows the schedule, not the wait: a read takes no campaign time (the wait for an export,
+  a timeout neither), so a run takes exactly the reads planned whatever Gen5's pace, and one resumed after an
+  early end continues at the slot it stopped at (``twin.records.resume`` does not count these reads' own times
+  as campaign time).
 - A file with several ``Read N:EM Spectrum`` sections (an export of the whole experiment so far) gives its last read.
 - A good Gen5 export that does not match the request (other wavelengths, excitation, gain, wells) raises
   ``Gen5FolderError`` naming the file and the setting: Gen5's protocol must be fixed, so the run ends (early, with
@@ -332,11 +336,10 @@ class Gen5FolderReader(PlateReader):
     def _hw_read_pl(self, wells: np.ndarray, excitation_nm: float, wavelength_nm: np.ndarray,
                     gain: int) -> Generator:
         names = [self.plate.wells[i] for i in wells]
-        t0 = time.perf_counter()
         try:
-            path, sig, spectra, digest = self._next_export(t0 + self.timeout_s)
+            path, sig, spectra, digest = self._next_export(time.perf_counter() + self.timeout_s)
         except Gen5FolderTimeout:
-            yield self.clock.timeout(time.perf_counter() - t0)
+            yield self.clock.timeout(0.0)  # the wait is Gen5's, not the campaign's (module docstring)
             raise
         try:
             counts = self._counts(path, spectra, names, excitation_nm, wavelength_nm, gain)
@@ -345,14 +348,14 @@ class Gen5FolderReader(PlateReader):
             self.rejected_signatures[path.name] = sig
             self._left[path.name] = sig
             self._record("gen5_export_rejected", file=path.name, error=str(exc))
-            yield self.clock.timeout(time.perf_counter() - t0)
+            yield self.clock.timeout(0.0)  # the wait is Gen5's, not the campaign's (module docstring)
             raise
         self._taken.add(path.name)
         self._digests[digest] = path.name
         start, end = self._own_times(path, spectra, sig[1] / 1e9)
         self.received.append(ReceivedExport(path, spectra, time.time(), digest, start, end))
         self._record("gen5_export", file=path.name, section=spectra.section_names[-1])
-        yield self.clock.timeout(time.perf_counter() - t0)
+        yield self.clock.timeout(0.0)  # the wait is Gen5's, not the campaign's (module docstring)
         return counts
 
     def read_pl(self, wells=None, **scan) -> Generator:
@@ -363,6 +366,4 @@ class Gen5FolderReader(PlateReader):
             self._anchor = (got.start_wall_s, read.start_s)
         start = self._anchor[1] + (got.start_wall_s - self._anchor[0])
         end = start + (got.end_wall_s - got.start_wall_s)
-        if end > self.clock.now:  # the campaign's clock never runs behind the reads
-            yield self.clock.timeout(end - self.clock.now)
         return replace(read, start_s=start, end_s=end, wall_s=got.start_wall_s)

@@ -207,6 +207,8 @@ def _last_time_s(records: list[dict]) -> float:
     """The latest campaign time any journaled record mentions."""
     times = [0.0]
     for r in records:
+        if r.get("type") == "read" and r.get("wall_s") is not None:
+            continue  # a read timed by its own source (a Gen5 export's Date/Time), not by the campaign's clock
         for key in ("t_s", "end_s", "virtual_s"):
             if isinstance(r.get(key), (int, float)):
                 times.append(float(r[key]))
