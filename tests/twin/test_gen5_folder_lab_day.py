@@ -176,13 +176,16 @@ def test_exports_arriving_while_the_watcher_starts_are_taken_and_older_files_are
     old = folder / "yesterday.txt"
     old.write_bytes(export_bytes(9, tmp_path))
     os.utime(old, (time.time() - 86400,) * 2)
-    snapshot = Gen5FolderReader._snapshot
+    from twin.lab import Lab
 
-    def slow_start(reader):  # read 1 lands after `larp-twin run` started, before the watcher looks at the folder
+    start_lab = Lab.__init__
+
+    def slow_start(lab, *args, **kwargs):  # read 1 lands after `larp-twin run` started, before the watcher does
         (folder / "read_001.txt").write_bytes(raw[0])
-        snapshot(reader)
+        time.sleep(0.05)
+        start_lab(lab, *args, **kwargs)
 
-    monkeypatch.setattr(Gen5FolderReader, "_snapshot", slow_start)
+    monkeypatch.setattr(Lab, "__init__", slow_start)
     thread = gen5(folder, [(1.0, put("read_002.txt", raw[1])), (0.2, put("read_003.txt", raw[2]))])
     write_plate(tmp_path / "plate.csv")
     code = main(["run", str(tmp_path / "plate.csv"), "--gen5-folder", str(folder), "--hours", str(SCHEDULE.hours),
