@@ -240,6 +240,10 @@ def _run(campaign, out, args, progress):
                                      subscribers=subscribers)
             except RunEndedEarly as stop:  # its reads are in OUT (journal, results): keep them, not the old run
                 stopped = stop
+            except Exception as exc:  # a write that failed (a full disk): the journal in OUT is kept for resume
+                if not getattr(exc, "journal_kept", False):
+                    raise
+                stopped = exc
             else:
                 outdir.write_marker(out, "run")
         if stopped is not None:

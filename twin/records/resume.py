@@ -25,6 +25,7 @@ virtual clock (``realtime=False``) the lost time is unknown; the campaign contin
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -37,9 +38,10 @@ from pathlib import Path
 import pandas as pd
 
 from twin.config import LabConfig
+from twin.outdir import umask
 from twin.early import RunEndedEarly
 from twin.records.documents import JournalWriter
-from twin.records.journal import Journal, JournalError
+from twin.records.journal import Journal, JournalError, read_journal
 
 CAMPAIGN_FILE = "campaign.json"
 JOURNAL_FILE = "journal.jsonl"
@@ -50,6 +52,7 @@ EVENTS_FILE = "events.jsonl"
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp's 0600 would hide the run from the lab's other users
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -60,8 +63,10 @@ def _atomic_write(path: Path, text: str) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):  # name the file, not its temporary twin
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
 
 
@@ -125,6 +130,31 @@ def is_complete(run_dir: str | Path) -> bool:
 
 def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
            lab_overrides: dict | None = None, on_read=None, subscribers=()):
+    """Continue (or start) the run in ``run_dir``; see ``_resume``. A write that fails (a full disk) keeps the
+    journal and says so: the ``OSError`` names the file and gets a note that ``larp-twin resume RUN`` continues."""
+    try:
+        return _resume(run_dir, figures=figures, pace_s=pace_s, progress=progress, lab_overrides=lab_overrides,
+                       on_read=on_read, subscribers=subscribers)
+    except OSError as exc:
+        if Path(run_dir, JOURNAL_FILE).exists():
+            keep_note(exc, Path(run_dir))
+        raise
+
+
+def keep_note(exc: BaseException, run: Path) -> None:
+    """Say (once) on ``exc`` that ``run`` keeps its journal and how to continue it."""
+    if getattr(exc, "journal_kept", False):
+        return
+    exc.journal_kept = True  # ``larp-twin run`` keeps this directory rather than a run it replaced
+    reads = sum(1 for r in _records(run) if r.get("type") == "read")
+    cause = ("there is space on its disk again" if getattr(exc, "errno", None) == errno.ENOSPC
+             else "the cause is fixed")
+    exc.add_note(f"{run} keeps the journal of what was done ({JOURNAL_FILE}, {reads} reads): once {cause}, "
+                 f"continue with `larp-twin resume {run}`")
+
+
+def _resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
+            lab_overrides: dict | None = None, on_read=None, subscribers=()):
     """Continue (or start) the run in ``run_dir``; returns its CampaignResult, or None if it was already complete.
 
     ``pace_s``: wall seconds to sleep after each *newly* journaled read (tests use it to slow a run down so it can
@@ -147,7 +177,9 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
         raise JournalError(f"{run} is not a run directory: no {CAMPAIGN_FILE}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise JournalError(f"{run / CAMPAIGN_FILE} is damaged: {exc}") from None
+    clean_leftovers(run)
     if is_complete(run):
+        _mark(run)
         return None
     campaign, seed = campaign_from_spec(spec)
     overrides = dict(lab_overrides or {})
@@ -191,7 +223,32 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
                                f"the end of the re-run campaign")
     result.manifest["journal"] = {"file": JOURNAL_FILE, "records": len(journal.recorded)}
     _write(result, run, figures)
+    _mark(run)
     return result
+
+
+def _mark(run: Path) -> None:
+    """A finished run directory carries the marker ``larp-twin run`` gives one (``twin.outdir.write_marker``)."""
+    from twin.outdir import MARKER, write_marker
+
+    if not (run / MARKER).is_file():
+        write_marker(run, "run")
+
+
+def clean_leftovers(run: Path) -> list[str]:
+    """Remove what a process killed while writing left in ``run``: a half-written results directory
+    (``.results.partial-*``), a previous one moved aside (``.results.old-*``), a half-written campaign.json or
+    events log (``.campaign.json.*``, ``results/.events.jsonl.*``); returns their names."""
+    left = [*run.glob(f".{RESULTS_DIR}.partial-*"), *run.glob(f".{RESULTS_DIR}.old-*")]
+    if (run / CAMPAIGN_FILE).is_file():
+        left += run.glob(f".{CAMPAIGN_FILE}.*")
+    left += (run / RESULTS_DIR).glob(f".{EVENTS_FILE}.*")
+    for path in left:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return sorted(p.name for p in left)
 
 
 def _write(result, run: Path, figures: bool) -> Path:
@@ -282,8 +339,9 @@ def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
     except RunEndedEarly:
         raise  # its reads are written and its note says how to resume
     except Exception as exc:
-        if not on_real_drivers(campaign.lab):
+        if not (on_real_drivers(campaign.lab) or isinstance(exc, OSError) or _journal_done(run)):
             # on the twins a failed run fails the same way when resumed: leave nothing behind that blocks a rerun
+            # (a write that failed, a full disk, is no such failure: the journal is kept for resume)
             if existed:
                 for name in (CAMPAIGN_FILE, JOURNAL_FILE):
                     (run / name).unlink(missing_ok=True)
@@ -291,7 +349,18 @@ def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
             else:
                 shutil.rmtree(run, ignore_errors=True)
             raise
-        exc.add_note(f"{run} keeps the journal of what was done: once the cause is fixed, continue with "
-                     f"`larp-twin resume {run}`")
+        keep_note(exc, run)
         raise
+
+
+def _records(run: Path) -> list[dict]:
+    try:
+        return read_journal(run / JOURNAL_FILE)
+    except (OSError, JournalError):
+        return []
+
+
+def _journal_done(run: Path) -> bool:
+    """The journal holds the whole campaign (its ``done`` record): never deleted, whatever failed after it."""
+    return any(r.get("type") == "done" for r in _records(run))
 
