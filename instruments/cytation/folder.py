@@ -56,6 +56,8 @@ from instruments.reader import PlateReader
 
 #: a read's own start (Date/Time) and end (the export's modification time) further apart than this are not one scan
 MAX_SCAN_S = 6 * 3600.0
+#: a file larger than this is skipped unread (the Gen5 readers' own cap: a 12 h export of 384 wells is ~40 MB)
+MAX_FILE_BYTES = 200_000_000
 
 
 class Gen5FolderError(ReaderError):
@@ -188,6 +190,9 @@ class Gen5FolderReader(PlateReader):
 
     def _examine(self, path: Path, sig: tuple[int, int]):
         """(spectra, sha256) of a good export, or None (skipped with a note, or changed while being read)."""
+        if sig[0] > MAX_FILE_BYTES:
+            self._skip(path, sig, f"{sig[0]:,} bytes, too large for a Gen5 export (at most {MAX_FILE_BYTES:,})")
+            return None
         try:
             raw = path.read_bytes()
         except OSError:  # locked by Gen5 or removed: look again next time

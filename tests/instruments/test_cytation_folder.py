@@ -205,3 +205,34 @@ def test_a_restarted_reader_skips_the_exports_taken_before_and_takes_those_writt
     read = clock.run_process(reader.read_pl(WELLS, **SCAN))
     np.testing.assert_array_equal(read.counts, gaussian_counts(2))
     assert read.source == "read_003.txt" and [r.path.name for r in reader.received] == ["read_003.txt"]
+
+
+def test_a_file_too_large_for_an_export_is_skipped_unread(tmp_path):
+    clock, reader = loaded(tmp_path)
+    big = tmp_path / "video.csv"
+    with open(big, "wb") as fh:  # sparse: 300 MB that take no disk
+        fh.truncate(300_000_000)
+    twin_writer(tmp_path, [lambda f: write_export(f / "read_001.txt", 0)], every_s=0.05).join()
+    with pytest.warns(Gen5FolderNote, match=r"skipped video.csv .*300,000,000 bytes, too large"):
+        read = clock.run_process(reader.read_pl(WELLS, **SCAN))
+    assert read.source == "read_001.txt"
+
+
+def test_an_exports_own_read_time_is_its_header_date_and_time_month_first(tmp_path):
+    from datetime import datetime
+
+    from instruments.cytation.gen5 import Gen5Spectra, export_read_time
+
+    def header(date, clock):
+        return Gen5Spectra([], WL, np.zeros((1, 0, len(WL))), np.zeros((1, 0, len(WL)), bool), ["EM Spectrum"],
+                           {"Date": date, "Time": clock})
+
+    assert export_read_time(header("3/7/2024", "11:31:30 AM")) == datetime(2024, 3, 7, 11, 31, 30)
+    assert export_read_time(header("10/14/2024", "2:23:45 PM")) == datetime(2024, 10, 14, 14, 23, 45)
+    assert export_read_time(header("10/14/2024", "14:23:45")) == datetime(2024, 10, 14, 14, 23, 45)
+    assert export_read_time(header("14/10/2024", "2:23:45 PM")) is None  # day-first: never guessed
+    assert export_read_time(header("", "")) is None
+    path = write_export(tmp_path / "r.txt", 0, when=datetime(2026, 3, 2, 16, 5, 9))
+    from instruments.cytation.gen5 import read_gen5_spectra
+
+    assert export_read_time(read_gen5_spectra(path)) == datetime(2026, 3, 2, 16, 5, 9)

@@ -132,13 +132,21 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
            lab_overrides: dict | None = None, on_read=None, subscribers=()):
     """Continue (or start) the run in ``run_dir``; see ``_resume``. A write that fails (a full disk) keeps the
     journal and says so: the ``OSError`` names the file and gets a note that ``larp-twin resume RUN`` continues."""
+    run = Path(run_dir)
+    if (run / CAMPAIGN_FILE).is_file():
+        clean_leftovers(run)  # a results directory half-written by a process killed while writing it
     try:
-        return _resume(run_dir, figures=figures, pace_s=pace_s, progress=progress, lab_overrides=lab_overrides,
-                       on_read=on_read, subscribers=subscribers)
+        result = _resume(run, figures=figures, pace_s=pace_s, progress=progress, lab_overrides=lab_overrides,
+                         on_read=on_read, subscribers=subscribers)
     except OSError as exc:
-        if Path(run_dir, JOURNAL_FILE).exists():
-            keep_note(exc, Path(run_dir))
+        if (run / JOURNAL_FILE).exists():
+            keep_note(exc, run)
         raise
+    from twin.outdir import MARKER
+
+    if result is not None or not (run / MARKER).is_file():  # finished now (or before, unmarked)
+        _mark(run)
+    return result
 
 
 def keep_note(exc: BaseException, run: Path) -> None:
@@ -177,9 +185,7 @@ def _resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, 
         raise JournalError(f"{run} is not a run directory: no {CAMPAIGN_FILE}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise JournalError(f"{run / CAMPAIGN_FILE} is damaged: {exc}") from None
-    clean_leftovers(run)
     if is_complete(run):
-        _mark(run)
         return None
     campaign, seed = campaign_from_spec(spec)
     overrides = dict(lab_overrides or {})
@@ -223,16 +229,14 @@ def _resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, 
                                f"the end of the re-run campaign")
     result.manifest["journal"] = {"file": JOURNAL_FILE, "records": len(journal.recorded)}
     _write(result, run, figures)
-    _mark(run)
     return result
 
 
 def _mark(run: Path) -> None:
     """A finished run directory carries the marker ``larp-twin run`` gives one (``twin.outdir.write_marker``)."""
-    from twin.outdir import MARKER, write_marker
+    from twin.outdir import write_marker
 
-    if not (run / MARKER).is_file():
-        write_marker(run, "run")
+    write_marker(run, "run")
 
 
 def clean_leftovers(run: Path) -> list[str]:
