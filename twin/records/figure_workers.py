@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 _PARENT_PID: int | None = None  # the run process, recorded before it forks its figure workers
@@ -36,7 +37,7 @@ def _end_with_parent(parent: int | None) -> None:
 
     def watch() -> None:
         while os.getppid() == parent:
-            threading.Event().wait(1.0)
+            time.sleep(1.0)
         os._exit(1)
 
     threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
