@@ -85,7 +85,8 @@ class Restart:
     last_slot: int = -1  #: schedule slot of the last journaled read
     last_loop: int = 0  #: procedure step (kinetic loop) of the last journaled read
     done: bool = False  #: the journal already holds ``done`` (the crash came while writing the outputs)
-    sources: list = field(default_factory=list)  #: files the reader took before (Gen5 exports read or refused)
+    #: files the reader took before: names of the exports read, (name, size, mtime_ns) of those refused
+    sources: list = field(default_factory=list)
     wall_epoch_s: float | None = None  #: journaled wall time of campaign t=0 of the first session
 
 
