@@ -9,6 +9,7 @@ od``) and ``absorbance_features.csv`` (band edge, first excitonic peak per spect
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -37,13 +38,6 @@ def _on_instruments(manifest: dict) -> bool:
     return b.get("pipettor", "sim") != "sim" or b.get("reader", "sim") != "sim" or b.get("clock") == "realtime"
 
 
-def _named(exc: OSError, path: Path) -> OSError:
-    """``exc`` (ENOSPC from a write, often without a file name) as the same OSError naming ``path``."""
-    named = OSError(exc.errno, exc.strerror or str(exc), str(path))
-    named.__cause__ = exc
-    return named
-
-
 def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = True) -> Path:
     """Write every output file of ``result`` into ``out_dir`` (replacing a previous run there), atomically.
 
@@ -52,62 +46,71 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
     A write that fails (a full disk) raises an ``OSError`` naming the file as it would have been in ``out_dir``.
     """
     out = Path(out_dir)
-    writing = [out]  # the file being written, as it would be named in ``out``
-    try:
-        return _write_results(result, out, figures, writing)
-    except OSError as exc:
-        if exc.filename is not None and ".partial-" not in str(exc.filename):
-            raise  # it names its file already
-        raise _named(exc, writing[-1]) from exc
-
-
-def _write_results(result: CampaignResult, out: Path, figures: bool, writing: list) -> Path:
     drawing = None
-
-    def to(tmp_path: Path) -> Path:
-        writing.append(out / tmp_path.relative_to(tmp))
-        return tmp_path
-
-    with atomic_dir(out, command="run") as tmp:
+    with atomic_dir(out, command="run") as partial:
+        tmp, made = _tracking(partial)
         try:
             # the heatmaps need only the spectra: they draw while the features are fitted and the files written
-            drawing = start_figures(result, None, None, to(tmp / "figures")) if figures else None
-            result.plate.to_csv(to(tmp / "plate.csv"), index=False, lineterminator="\n")
+            drawing = start_figures(result, None, None, tmp / "figures") if figures else None
+            result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
             spectra = result.spectra_long()
             features = result.features()
             if drawing is not None:  # the feature figures too, before the files: drawing is the longer half
                 drawing.add(_feature_figure_jobs(result, features, tmp / "figures"))
-            _write_parquet(spectra, to(tmp / "spectra.parquet"))
-            features.to_csv(to(tmp / "features.csv"), index=False, lineterminator="\n")
+            _write_parquet(spectra, tmp / "spectra.parquet")
+            features.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
             abs_features = None
             if result.absorbance is not None:
-                _write_parquet(result.absorbance, to(tmp / "absorbance.parquet"))
+                _write_parquet(result.absorbance, tmp / "absorbance.parquet")
                 abs_features = result.absorbance_features()
-                abs_features.to_csv(to(tmp / "absorbance_features.csv"), index=False, lineterminator="\n")
-            with open(to(tmp / "log.jsonl"), "w") as fh:
+                abs_features.to_csv(tmp / "absorbance_features.csv", index=False, lineterminator="\n")
+            with open(tmp / "log.jsonl", "w") as fh:
                 for source, entries in result.logs.items():
                     for e in entries:
                         fh.write(json.dumps({"instrument": source, **e}, default=float) + "\n")
-            to(tmp / "deck.txt").write_text(result.deck_sheet + "\n")
-            write_gen5(result, to(tmp / "gen5_export.txt"))
+            (tmp / "deck.txt").write_text(result.deck_sheet + "\n")
+            write_gen5(result, tmp / "gen5_export.txt")
             if "faults" in result.manifest or _on_instruments(result.manifest):
-                with open(to(tmp / "events.jsonl"), "w") as fh:
+                with open(tmp / "events.jsonl", "w") as fh:
                     for e in result.events:
                         fh.write(json.dumps(e, default=float) + "\n")
             if drawing is not None:
-                to(tmp / "figures")
                 drawing.result()
             if figures and abs_features is not None and len(abs_features):
-                write_absorbance_figure(result, abs_features, features, to(tmp / "figures"))
+                write_absorbance_figure(result, abs_features, features, tmp / "figures")
             files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
             manifest = {**result.manifest, "files": files + ["manifest.json"]}
-            to(tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
-            writing.append(out)  # then the marker and the move into place
-        except BaseException:
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
+        except BaseException as exc:
             if drawing is not None:
                 drawing.cancel()
+            if isinstance(exc, OSError) and (exc.filename is None or partial in Path(exc.filename).parents):
+                raise _named(exc, Path(exc.filename) if exc.filename is not None else made[-1], partial,
+                             out) from exc
             raise
     return out
+
+
+def _tracking(tmp: Path) -> tuple[Path, list[Path]]:
+    """``tmp`` as a path that records every path made from it (``tmp / "plate.csv"``, in the list returned): the
+    files are written one by one, each just after its path is made, so the last is the one a write failed on when
+    the error names no file (ENOSPC from pyarrow or a buffered write)."""
+    made = [tmp]
+
+    class Tracked(type(tmp)):
+        def __truediv__(self, key):
+            child = super().__truediv__(key)
+            made.append(child)
+            return child
+
+    return Tracked(tmp), made
+
+
+def _named(exc: OSError, path: Path, tmp: Path, out: Path) -> OSError:
+    """``exc`` naming ``path`` (inside the temporary ``tmp``) as it would have been inside ``out``."""
+    shown = out / Path(path).relative_to(tmp) if Path(path) != tmp else out
+    text = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))  # not pyarrow's "Detail: ..."
+    return OSError(exc.errno, text, str(shown))
 
 
 def write_gen5(result: CampaignResult, path: Path, layout: str = "tab") -> Path:
