@@ -26,6 +26,7 @@ virtual clock (``realtime=False``) the lost time is unknown; the campaign contin
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import io
 import json
@@ -128,25 +129,28 @@ def is_complete(run_dir: str | Path) -> bool:
         return False  # a damaged manifest: write the results again
 
 
-def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
-           lab_overrides: dict | None = None, on_read=None, subscribers=()):
-    """Continue (or start) the run in ``run_dir``; see ``_resume``. A write that fails (a full disk) keeps the
-    journal and says so: the ``OSError`` names the file and gets a note that ``larp-twin resume RUN`` continues."""
-    run = Path(run_dir)
-    if (run / CAMPAIGN_FILE).is_file():
-        clean_leftovers(run)  # a results directory half-written by a process killed while writing it
-    try:
-        result = _resume(run, figures=figures, pace_s=pace_s, progress=progress, lab_overrides=lab_overrides,
-                         on_read=on_read, subscribers=subscribers)
-    except OSError as exc:
-        if (run / JOURNAL_FILE).exists():
-            keep_note(exc, run)
-        raise
-    from twin.outdir import MARKER
+def _keeps_journal(resume):
+    """``resume`` that first removes what a killed write left (``clean_leftovers``), marks the run once finished
+    (``.larp-twin.json``), and on a write that fails (a full disk) keeps the journal and says so: the ``OSError``
+    names the file and gets a note that ``larp-twin resume RUN`` continues."""
+    @functools.wraps(resume)
+    def wrapper(run_dir, *args, **kwargs):
+        from twin.outdir import MARKER
 
-    if result is not None or not (run / MARKER).is_file():  # finished now (or before, unmarked)
-        _mark(run)
-    return result
+        run = Path(run_dir)
+        if (run / CAMPAIGN_FILE).is_file():
+            clean_leftovers(run)  # a results directory half-written by a process killed while writing it
+        try:
+            result = resume(run_dir, *args, **kwargs)
+        except OSError as exc:
+            if (run / JOURNAL_FILE).exists():
+                keep_note(exc, run)
+            raise
+        if result is not None or not (run / MARKER).is_file():  # finished now (or before, unmarked)
+            _mark(run)
+        return result
+
+    return wrapper
 
 
 def keep_note(exc: BaseException, run: Path) -> None:
@@ -161,8 +165,9 @@ def keep_note(exc: BaseException, run: Path) -> None:
                  f"continue with `larp-twin resume {run}`")
 
 
-def _resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
-            lab_overrides: dict | None = None, on_read=None, subscribers=()):
+@_keeps_journal
+def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
+           lab_overrides: dict | None = None, on_read=None, subscribers=()):
     """Continue (or start) the run in ``run_dir``; returns its CampaignResult, or None if it was already complete.
 
     ``pace_s``: wall seconds to sleep after each *newly* journaled read (tests use it to slow a run down so it can
