@@ -153,6 +153,29 @@ def _keeps_journal(resume):
     return wrapper
 
 
+def _mark(run: Path) -> None:
+    """A finished run directory carries the marker ``larp-twin run`` gives one (``twin.outdir.write_marker``)."""
+    from twin.outdir import write_marker
+
+    write_marker(run, "run")
+
+
+def clean_leftovers(run: Path) -> list[str]:
+    """Remove what a process killed while writing left in ``run``: a half-written results directory
+    (``.results.partial-*``), a previous one moved aside (``.results.old-*``), a half-written campaign.json or
+    events log (``.campaign.json.*``, ``results/.events.jsonl.*``); returns their names."""
+    left = [*run.glob(f".{RESULTS_DIR}.partial-*"), *run.glob(f".{RESULTS_DIR}.old-*")]
+    if (run / CAMPAIGN_FILE).is_file():
+        left += run.glob(f".{CAMPAIGN_FILE}.*")
+    left += (run / RESULTS_DIR).glob(f".{EVENTS_FILE}.*")
+    for path in left:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return sorted(p.name for p in left)
+
+
 def keep_note(exc: BaseException, run: Path) -> None:
     """Say (once) on ``exc`` that ``run`` keeps its journal and how to continue it."""
     if getattr(exc, "journal_kept", False):
@@ -235,29 +258,6 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     result.manifest["journal"] = {"file": JOURNAL_FILE, "records": len(journal.recorded)}
     _write(result, run, figures)
     return result
-
-
-def _mark(run: Path) -> None:
-    """A finished run directory carries the marker ``larp-twin run`` gives one (``twin.outdir.write_marker``)."""
-    from twin.outdir import write_marker
-
-    write_marker(run, "run")
-
-
-def clean_leftovers(run: Path) -> list[str]:
-    """Remove what a process killed while writing left in ``run``: a half-written results directory
-    (``.results.partial-*``), a previous one moved aside (``.results.old-*``), a half-written campaign.json or
-    events log (``.campaign.json.*``, ``results/.events.jsonl.*``); returns their names."""
-    left = [*run.glob(f".{RESULTS_DIR}.partial-*"), *run.glob(f".{RESULTS_DIR}.old-*")]
-    if (run / CAMPAIGN_FILE).is_file():
-        left += run.glob(f".{CAMPAIGN_FILE}.*")
-    left += (run / RESULTS_DIR).glob(f".{EVENTS_FILE}.*")
-    for path in left:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    return sorted(p.name for p in left)
 
 
 def _write(result, run: Path, figures: bool) -> Path:
