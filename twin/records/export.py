@@ -103,6 +103,9 @@ def _tracking(tmp: Path) -> tuple[Path, list[Path]]:
             made.append(child)
             return child
 
+        def __reduce__(self):  # a plain path for the figure worker (this class is local: not picklable)
+            return (Path, (str(self),))
+
     return Tracked(tmp), made
 
 
