@@ -19,7 +19,7 @@ from twin.records.journal import read_journal
 from twin.records.resume import CAMPAIGN_FILE, JOURNAL_FILE, RESULTS_DIR
 
 RESULT_FILES = ("plate.csv", "spectra.parquet", "features.csv", "gen5_export.txt", "log.jsonl", "deck.txt")
-PLAN = ["--hours", "1", "--every-min", "5", "--no-figures", "--quiet", "--seed", "4"]
+PLAN = ["--hours", "1", "--every-min", "5", "--quiet", "--seed", "4"]
 
 
 @pytest.fixture
@@ -57,21 +57,22 @@ def fill(disk, leave_bytes: int):
     return ballast
 
 
-@pytest.mark.parametrize("fails_in", ["results", "journal"])
+@pytest.mark.parametrize("fails_in, figures", [("results", False), ("results", True), ("journal", False)])
 def test_a_full_disk_keeps_the_journal_and_resume_gives_the_bytes_of_an_uninterrupted_run(tmp_path, small_disk,
-                                                                                          capsys, fails_in):
+                                                                                          capsys, fails_in, figures):
     plate = plate_csv(tmp_path)
     ref = tmp_path / "ref"
-    assert main(["run", str(plate), "--out", str(ref), "--durable", *PLAN]) == 0
+    plan = PLAN if figures else [*PLAN, "--no-figures"]
+    assert main(["run", str(plate), "--out", str(ref), "--durable", *plan]) == 0
     journal_size = (ref / JOURNAL_FILE).stat().st_size + (ref / CAMPAIGN_FILE).stat().st_size
     # room for the whole journal but not the results, or for half the journal
     ballast = fill(small_disk, journal_size + 8192 if fails_in == "results" else journal_size // 2)
     run = small_disk / "run"
     capsys.readouterr()
-    code = main(["run", str(plate), "--out", str(run), "--durable", *PLAN])
+    code = main(["run", str(plate), "--out", str(run), "--durable", *plan])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
-    named = rf"{run / RESULTS_DIR}/[\w.]+" if fails_in == "results" else re.escape(str(run / JOURNAL_FILE))
+    named = rf"{run / RESULTS_DIR}/[\w./]+" if fails_in == "results" else re.escape(str(run / JOURNAL_FILE))
     assert re.match(rf"larp-twin: error: {named}: No space left on device; ", err[0]), err[0]  # the file, by name
     assert f"continue with `larp-twin resume {run}`" in err[0]
     kept = read_journal(run / JOURNAL_FILE)
@@ -83,8 +84,8 @@ def test_a_full_disk_keeps_the_journal_and_resume_gives_the_bytes_of_an_uninterr
     assert not list(run.glob(".results.partial-*"))
 
     ballast.unlink()  # the user frees space
-    assert main(["resume", str(run), "--no-figures", "--quiet"]) == 0
+    assert main(["resume", str(run), "--quiet", *([] if figures else ["--no-figures"])]) == 0
     assert read_journal(run / JOURNAL_FILE) == ref_records
-    for name in RESULT_FILES:
+    for name in RESULT_FILES + (("figures/features_vs_time.png",) if figures else ()):
         assert filecmp.cmp(ref / RESULTS_DIR / name, run / RESULTS_DIR / name, shallow=False), name
     assert (run / ".larp-twin.json").is_file()
