@@ -41,6 +41,8 @@ class SpectrumRead:
     gain: int
     #: where the counts came from when a reader takes them from files (the Gen5 export's name), else None
     source: str | None = None
+    #: the read's own start as a Unix time when its source says when it was made (a Gen5 export), else None
+    wall_s: float | None = None
 
     @property
     def overflow(self) -> np.ndarray:
@@ -141,11 +143,12 @@ class PlateReader(abc.ABC):
         """The file the last PL read came from (readers that take reads from files); None for instruments."""
         return None
 
-    def resume_after(self, taken, since_wall_s: float | None) -> None:
+    def resume_after(self, taken, since_wall_s: float | None, reads=()) -> None:
         """A run restarted from its journal: skip the sources ``taken`` before (files already read or refused).
 
         ``since_wall_s``: the wall time the run first started (files older than it were not the run's, unless the
-        reader takes existing files).  Readers that do not read files have nothing to skip.
+        reader takes existing files); ``reads``: the journaled reads (``SpectrumRead``), which a reader that times
+        reads by their sources continues from.  Readers that do not read files have nothing to skip.
         """
 
     def _record(self, command: str, **args) -> None:

@@ -85,7 +85,8 @@ class Restart:
     last_slot: int = -1  #: schedule slot of the last journaled read
     last_loop: int = 0  #: procedure step (kinetic loop) of the last journaled read
     done: bool = False  #: the journal already holds ``done`` (the crash came while writing the outputs)
-    sources: list = field(default_factory=list)  #: files the reader took before (Gen5 exports read or refused)
+    #: files the reader took before: names of the exports read, (name, size, mtime_ns) of those refused
+    sources: list = field(default_factory=list)
     wall_epoch_s: float | None = None  #: journaled wall time of campaign t=0 of the first session
 
 
@@ -98,7 +99,8 @@ def read_from_record(rec: dict) -> SpectrumRead:
     """The SpectrumRead of a journaled ``read`` record (None counts, i.e. OVRFLW, back to NaN)."""
     counts = np.array([[np.nan if v is None else v for v in row] for row in rec["counts"]], float)
     return SpectrumRead(list(rec["wells"]), np.asarray(rec["wavelength_nm"], float), counts, float(rec["start_s"]),
-                        float(rec["end_s"]), float(rec["excitation_nm"]), int(rec["gain"]), source=rec.get("source"))
+                        float(rec["end_s"]), float(rec["excitation_nm"]), int(rec["gain"]), source=rec.get("source"),
+                        wall_s=rec.get("wall_s"))
 
 
 def abs_read_from_record(rec: dict) -> AbsorbanceSpectrumRead:
@@ -163,7 +165,9 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     if restart is not None:
         lab.clock.restart_at(restart.at_s, restart.time_factor)
         events.events.extend(restart.events)
-        lab.reader.resume_after(restart.sources, restart.wall_epoch_s)
+        since = campaign.lab.reader_since_wall_s
+        lab.reader.resume_after(restart.sources, restart.wall_epoch_s if since is None else since,
+                                reads=restart.reads)
     elif real:
         epoch, factor = lab.clock.wall_epoch()
         emit("clock", {"wall_epoch_s": epoch, "time_factor": factor, "realtime": lab.clock.realtime})
@@ -268,7 +272,8 @@ def _ended_early(exc: BaseException, reader, procedure: Procedure, n_reads: int,
     interrupted = isinstance(exc, KeyboardInterrupt)
     return ended_early_record("interrupted (Ctrl-C)" if interrupted else str(exc), n_reads,
                               planned_reads(procedure), interrupted=interrupted, folder=getattr(reader, "folder", None),
-                              at_s=at_s, rejected=[p.name for p, _ in getattr(reader, "rejected", ())])
+                              at_s=at_s, rejected=[p.name for p, _ in getattr(reader, "rejected", ())],
+                              rejected_files=getattr(reader, "rejected_signatures", {}))
 
 
 def fault_summary(events: list[dict]) -> dict:

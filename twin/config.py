@@ -55,6 +55,9 @@ class LabConfig(BaseModel):
     reader_timeout_s: float = Field(3600.0, gt=0, description="gen5-folder: longest wait for the next export")
     reader_include_existing: bool = Field(False, description="gen5-folder: also take the exports already in "
                                           "the folder (files copied off the Gen5 PC), oldest first")
+    reader_since_wall_s: float | None = Field(None, description="gen5-folder: files written before this Unix time "
+                                              "were there before the run (None: when the reader starts; "
+                                              "`larp-twin run` gives the moment the command started)")
     realtime: bool = Field(False, description="run on the wall clock (real drivers) instead of virtual time")
     pipettor_timing: PipettorTiming = Field(default_factory=PipettorTiming)
     reader_timing: ReaderTiming = Field(default_factory=ReaderTiming)

@@ -49,12 +49,18 @@ class RunEndedEarly(Exception):
 
 
 def ended_early_record(reason: str, reads: int, planned: int | None, *, interrupted: bool, folder=None,
-                       at_s: float, rejected=()) -> dict:
-    """The manifest's ``ended_early``: why, after which read, how many of how many planned were received."""
+                       at_s: float, rejected=(), rejected_files=None) -> dict:
+    """The manifest's ``ended_early``: why, after which read, how many of how many planned were received.
+
+    ``rejected_files``: {file: (size, mtime_ns)} of the files refused, so that ``resume`` looks at one again only
+    once it has changed."""
+    files = [{"file": name, "size": size, "mtime_ns": mtime_ns} for name, (size, mtime_ns) in
+             (rejected_files or {}).items()]
     return {"reason": reason, "interrupted": interrupted, "after_read": reads, "reads": reads,
             "planned_reads": planned, "at_s": round(float(at_s), 3),
             **({"folder": str(folder)} if folder is not None else {}),
-            **({"rejected": list(rejected)} if rejected else {})}
+            **({"rejected": list(rejected)} if rejected else {}),
+            **({"rejected_files": files} if files else {})}
 
 
 def ended_early_message(campaign: str, record: dict) -> str:

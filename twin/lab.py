@@ -44,7 +44,8 @@ class Lab:
             from instruments.cytation import Gen5FolderReader
 
             self.reader = Gen5FolderReader(self.clock, config.reader_folder, timeout_s=config.reader_timeout_s,
-                                           include_existing=config.reader_include_existing)
+                                           include_existing=config.reader_include_existing,
+                                           since_wall_s=config.reader_since_wall_s)
 
     def close(self) -> None:
         """Release instrument connections (serial ports)."""

@@ -467,6 +467,22 @@ def read_gen5_spectra(path, *, read_type: str | None = "Fluorescence Spectrum") 
     return Gen5Spectra(wells, wavelength, counts, overflow, [s[0] for s in sections], metadata, procedure, results)
 
 
+def export_read_time(spectra: Gen5Spectra) -> datetime | None:
+    """When the export's read started, from its header ``Date`` and ``Time`` (local time of the Gen5 PC), or None.
+
+    Gen5 writes ``M/D/YYYY`` and ``h:mm:ss AM/PM`` (every real export seen; a 24-hour ``H:MM:SS`` is read too). A
+    date that is not month-first (``13/3/2024``) or any other form gives None: a day-first date is never guessed.
+    Spectrum exports carry no per-read times, so a file of several reads has only its experiment's start here.
+    """
+    date, clock = spectra.metadata.get("Date", "").strip(), spectra.metadata.get("Time", "").strip()
+    for fmt in ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S"):
+        try:
+            return datetime.strptime(f"{date} {clock}", fmt)
+        except ValueError:
+            continue
+    return None
+
+
 def _parse_results(rows: list[list[str]], at: int, name: str) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
     i = at + 1

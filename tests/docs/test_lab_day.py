@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,6 +165,9 @@ def test_folder_mode_took_the_twins_exports_and_fit_reads_the_lab_export(lab_day
     first4 = standin[standin["read"] < 4].sort_values(["well", "read", "wavelength_nm"])["intensity"].to_numpy()
     got = watched_spectra.sort_values(["well", "read", "wavelength_nm"])["intensity"].to_numpy()
     assert (first4 == got).all()
+    # timed by the exports' own Date/Time (10 min apart, as the runbook's block writes them), not by their arrival
+    times = watched_spectra.groupby("read", observed=True)["time_min"].first().to_numpy()
+    assert np.allclose(np.diff(times), 10.0), times
     fit = pd.read_csv(tmp / "lab_fit" / "features.csv")
     assert list(fit.columns) == ["well", "read", "time_min", "peak_nm", "fwhm_nm", "height", "area", "r2", "status"]
     assert fit["well"].nunique() == 10 and (fit["status"] == "ok").mean() > 0.9

@@ -1,6 +1,7 @@
 """Gen5 folder mode: a twin writes Gen5 exports into a folder on a schedule; the folder reader turns them into reads."""
 
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -8,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from instruments.cytation.folder import Gen5FolderError, Gen5FolderReader, Gen5FolderTimeout
-from instruments.cytation.gen5 import Gen5FormatError, write_gen5_spectra
+from instruments.cytation.folder import Gen5FolderError, Gen5FolderNote, Gen5FolderReader, Gen5FolderTimeout
+from instruments.cytation.gen5 import write_gen5_spectra
 from instruments.errors import ReaderError
 from instruments.labware import Labware
 from instruments.clock import Clock
@@ -56,7 +57,7 @@ def loaded(folder, **settings) -> tuple[Clock, Gen5FolderReader]:
     return clock, reader
 
 
-def test_reads_are_the_exports_the_twin_writes_in_order_and_time_follows_the_wall_clock(tmp_path):
+def test_reads_are_the_exports_the_twin_writes_in_order_timed_by_the_exports(tmp_path):
     write_export(tmp_path / "yesterday.txt", 9)  # already there: not a read of this run
     clock, reader = loaded(tmp_path)
     assert clock.now == 0.0  # tray moves belong to Gen5: no time, no error
@@ -76,15 +77,19 @@ def test_reads_are_the_exports_the_twin_writes_in_order_and_time_follows_the_wal
     assert reads[2].wells == ["B1", "A2"] and reads[2].overflow[1].sum() == 1
     np.testing.assert_array_equal(reads[0].wavelength_nm, WL)
     assert [r.path.name for r in reader.received] == ["read_001.txt", "read_002.csv", "read_003.txt"]
-    assert 0.25 <= clock.now <= wall + 1e-6 and all(r.end_s > r.start_s for r in reads)
+    # timed by the exports themselves (Date/Time, 1-s steps, or arrival), in order; the wait is no campaign time
+    assert 0.2 <= reads[-1].start_s <= wall + 1.0 and clock.now == 0.0
+    assert all(b.start_s > a.start_s and r.end_s >= r.start_s for a, b, r in zip(reads, reads[1:], reads))
     assert [e["file"] for e in reader.log if e["command"] == "gen5_export"] == [r.path.name for r in reader.received]
 
 
-def test_no_new_export_in_time_is_a_timeout_and_the_wait_is_on_the_clock(tmp_path):
+def test_no_new_export_in_time_is_a_timeout_and_the_wait_is_no_campaign_time(tmp_path):
     clock, reader = loaded(tmp_path, timeout_s=0.2)
+    t0 = time.perf_counter()
     with pytest.raises(Gen5FolderTimeout, match=r"no new Gen5 export \(\*\.txt, \*\.csv\) in .* within 0.2 s"):
         clock.run_process(reader.read_pl(WELLS, **SCAN))
-    assert clock.now >= 0.2 and reader.received == []
+    # a resumed run continues at the read slot it stopped at, so no planned read is lost to the wait
+    assert time.perf_counter() - t0 >= 0.2 and clock.now == 0.0 and reader.received == []
 
 
 def test_an_export_still_being_written_is_taken_once_it_is_complete(tmp_path):
@@ -106,7 +111,7 @@ def test_an_export_still_being_written_is_taken_once_it_is_complete(tmp_path):
     assert reader.rejected == []
 
 
-def test_bad_exports_fail_clearly_and_reads_already_received_are_kept(tmp_path):
+def test_bad_files_are_skipped_mismatched_exports_fail_clearly_and_reads_already_received_are_kept(tmp_path):
     good = write_export(tmp_path / "01_good.txt", 0).read_bytes()
     (tmp_path / "02_truncated.txt").write_bytes(good[:len(good) // 2])
     (tmp_path / "03_utf16.txt").write_bytes(good.decode("cp1252").encode("utf-16"))
@@ -119,27 +124,31 @@ def test_bad_exports_fail_clearly_and_reads_already_received_are_kept(tmp_path):
     for k, path in enumerate(sorted(tmp_path.iterdir())):  # Gen5's order: modification times
         os.utime(path, ns=(1_700_000_000_000_000_000 + k * 10**9,) * 2)
     clock, reader = loaded(tmp_path, include_existing=True)
-    expected_errors = [
-        (Gen5FormatError, r"02_truncated.txt line \d+: the file ends mid-line.*truncated"),
-        (Gen5FormatError, r"03_utf16.txt: looks UTF-16; Gen5 exports are Windows-1252"),
-        (Gen5FormatError, r"04_absorbance.txt: expected read type 'Fluorescence Spectrum'.*Absorbance Spectrum"),
-        (Gen5FolderError, r"05_other_grid.txt: the export holds emission 500..536 nm \(10 points\), the read asked "
-                          r"for 500..540 nm \(11 points\)"),
-        (Gen5FolderError, r"06_other_excitation.txt: the export was excited at 400 nm, the read asked for 365 nm"),
-        (Gen5FolderError, r"07_other_gain.txt: the export was read at gain 80, the read asked for gain 100"),
-        (Gen5FolderError, r"08_other_wells.txt: wells \['B1'\] were asked for but not read"),
+    expected_errors = [  # good Gen5 exports of another protocol: Gen5's settings must be fixed, the run ends
+        r"05_other_grid.txt: the export holds emission 500..536 nm \(10 points\), the read asked for 500..540 nm "
+        r"\(11 points\)",
+        r"06_other_excitation.txt: the export was excited at 400 nm, the read asked for 365 nm",
+        r"07_other_gain.txt: the export was read at gain 80, the read asked for gain 100",
+        r"08_other_wells.txt: wells \['B1'\] were asked for but not read",
     ]
-    reads = [clock.run_process(reader.read_pl(WELLS, **SCAN))]
-    for exc, message in expected_errors:
-        with pytest.raises(exc, match=message):
-            clock.run_process(reader.read_pl(WELLS, **SCAN))
-    reads.append(clock.run_process(reader.read_pl(WELLS, **SCAN)))
+    with pytest.warns(Gen5FolderNote) as notes:
+        reads = [clock.run_process(reader.read_pl(WELLS, **SCAN))]
+        for message in expected_errors:
+            with pytest.raises(Gen5FolderError, match=message):
+                clock.run_process(reader.read_pl(WELLS, **SCAN))
+        reads.append(clock.run_process(reader.read_pl(WELLS, **SCAN)))
     np.testing.assert_array_equal(reads[0].counts, gaussian_counts(0))
     np.testing.assert_array_equal(reads[1].counts, gaussian_counts(3))
     assert [r.path.name for r in reader.received] == ["01_good.txt", "09_good.txt"]
-    assert [p.name for p, _ in reader.rejected] == [f"0{k}_{n}.txt" for k, n in enumerate(
-        ["truncated", "utf16", "absorbance", "other_grid", "other_excitation", "other_gain", "other_wells"], 2)]
-    assert all(issubclass(e, ReaderError) for e, _ in expected_errors)
+    assert [p.name for p, _ in reader.rejected] == ["05_other_grid.txt", "06_other_excitation.txt",
+                                                    "07_other_gain.txt", "08_other_wells.txt"]
+    # files that are no (complete) fluorescence export are skipped with a note naming each, not raised
+    assert [p.name for p, _ in reader.skipped] == ["02_truncated.txt", "03_utf16.txt", "04_absorbance.txt"]
+    text = "\n".join(str(n.message) for n in notes)
+    assert re.search(r"skipped 02_truncated.txt .*ends mid-line", text)
+    assert re.search(r"skipped 03_utf16.txt .*not a Gen5 export", text)
+    assert re.search(r"skipped 04_absorbance.txt .*expected read type 'Fluorescence Spectrum'.*Absorbance", text)
+    assert issubclass(Gen5FolderError, ReaderError)
 
 
 def test_gen5_owns_the_incubator_and_absorbance_reads(tmp_path):
@@ -196,3 +205,34 @@ def test_a_restarted_reader_skips_the_exports_taken_before_and_takes_those_writt
     read = clock.run_process(reader.read_pl(WELLS, **SCAN))
     np.testing.assert_array_equal(read.counts, gaussian_counts(2))
     assert read.source == "read_003.txt" and [r.path.name for r in reader.received] == ["read_003.txt"]
+
+
+def test_a_file_too_large_for_an_export_is_skipped_unread(tmp_path):
+    clock, reader = loaded(tmp_path)
+    big = tmp_path / "video.csv"
+    with open(big, "wb") as fh:  # sparse: 300 MB that take no disk
+        fh.truncate(300_000_000)
+    twin_writer(tmp_path, [lambda f: write_export(f / "read_001.txt", 0)], every_s=0.05).join()
+    with pytest.warns(Gen5FolderNote, match=r"skipped video.csv .*300,000,000 bytes, too large"):
+        read = clock.run_process(reader.read_pl(WELLS, **SCAN))
+    assert read.source == "read_001.txt"
+
+
+def test_an_exports_own_read_time_is_its_header_date_and_time_month_first(tmp_path):
+    from datetime import datetime
+
+    from instruments.cytation.gen5 import Gen5Spectra, export_read_time
+
+    def header(date, clock):
+        return Gen5Spectra([], WL, np.zeros((1, 0, len(WL))), np.zeros((1, 0, len(WL)), bool), ["EM Spectrum"],
+                           {"Date": date, "Time": clock})
+
+    assert export_read_time(header("3/7/2024", "11:31:30 AM")) == datetime(2024, 3, 7, 11, 31, 30)
+    assert export_read_time(header("10/14/2024", "2:23:45 PM")) == datetime(2024, 10, 14, 14, 23, 45)
+    assert export_read_time(header("10/14/2024", "14:23:45")) == datetime(2024, 10, 14, 14, 23, 45)
+    assert export_read_time(header("14/10/2024", "2:23:45 PM")) is None  # day-first: never guessed
+    assert export_read_time(header("", "")) is None
+    path = write_export(tmp_path / "r.txt", 0, when=datetime(2026, 3, 2, 16, 5, 9))
+    from instruments.cytation.gen5 import read_gen5_spectra
+
+    assert export_read_time(read_gen5_spectra(path)) == datetime(2026, 3, 2, 16, 5, 9)

@@ -84,8 +84,10 @@ def _with_gen5_folder(campaign, args):
     """``campaign`` with its reader on Gen5 folder mode (``--gen5-folder``), or unchanged without the option."""
     if getattr(args, "gen5_folder", None) is None:
         return campaign
+    wall0 = getattr(args, "wall0", None)  # the command's start (perf_counter): exports written since are new
+    started = time.time() - (time.perf_counter() - wall0) if wall0 is not None else time.time()
     update = {"reader": "gen5-folder", "reader_folder": args.gen5_folder,
-              "reader_include_existing": args.include_existing}
+              "reader_include_existing": args.include_existing, "reader_since_wall_s": started}
     if args.reader_timeout_s is not None:
         update["reader_timeout_s"] = args.reader_timeout_s
     return campaign.model_copy(update={"lab": campaign.lab.model_copy(update=update)})
@@ -291,6 +293,10 @@ def _run_with(campaign, out, args, progress, subscribers):
                                      subscribers=subscribers)
             except RunEndedEarly as stop:  # its reads are in OUT (journal, results): keep them, not the old run
                 stopped = stop
+            except Exception as exc:  # a write that failed (a full disk): the journal in OUT is kept for resume
+                if not getattr(exc, "journal_kept", False):
+                    raise
+                stopped = exc
             else:
                 outdir.write_marker(out, "run")
         if stopped is not None:

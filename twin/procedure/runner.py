@@ -75,7 +75,8 @@ class ProcedureRunner:
             doc = {"index": len(self.pl_reads) - 1, "slot": slot, **({"loop": loop} if loop else {}),
                    "start_s": r.start_s, "end_s": r.end_s, "wells": r.wells, "wavelength_nm": r.wavelength_nm,
                    "excitation_nm": r.excitation_nm, "gain": r.gain, "counts": r.counts,
-                   **({"source": r.source} if r.source is not None else {})}
+                   **({"source": r.source} if r.source is not None else {}),
+                   **({"wall_s": r.wall_s} if getattr(r, "wall_s", None) is not None else {})}
             self.emit("read", doc)
         else:
             if isinstance(r, AbsorbanceRead):  # an endpoint is a one-point spectrum

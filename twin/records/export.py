@@ -9,6 +9,7 @@ od``) and ``absorbance_features.csv`` (band edge, first excitonic peak per spect
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -42,10 +43,12 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
 
     The CLI applies the output policy (``twin.outdir.check_target``) before it runs the campaign; this function
     replaces whatever directory is at ``out_dir`` (never the working directory) and marks it as a run's output.
+    A write that fails (a full disk) raises an ``OSError`` naming the file as it would have been in ``out_dir``.
     """
     out = Path(out_dir)
     drawing = None
-    with atomic_dir(out, command="run") as tmp:
+    with atomic_dir(out, command="run") as partial:
+        tmp, made = _tracking(partial)
         try:
             # the heatmaps need only the spectra: they draw while the features are fitted and the files written
             drawing = start_figures(result, None, None, tmp / "figures") if figures else None
@@ -81,11 +84,39 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
             files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
             manifest = {**result.manifest, "files": files + ["manifest.json"]}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
-        except BaseException:
+        except BaseException as exc:
             if drawing is not None:
                 drawing.cancel()
+            if isinstance(exc, OSError) and (exc.filename is None or partial in Path(exc.filename).parents):
+                raise _named(exc, Path(exc.filename) if exc.filename is not None else made[-1], partial,
+                             out) from exc
             raise
     return out
+
+
+def _tracking(tmp: Path) -> tuple[Path, list[Path]]:
+    """``tmp`` as a path that records every path made from it (``tmp / "plate.csv"``, in the list returned): the
+    files are written one by one, each just after its path is made, so the last is the one a write failed on when
+    the error names no file (ENOSPC from pyarrow or a buffered write)."""
+    made = [tmp]
+
+    class Tracked(type(tmp)):
+        def __truediv__(self, key):
+            child = super().__truediv__(key)
+            made.append(child)
+            return child
+
+        def __reduce__(self):  # a plain path for the figure worker (this class is local: not picklable)
+            return (Path, (str(self),))
+
+    return Tracked(tmp), made
+
+
+def _named(exc: OSError, path: Path, tmp: Path, out: Path) -> OSError:
+    """``exc`` naming ``path`` (inside the temporary ``tmp``) as it would have been inside ``out``."""
+    shown = out / Path(path).relative_to(tmp) if Path(path) != tmp else out
+    text = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))  # not pyarrow's "Detail: ..."
+    return OSError(exc.errno, text, str(shown))
 
 
 def write_gen5(result: CampaignResult, path: Path, layout: str = "tab") -> Path:

@@ -10,7 +10,37 @@ figure_data``), so they unpickle in the worker without pandas.
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
+
+_PARENT_PID: int | None = None  # the run process, recorded before it forks its figure workers
+
+
+def _end_with_parent(parent: int | None) -> None:
+    """Make this forked worker end when ``parent`` (the run) dies, even by SIGKILL (a hard crash): on Linux the
+    kernel sends SIGKILL (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon thread checks the parent once a second.
+    A worker whose parent died before this ran ends at once."""
+    if parent is None:
+        return
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # no libc prctl: the thread below does it
+            pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 def _draw(job: tuple) -> list[Path]:
@@ -33,10 +63,12 @@ def _draw_side_by_side(jobs: list[tuple]) -> list[Path]:
 
     mine, theirs = jobs[0::2], jobs[1::2]
     r, w = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the fork: draw, report, leave without running the worker's clean-up
         os.close(r)
         try:
+            _end_with_parent(parent)
             try:
                 out = ("ok", [p for job in theirs for p in _draw(job)])
             except BaseException as e:  # noqa: BLE001 - re-raised in the parent
@@ -111,6 +143,7 @@ _POOL = None  # figure workers started ahead of time by ``prepare_figure_workers
 def _warm() -> None:
     """Worker initializer: import matplotlib and the drawing module (not pandas: the jobs are arrays) while the run
     process imports the lab and runs the campaign."""
+    _end_with_parent(_PARENT_PID)
     import twin.analysis.draw  # noqa: F401
 
     _freeze_imports()
@@ -162,10 +195,11 @@ def prepare_figure_workers(workers: int | None = None) -> None:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    global _POOL
+    global _POOL, _PARENT_PID
     size = _pool_size(workers or _workers())
     if _POOL is not None or size < 1 or "fork" not in mp.get_all_start_methods():
         return
+    _PARENT_PID = os.getpid()
     _POOL = ProcessPoolExecutor(max_workers=size, mp_context=mp.get_context("fork"), initializer=_warm)
     for _ in range(size):  # start them all now (the executor otherwise forks lazily, one per submit)
         _POOL.submit(int)
@@ -187,7 +221,7 @@ def start(jobs: list[tuple], workers: int | None = None):
     ``twin.records.export.start_figures``). Workers prepared by ``prepare_figure_workers`` are used as they are."""
     import multiprocessing as mp
 
-    global _POOL
+    global _POOL, _PARENT_PID
     pool, _POOL = _POOL, None
     if pool is None or workers is not None:
         if pool is not None:
@@ -198,7 +232,9 @@ def start(jobs: list[tuple], workers: int | None = None):
             return _Drawn([p for job in jobs for p in _draw(job)])
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(max_workers=size, mp_context=mp.get_context("fork"))
+        _PARENT_PID = os.getpid()
+        pool = ProcessPoolExecutor(max_workers=size, mp_context=mp.get_context("fork"), initializer=_end_with_parent,
+                                   initargs=(_PARENT_PID,))
     # longest first: the trajectory and ratio figures, then the heatmaps
     order = sorted(range(len(jobs)), key=lambda i: jobs[i][0] == "heatmaps")
     return _Drawing(pool, [jobs[i] for i in order], side_by_side=pool._max_workers == 1)  # noqa: SLF001

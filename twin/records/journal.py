@@ -2,8 +2,10 @@
 
 Each line is ``{"rec": {...}, "crc": CRC32}``; ``rec`` carries ``seq`` (0, 1, 2 ...) and ``type`` (``start``,
 ``plate``, ``event``, ``read``, ``done``).  A crash can leave at most one torn last line (no newline, or a CRC that
-does not match); opening the journal cuts it off.  A damaged line *before* the last is corruption and raises
-``JournalError`` rather than being dropped silently.
+does not match); opening the journal cuts it off, as it cuts off a last line that repeats the one before byte for
+byte (the same record written twice: nothing is lost by keeping it once).  A damaged or out-of-sequence line
+*before* the last is corruption and raises ``JournalError`` rather than being dropped silently; its message says
+which lines to keep to resume.
 
 Replay: a journal opened on an existing file holds its records; ``append`` then first *verifies* each new record
 against the recorded one at the same position (``ReplayMismatch`` if they differ) and writes only records past the
@@ -75,19 +77,25 @@ def read_journal(path: str | Path, repair: bool = False) -> list[dict]:
     if not p.exists():
         return []
     data = p.read_bytes()
-    records, good_end, pos = [], 0, 0
+    records, good_end, pos, last = [], 0, 0, b""
     while pos < len(data):
         nl = data.find(b"\n", pos)
         end = len(data) if nl < 0 else nl + 1
         rec = _parse(data[pos:end]) if nl >= 0 else None
+        n = len(records) + 1  # the line number
         if rec is None:
             if end < len(data):
-                raise JournalError(f"{p}: line {len(records) + 1} is damaged and is not the last line "
-                                   f"(byte {pos} of {len(data)}); the journal is corrupt")
+                raise JournalError(f"{p}: line {n} is damaged and is not the last line (byte {pos} of "
+                                   f"{len(data)}); the journal is corrupt: {_keep_lines(p, n - 1)}")
             break  # a torn tail: the record in flight when the process died
         if rec.get("seq") != len(records):
-            raise JournalError(f"{p}: line {len(records) + 1} has seq {rec.get('seq')!r}, expected {len(records)}")
+            if end == len(data) and data[pos:end] == last:
+                break  # the last line written twice (a retried append, a copy tool): the same record, kept once
+            twice = " (a copy of line {})".format(n - 1) if data[pos:end] == last else ""
+            raise JournalError(f"{p}: line {n}{twice} has seq {rec.get('seq')!r}, expected {len(records)}: the "
+                               f"journal was edited, or two processes wrote it; {_keep_lines(p, n - 1)}")
         records.append(rec)
+        last = data[pos:end]
         good_end = pos = end
     if repair and good_end < len(data):
         with open(p, "r+b") as fh:
@@ -95,6 +103,13 @@ def read_journal(path: str | Path, repair: bool = False) -> list[dict]:
             fh.flush()
             os.fsync(fh.fileno())
     return records
+
+
+def _keep_lines(p: Path, good: int) -> str:
+    """What to do with a journal whose line ``good + 1`` is wrong: keep its good lines, resume again."""
+    return (f"keep a copy of it, keep its first {good} lines (`head -n {good} {p.name} > {p.name}.good && mv "
+            f"{p.name}.good {p.name}` in {p.parent}) and run `larp-twin resume {p.parent}` again (a twin run "
+            f"re-creates what follows; a lab run keeps the reads of those lines only)")
 
 
 class Journal:
@@ -129,10 +144,13 @@ class Journal:
             self.cursor += 1
             return False
         data = memoryview(_line(rec))
-        while data:
-            data = data[os.write(self._fd, data):]
-        if self.fsync:
-            os.fsync(self._fd)
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError as exc:  # a full disk: a torn last line at most, which the next open cuts off
+            raise OSError(exc.errno, exc.strerror or str(exc), str(self.path)) from exc
         self.recorded.append(rec)
         self.cursor += 1
         return True

@@ -25,6 +25,8 @@ virtual clock (``realtime=False``) the lost time is unknown; the campaign contin
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import io
 import json
@@ -37,9 +39,10 @@ from pathlib import Path
 import pandas as pd
 
 from twin.config import LabConfig
+from twin.outdir import umask
 from twin.early import RunEndedEarly
 from twin.records.documents import JournalWriter
-from twin.records.journal import Journal, JournalError
+from twin.records.journal import Journal, JournalError, read_journal
 
 CAMPAIGN_FILE = "campaign.json"
 JOURNAL_FILE = "journal.jsonl"
@@ -50,6 +53,7 @@ EVENTS_FILE = "events.jsonl"
 def _atomic_write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp's 0600 would hide the run from the lab's other users
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -60,8 +64,10 @@ def _atomic_write(path: Path, text: str) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):  # name the file, not its temporary twin
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
 
 
@@ -123,6 +129,66 @@ def is_complete(run_dir: str | Path) -> bool:
         return False  # a damaged manifest: write the results again
 
 
+def _keeps_journal(resume):
+    """``resume`` that first removes what a killed write left (``clean_leftovers``), marks the run once finished
+    (``.larp-twin.json``), and on a write that fails (a full disk) keeps the journal and says so: the ``OSError``
+    names the file and gets a note that ``larp-twin resume RUN`` continues."""
+    @functools.wraps(resume)
+    def wrapper(run_dir, *args, **kwargs):
+        from twin.outdir import MARKER
+
+        run = Path(run_dir)
+        if (run / CAMPAIGN_FILE).is_file():
+            clean_leftovers(run)  # a results directory half-written by a process killed while writing it
+        try:
+            result = resume(run_dir, *args, **kwargs)
+        except OSError as exc:
+            if (run / JOURNAL_FILE).exists():
+                keep_note(exc, run)
+            raise
+        if result is not None or not (run / MARKER).is_file():  # finished now (or before, unmarked)
+            _mark(run)
+        return result
+
+    return wrapper
+
+
+def _mark(run: Path) -> None:
+    """A finished run directory carries the marker ``larp-twin run`` gives one (``twin.outdir.write_marker``)."""
+    from twin.outdir import write_marker
+
+    write_marker(run, "run")
+
+
+def clean_leftovers(run: Path) -> list[str]:
+    """Remove what a process killed while writing left in ``run``: a half-written results directory
+    (``.results.partial-*``), a previous one moved aside (``.results.old-*``), a half-written campaign.json or
+    events log (``.campaign.json.*``, ``results/.events.jsonl.*``); returns their names."""
+    left = [*run.glob(f".{RESULTS_DIR}.partial-*"), *run.glob(f".{RESULTS_DIR}.old-*")]
+    if (run / CAMPAIGN_FILE).is_file():
+        left += run.glob(f".{CAMPAIGN_FILE}.*")
+    left += (run / RESULTS_DIR).glob(f".{EVENTS_FILE}.*")
+    for path in left:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return sorted(p.name for p in left)
+
+
+def keep_note(exc: BaseException, run: Path) -> None:
+    """Say (once) on ``exc`` that ``run`` keeps its journal and how to continue it."""
+    if getattr(exc, "journal_kept", False):
+        return
+    exc.journal_kept = True  # ``larp-twin run`` keeps this directory rather than a run it replaced
+    reads = sum(1 for r in _records(run) if r.get("type") == "read")
+    cause = ("there is space on its disk again" if getattr(exc, "errno", None) == errno.ENOSPC
+             else "the cause is fixed")
+    exc.add_note(f"{run} keeps the journal of what was done ({JOURNAL_FILE}, {reads} reads): once {cause}, "
+                 f"continue with `larp-twin resume {run}`")
+
+
+@_keeps_journal
 def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
            lab_overrides: dict | None = None, on_read=None, subscribers=()):
     """Continue (or start) the run in ``run_dir``; returns its CampaignResult, or None if it was already complete.
@@ -207,6 +273,8 @@ def _last_time_s(records: list[dict]) -> float:
     """The latest campaign time any journaled record mentions."""
     times = [0.0]
     for r in records:
+        if r.get("type") == "read" and r.get("wall_s") is not None:
+            continue  # a read timed by its own source (a Gen5 export's Date/Time), not by the campaign's clock
         for key in ("t_s", "end_s", "virtual_s"):
             if isinstance(r.get(key), (int, float)):
                 times.append(float(r[key]))
@@ -246,9 +314,14 @@ def restart_point(records: list[dict], campaign, run: Path | str = "run"):
         at_s = last_s
     any_reads = [r for r in records if r["type"] in ("read", "abs_read")]
     last = any_reads[-1] if any_reads else {}
-    # files a folder reader took before: the reads' exports and the exports refused when the run ended early
+    # files a folder reader took before: the reads' exports (never again) and the exports refused when the run
+    # ended early (again once changed: their size and modification time then)
     sources = [r["source"] for r in reads if r.get("source")]
-    sources += [name for e in events if e.get("action") == "ended_early" for name in e.get("rejected", ())]
+    for e in events:
+        if e.get("action") == "ended_early":
+            files = e.get("rejected_files")
+            sources += ([(f["file"], f["size"], f["mtime_ns"]) for f in files] if files is not None
+                        else list(e.get("rejected", ())))
     return Restart(plate=plates[0], at_s=at_s, time_factor=factor, reads=[read_from_record(r) for r in reads],
                    abs_reads=[abs_read_from_record(r) for r in records if r["type"] == "abs_read"],
                    events=events, kinetic_start_s=kinetic, last_slot=last.get("slot", -1),
@@ -275,8 +348,9 @@ def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
     except RunEndedEarly:
         raise  # its reads are written and its note says how to resume
     except Exception as exc:
-        if not on_real_drivers(campaign.lab):
+        if not (on_real_drivers(campaign.lab) or isinstance(exc, OSError) or _journal_done(run)):
             # on the twins a failed run fails the same way when resumed: leave nothing behind that blocks a rerun
+            # (a write that failed, a full disk, is no such failure: the journal is kept for resume)
             if existed:
                 for name in (CAMPAIGN_FILE, JOURNAL_FILE):
                     (run / name).unlink(missing_ok=True)
@@ -284,7 +358,18 @@ def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
             else:
                 shutil.rmtree(run, ignore_errors=True)
             raise
-        exc.add_note(f"{run} keeps the journal of what was done: once the cause is fixed, continue with "
-                     f"`larp-twin resume {run}`")
+        keep_note(exc, run)
         raise
+
+
+def _records(run: Path) -> list[dict]:
+    try:
+        return read_journal(run / JOURNAL_FILE)
+    except (OSError, JournalError):
+        return []
+
+
+def _journal_done(run: Path) -> bool:
+    """The journal holds the whole campaign (its ``done`` record): never deleted, whatever failed after it."""
+    return any(r.get("type") == "done" for r in _records(run))
 

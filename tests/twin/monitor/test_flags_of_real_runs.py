@@ -5,6 +5,7 @@ faults writes no ``events.jsonl`` at all (its outputs are unchanged)."""
 import json
 import os
 import time
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -23,7 +24,7 @@ def _export(folder, k: int, a1_peak_nm: float) -> None:
     """Read k: A1 emits at ``a1_peak_nm``; A2 stays dark (a missed injection)."""
     counts = np.vstack([2e4 * np.exp(-0.5 * ((WL - a1_peak_nm) / 11.0) ** 2), np.full(WL.size, 5.0)])
     path = write_gen5_spectra(folder / f"read_{k + 1:03d}.txt", WELLS, WL, np.round(counts), excitation_nm=365,
-                              gain=100)
+                              gain=100, when=datetime(2026, 3, 2, 11, 0) + timedelta(minutes=10 * k))
     os.utime(path, (time.time() - 600 + k,) * 2)
 
 
