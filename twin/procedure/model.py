@@ -215,21 +215,17 @@ def procedure_error_text(exc: ValidationError, source: str) -> str:
 
 def load_procedure(path: str | Path) -> Procedure:
     """Read a procedure from a YAML (or JSON) file; errors (``UserError``) name the file, the step and the field."""
-    import yaml
+    from instruments.input_files import load_structured
 
     from twin.messages import UserError
 
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such procedure file; check the path") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory; give a procedure .yaml file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    if not p.exists():
+        raise UserError(f"{path}: no such procedure file; check the path")
+    if p.is_dir():
+        raise UserError(f"{path}: is a directory; give a procedure .yaml file")
+    # the one bounded YAML loader: a regular file, size, nesting and alias expansion checked before building
+    data = load_structured(p, "procedure", yaml_ok=True, error=UserError)
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping with `steps:` (see scenarios/data/two_phase.yaml), got "
                         f"{type(data).__name__}")
