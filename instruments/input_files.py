@@ -89,7 +89,9 @@ def check_yaml(text: str, source: str, error: type[Exception] = InputFileError) 
     the loader that follows (it names the line)."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # the pure-Python parser: it stops at the first level too deep (libyaml refuses 1000 levels with an error of its
+    # own, after which the recursive composer would still overflow the stack)
+    loader = yaml.SafeLoader
     sizes: dict[str, int] = {}
     stack: list[list] = []  # [anchor, expanded size so far] of each open collection
 

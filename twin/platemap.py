@@ -284,10 +284,12 @@ def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame,
                             f"{','.join(REQUIRED_COLUMNS)} and one row per well")
     header_line = kept[0][1]
 
-    def split(line, sep):
+    def split(line, sep, strict=False):
         try:
             return next(csv.reader([line], delimiter=sep))
-        except csv.Error:
+        except csv.Error:  # a cell over the csv module's limit: not this separator, or (strict) not a table
+            if not strict:
+                return [line]
             raise PlateMapError(f"{source} line {kept[0][0]}: a header cell longer than {csv.field_size_limit():,} "
                                 f"characters; is it the right file?") from None
 
@@ -301,7 +303,7 @@ def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame,
         sep = max(_SEPARATORS, key=lambda c: len(split(header_line, c)))
         if len(split(header_line, sep)) == 1:
             sep = ","
-    header = [c.strip() for c in split(header_line, sep)]
+    header = [c.strip() for c in split(header_line, sep, strict=True)]
     if len(header) > MAX_COLUMNS:
         raise PlateMapError(f"{source} line {kept[0][0]}: the header has {len(header):,} columns, more than the "
                             f"{MAX_COLUMNS} a table may have (a plate map has the {len(REQUIRED_COLUMNS)} required "
