@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 
 #: YAML/JSON inputs (procedures, fault plans, sweep specs, parameter files, campaign.json) larger than this are
-#: refused; the largest real one, a 384-well run's campaign.json, is ~60 kB
+#: refused; the largest real one, a 384-well run's campaign.json, is ~33 kB
 MAX_STRUCTURED_BYTES = 5_000_000
 #: nesting levels of a YAML/JSON input (lists and mappings inside each other)
 MAX_NESTING = 32
