@@ -202,7 +202,12 @@ class RunSource:
     def _load_journal(self) -> RunView:
         v = RunView(kind="journal")
         try:
-            spec = json.loads((self.run_dir / CAMPAIGN_FILE).read_text(encoding="utf-8"))
+            from instruments.input_files import load_structured
+
+            if not (self.run_dir / CAMPAIGN_FILE).exists():
+                raise FileNotFoundError(CAMPAIGN_FILE)
+            # bounded: a regular file (a named pipe would block this server thread), at most 5 MB, 32 levels deep
+            spec = load_structured(self.run_dir / CAMPAIGN_FILE, "campaign file", yaml_ok=False)
             v.name = spec.get("name", "")
             v.schedule = spec.get("schedule") or {}
             v.start_time = spec.get("start_time", "")
