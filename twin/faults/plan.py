@@ -20,7 +20,6 @@ injection and every action lands in one ``EventLog``.
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Literal

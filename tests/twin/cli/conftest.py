@@ -7,7 +7,6 @@ named pipe cannot be copied (opening it blocks), so each test makes its own (``o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
