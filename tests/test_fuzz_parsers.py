@@ -151,6 +151,80 @@ def test_fault_plan_fuzz(text):
         assert sum(x is not None for x in (f.nth, f.at_s, f.probability)) == 1
 
 
+# -- bounded YAML/JSON (issue 20): alias bombs and deep nesting refused, never a hang or a RecursionError ------------
+@fuzz(60)
+@given(st.integers(1, 9), st.integers(1, 12), st.sampled_from(["faults", "steps", "x"]))
+def test_yaml_alias_expansion_is_bounded(levels, fanout, key):
+    from instruments.input_files import MAX_NODES
+
+    counted("YAML alias bombs")
+    lines = ["a0: &a0 [" + ",".join(["lol"] * fanout) + "]"]
+    for k in range(1, levels):
+        lines.append(f"a{k}: &a{k} [" + ",".join([f"*a{k - 1}"] * fanout) + "]")
+    lines.append(f"{key}: *a{levels - 1}")
+    expanded = sum(fanout ** k for k in range(1, levels + 1))
+    try:
+        FaultPlan.from_text("\n".join(lines) + "\n")
+    except FaultPlanError as exc:
+        assert expanded <= MAX_NODES or "expands to more than" in str(exc)
+        return
+    assert expanded <= MAX_NODES
+
+
+@fuzz(60)
+@given(st.integers(1, 3000), st.sampled_from(["[", "{a: ", "- "]), st.booleans())
+def test_deep_nesting_is_refused_in_one_line(depth, opener, as_json):
+    from instruments.input_files import MAX_NESTING, InputFileError, load_json, load_yaml
+
+    counted("deep YAML/JSON")
+    if as_json:
+        text = ("[" * depth + "]" * depth) if opener != "{a: " else ('{"a":' * depth + "1" + "}" * depth)
+        load = load_json
+    else:
+        closer = {"[": "]", "{a: ": "}", "- ": ""}[opener]
+        text = (opener * depth + "1" + closer * depth) if opener != "- " else \
+            "".join("  " * i + "-\n" for i in range(depth)) + "  " * depth + "1\n"
+        load = load_yaml
+    try:
+        load(text, "fuzz.yaml")
+    except InputFileError as exc:
+        assert "nested more than" in str(exc) or "not valid" in str(exc)
+        return
+    assert depth <= MAX_NESTING + 1
+
+
+@fuzz(80)
+@given(st.integers(1, 999), st.integers(0, 999), st.booleans())
+def test_a_thousands_dot_is_never_read_as_a_decimal_in_a_decimal_comma_file(whole, frac, padded):
+    counted("plate map (thousands separators)")
+    cell = f"{whole}.{frac:03d}"
+    text = ("well;antisolvent;antisolvent_uL;cs_uL;pbbr2_uL;acid;acid_uL;amine;amine_uL" + (";;" if padded else "")
+            + f"\nA1;toluene;150;{cell};15;OAc;0,5;OLAm;0,05" + (";;" if padded else "") + "\n")
+    with pytest.raises(PlateMapError, match=f"column 'cs_uL': '{cell}' is ambiguous"):
+        read_plate_map(text)
+
+
+@fuzz(30)
+@given(st.integers(1001, 300_000), st.sampled_from([",", ";", "\t"]))
+def test_a_very_wide_plate_map_is_refused_at_its_header(n, sep):
+    counted("plate map (wide headers)")
+    header = "well,antisolvent,antisolvent_uL,cs_uL,pbbr2_uL,acid,acid_uL,amine,amine_uL".replace(",", sep)
+    with pytest.raises(PlateMapError, match="columns, more than the 1000"):
+        read_plate_map(header + sep + sep.join(f"x{i}" for i in range(n)) + "\nA1\n")
+
+
+def test_non_regular_files_are_refused_without_opening(tmp_path):
+    import os
+
+    pipe = tmp_path / "pipe.txt"
+    os.mkfifo(pipe)
+    for read, error in ((lambda p: read_gen5_spectra(p, read_type=None), Gen5FormatError),
+                        (read_plate_map, PlateMapError), (FaultPlan.load, FaultPlanError)):
+        for path in (pipe, Path("/dev/zero")):
+            with pytest.raises(error, match="not a regular file"):
+                read(str(path) if read is read_plate_map else path)
+
+
 def test_schedule_rejects_an_infinite_interval():
     with pytest.raises(ValidationError):
         Schedule(every_min=float("inf"))

@@ -22,12 +22,13 @@ from twin.early import RunEndedEarly, ended_early_message, ended_early_record
 from twin.faults import EventLog, FaultInjector, FaultPlan
 from twin.faults.recovery import CampaignAborted, GuardedPipettor, Recovery
 from twin.lab import Lab
-from twin.platemap import validate_plate_map
+from twin.platemap import VOLUME_COLUMNS, validate_plate_map
 from twin.prep import plan_deck, prepare_plate
 from twin.procedure.model import Procedure, procedure_from_schedule
 from twin.procedure.runner import (
     ProcedureRunner,
     Resume,
+    check_pl_size,
     planned_min,
     planned_reads,
     step_duration_s,
@@ -65,6 +66,15 @@ def procedure_of(campaign: Campaign) -> Procedure:
 def read_duration_s(campaign: Campaign, n_wells: int) -> float:
     """How long one PL scan of ``n_wells`` takes on the configured reader twin."""
     return step_duration_s(procedure_of(campaign).pl, campaign.lab.reader_timing, n_wells)
+
+
+def check_campaign_size(campaign: Campaign, source: str | None = None) -> None:
+    """Refuse (``ProcedureTooLarge``) a campaign whose PL reads would not fit in memory, before anything runs or is
+    written (``run_campaign`` checks again)."""
+    plate_map = validate_plate_map(campaign.plate_map, campaign.plate_wells, source=f"{campaign.name} plate map")
+    filled = int((plate_map[VOLUME_COLUMNS].sum(axis=1) > 0).sum())
+    check_pl_size(procedure_of(campaign), campaign.lab.reader_timing, filled,
+                  source=source or f"{campaign.name}'s procedure")
 
 
 @dataclass
@@ -150,6 +160,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     filled = [w for w, v in zip(plate_map["well"], plate_map[["antisolvent_uL", "cs_uL", "pbbr2_uL", "acid_uL",
                                                                 "amine_uL"]].sum(axis=1)) if v > 0]
     timing = campaign.lab.reader_timing
+    check_pl_size(procedure, timing, len(filled), source=f"{campaign.name}'s procedure")  # before anything is read
     warn_overruns(procedure, timing, len(filled))
     est_prep_min = 1.0 * len(plate_map) + 10  # ~99 min for a 96-well plate on the OT-2 twin
     bar = ProgressBar(est_prep_min + planned_min(procedure, timing, len(filled)), progress)

@@ -27,22 +27,14 @@ class ParamsError(ValueError):
 def load_params(path) -> LarpParameters:
     """The ``LarpParameters`` of a JSON/YAML file (missing fields: the built-in calibration); raises
     FileNotFoundError or ParamsError naming the file and the field."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"chemistry parameter file {p}: no such file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParamsError(f"chemistry parameter file {p}: cannot be read as UTF-8 JSON ({exc})") from None
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
+    from instruments.input_files import load_structured
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
-        raise ParamsError(f"chemistry parameter file {p}: not valid JSON/YAML ({str(exc).splitlines()[0]})") from None
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"chemistry parameter file {p}: no such file")
+    # the one bounded YAML/JSON loader: a regular file, size, nesting and alias expansion checked before building
+    data = load_structured(p, "chemistry parameter file", yaml_ok=p.suffix.lower() in (".yaml", ".yml"),
+                           error=ParamsError)
     if not isinstance(data, dict):
         raise ParamsError(f"chemistry parameter file {p}: expected an object of LarpParameters fields, got "
                           f"{type(data).__name__}")

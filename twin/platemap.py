@@ -7,8 +7,11 @@ kept as labels (e.g. ``group``, ``ratio``).  Stocks as in the paper: Cs-oleate ~
 
 from __future__ import annotations
 
+import csv
 import io
 import math
+import re
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +19,7 @@ import pandas as pd
 from chemistry import ACIDS, AMINES, SOLVENTS
 from instruments.labware import LABWARE_TYPES, PLATE_TYPES, parse_well, well_names
 from instruments.errors import LabwareError
+from instruments.input_files import read_capped
 
 REQUIRED_COLUMNS = ["well", "antisolvent", "antisolvent_uL", "cs_uL", "pbbr2_uL", "acid", "acid_uL", "amine",
                     "amine_uL"]
@@ -31,6 +35,9 @@ RESERVED_COLUMNS = {
 MAX_PLATE_WELLS = max(PLATE_TYPES)
 #: plate-map files larger than this are refused before parsing (a 384-well map is ~40 kB)
 MAX_FILE_BYTES = 20_000_000
+#: columns (fields per line) a plate map or table may have: 9 required, a few labels; checked on the header line
+#: before anything is built (a 200,000-column header is refused at once)
+MAX_COLUMNS = 1000
 
 
 class PlateMapError(ValueError):
@@ -169,15 +176,8 @@ def read_plate_map(path_or_text: str | Path, plate_wells: int | None = None) -> 
             raise PlateMapError(f"plate map {p} is a directory; give a plate-map .csv file")
         if not p.exists():
             raise PlateMapError(f"plate map {p} does not exist; check the path")
-        try:
-            size = p.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise PlateMapError(f"plate map {p}: {size / 1e6:.0f} MB is far too large for a plate map (a 384-well "
-                                    f"map is ~40 kB); is it the right file?")
-            data = p.read_bytes()
-        except OSError as e:
-            raise PlateMapError(f"plate map {p}: cannot read it ({e.strerror}); check the path and permissions") \
-                from None
+        # a regular file (a named pipe would block the open), at most MAX_FILE_BYTES
+        data = read_capped(p, "plate map", MAX_FILE_BYTES, PlateMapError, typical="a 384-well map is ~40 kB")
         text = decode_table_bytes(data, f"plate map {p}")
     else:
         source = "plate map"
@@ -259,8 +259,6 @@ def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame,
     semicolon, decimal commas (``0,5``) are read as numbers.  A row with more fields than the header, or fewer
     where a required column would be empty, is refused naming its line.
     """
-    import csv
-    import re
     import warnings
 
     lines = text.splitlines()
@@ -286,8 +284,14 @@ def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame,
                             f"{','.join(REQUIRED_COLUMNS)} and one row per well")
     header_line = kept[0][1]
 
-    def split(line, sep):
-        return next(csv.reader([line], delimiter=sep))
+    def split(line, sep, strict=False):
+        try:
+            return next(csv.reader([line], delimiter=sep))
+        except csv.Error:  # a cell over the csv module's limit: not this separator, or (strict) not a table
+            if not strict:
+                return [line]
+            raise PlateMapError(f"{source} line {kept[0][0]}: a header cell longer than {csv.field_size_limit():,} "
+                                f"characters; is it the right file?") from None
 
     sep = None
     for cand in _SEPARATORS:
@@ -299,13 +303,13 @@ def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame,
         sep = max(_SEPARATORS, key=lambda c: len(split(header_line, c)))
         if len(split(header_line, sep)) == 1:
             sep = ","
-    if sep != ",":
-        warnings.warn(f"{source}: read as {_SEPARATORS[sep]}-separated"
-                      + (" with decimal commas" if sep == ";" else ""), stacklevel=3)
-    header = [c.strip() for c in split(header_line, sep)]
+    header = [c.strip() for c in split(header_line, sep, strict=True)]
+    if len(header) > MAX_COLUMNS:
+        raise PlateMapError(f"{source} line {kept[0][0]}: the header has {len(header):,} columns, more than the "
+                            f"{MAX_COLUMNS} a table may have (a plate map has the {len(REQUIRED_COLUMNS)} required "
+                            f"columns and a few labels); is it the right file?")
     body = "\n".join(line for _, line in kept) + "\n"
-    rows = list(csv.reader(io.StringIO(body), delimiter=sep))
-    line_of = [i for i, _ in kept]
+    rows, line_of = _csv_rows(body, sep, [i for i, _ in kept], source)
     if required and not all(r in header for r in required):
         missing = [r for r in required if r not in header]
         hint = ""
@@ -314,43 +318,159 @@ def parse_table_text(text: str, source: str, required=()) -> tuple[pd.DataFrame,
                 hint = f" (the header holds {name}s: is the file {name}-separated?)"
         raise PlateMapError(f"{source}: missing column(s) {missing}; the header has {header[:12]}{hint}; required "
                             f"columns: {','.join(required)}")
+    header, rows, line_of = _drop_excel_padding(header, rows, line_of, source)
     n_head = len(header)
     req_at = [header.index(r) for r in required if r in header]
     for k, row in enumerate(rows[1:], start=1):
-        if not any(c.strip() for c in row):
-            continue
         if len(row) > n_head:
-            raise PlateMapError(f"{source} line {line_of[k] if k < len(line_of) else k + 1} (row {k}): "
-                                f"{len(row)} fields, the header has {n_head}; remove the extra "
-                                f"{_SEPARATORS[sep]}(s) or quote the value that holds one")
+            raise PlateMapError(f"{source} line {line_of[k]} (row {k}): {len(row)} fields, the header has "
+                                f"{n_head}; remove the extra {_SEPARATORS[sep]}(s) or quote the value that holds one")
         if req_at and len(row) <= max(req_at):
             missing = [header[j] for j in req_at if j >= len(row)]
-            raise PlateMapError(f"{source} line {line_of[k] if k < len(line_of) else k + 1} (row {k}): "
-                                f"{len(row)} fields, the header has {n_head}; missing {missing}")
-    unnamed_or_dup = sorted({c for c in header if not c or header.count(c) > 1})
+            raise PlateMapError(f"{source} line {line_of[k]} (row {k}): {len(row)} fields, the header has "
+                                f"{n_head}; missing {missing}")
+    counts = Counter(header)
+    unnamed_or_dup = sorted({c for c in header if not c or counts[c] > 1})
     if unnamed_or_dup:
         raise PlateMapError(f"{source}: header columns must be named and unique; the header has "
                             f"{', '.join(repr(c) for c in unnamed_or_dup)} empty or more than once")
+    decimal = _read_numbers(header, rows, line_of, sep, source)
+    if sep != "," or decimal != ".":
+        warnings.warn(f"{source}: read as {_SEPARATORS[sep]}-separated with decimal "
+                      f"{'commas' if decimal == ',' else 'points' if decimal == '.' else 'commas and points'}",
+                      stacklevel=3)
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=sep, lineterminator="\n").writerows([header, *rows[1:]])
     try:
-        df = pd.read_csv(io.StringIO(body), sep=sep, decimal="," if sep == ";" else ".", dtype={"well": str},
-                         skipinitialspace=True)
+        df = pd.read_csv(io.StringIO(buf.getvalue()), sep=sep, dtype={"well": str}, skipinitialspace=True)
     except (ValueError, csv.Error) as e:
         raise PlateMapError(f"{source}: not a readable CSV table ({str(e).strip()})") from None
-    if sep == ";":  # decimal commas: 0,5 -> 0.5 in every cell that is a number written that way
-        for c in df.columns:
-            if not pd.api.types.is_numeric_dtype(df[c]):
-                df[c] = df[c].map(lambda v: v.replace(",", ".") if isinstance(v, str)
-                                  and re.fullmatch(r"\s*[-+]?\d*,\d+\s*", v) else v)
     return df, declared
+
+
+def _csv_rows(body: str, sep: str, lines: list[int], source: str) -> tuple[list[list[str]], list[int]]:
+    """The rows of ``body`` and the file line each starts on; a cell over the csv module's limit, or more than
+    ``MAX_COLUMNS`` fields on a line, is refused naming the line (before anything large is built)."""
+    reader = csv.reader(io.StringIO(body), delimiter=sep)
+    rows: list[list[str]] = []
+    line_of: list[int] = []
+    start = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            at = lines[min(reader.line_num, len(lines)) - 1]
+            limit = csv.field_size_limit()
+            what = (f"a cell longer than {limit:,} characters (a label is a few words)" if "field limit" in str(e)
+                    else f"not a readable CSV line ({e})")
+            raise PlateMapError(f"{source} line {at}: {what}; is it the right file?") from None
+        if len(row) > MAX_COLUMNS:
+            raise PlateMapError(f"{source} line {lines[min(reader.line_num, len(lines)) - 1]}: {len(row):,} fields, "
+                                f"more than the {MAX_COLUMNS} a table may have; is it the right file?")
+        rows.append(row)
+        line_of.append(lines[min(start, len(lines) - 1)])
+        start = reader.line_num
+    return rows, line_of
+
+
+def _drop_excel_padding(header, rows, line_of, source):
+    """What Excel adds around a table: empty columns after the last named one (``;;;``), cells past the header in
+    them, and empty rows; dropped with a note (a value under an unnamed column is left for the caller to refuse)."""
+    import warnings
+
+    named = len(header)
+    while named and not header[named - 1]:
+        named -= 1
+    if named < len(header) and all(not any(c.strip() for c in row[named:]) for row in rows[1:]):
+        warnings.warn(f"{source}: ignored {len(header) - named} empty column(s) after {header[named - 1]!r} (the "
+                      f"trailing separators a spreadsheet writes)", stacklevel=4)
+        header = header[:named]
+    n = len(header)
+    keep, keep_lines, empty = [rows[0]], [line_of[0]], []
+    for row, line in zip(rows[1:], line_of[1:]):
+        if not any(c.strip() for c in row):
+            empty.append(line)
+            continue
+        while len(row) > n and not row[-1].strip():  # a row padded past the header with empty cells
+            row = row[:-1]
+        keep.append(row)
+        keep_lines.append(line)
+    if empty:
+        warnings.warn(f"{source}: ignored {len(empty)} empty row(s) (line(s) {_list([str(i) for i in empty])})",
+                      stacklevel=4)
+    return header, keep, keep_lines
+
+
+# numbers as spreadsheets write them: decimal comma or point, optional thousands separators
+_POINT = re.compile(r"[-+]?\d*\.\d+")
+_COMMA = re.compile(r"[-+]?\d*,\d+")
+_ONE_GROUP = re.compile(r"[-+]?[1-9]\d{0,2}([.,])\d{3}")  # 1.500 / 1,500: a decimal or a thousands separator?
+_EURO = re.compile(r"[-+]?[1-9]\d{0,2}(?:\.\d{3})+(?:,\d+)?")  # 1.500.000, 1.500,5
+_ENGLISH = re.compile(r"[-+]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")  # 1,500,000, 1,500.5
+#: the decimal mark a file is taken to use when none of its cells says which
+_DEFAULT_DECIMAL = {",": ".", ";": ",", "\t": "."}
+
+
+def _read_numbers(header, rows, line_of, sep: str, source: str) -> str | None:
+    """Rewrite every number cell of ``rows`` (in place) with a decimal point and no thousands separator.
+
+    The file's decimal mark is what its unambiguous cells use (``0,5`` / ``1.500,5``: comma; ``0.5`` /
+    ``1,500.5``: point), else the separator's custom (a semicolon file: comma).  A cell that reads differently
+    under the two customs (``1.500``: 1500 in Europe, 1.5 in English; ``1,500`` likewise) is read only when the
+    file's cells say the mark and the cell agrees with it as a decimal; otherwise it is refused naming the row and
+    column, so that no volume is ever read silently wrong.  Returns the decimal mark (None: the file uses both)."""
+    marks = set()
+    for row in rows[1:]:
+        for cell in row:
+            c = cell.strip()
+            if _ONE_GROUP.fullmatch(c):
+                continue
+            if _COMMA.fullmatch(c) or (_EURO.fullmatch(c) and "." in c):
+                marks.add(",")
+            elif _POINT.fullmatch(c) or (_ENGLISH.fullmatch(c) and "," in c):
+                marks.add(".")
+    decimal = marks.pop() if len(marks) == 1 else None if marks else _DEFAULT_DECIMAL[sep]
+    well_at = header.index("well") if "well" in header else None
+    for k, row in enumerate(rows[1:], start=1):
+        for j, cell in enumerate(row):
+            c = cell.strip()
+            if not c or not (c[0].isdigit() or c[0] in "+-.,"):
+                continue
+            one = _ONE_GROUP.fullmatch(c)
+            if one:
+                if one.group(1) != decimal:
+                    raise PlateMapError(_ambiguous(source, line_of[k], k, row, well_at, header, j, c, decimal))
+                row[j] = c.replace(",", ".")
+            elif _COMMA.fullmatch(c):
+                row[j] = c.replace(",", ".")
+            elif _EURO.fullmatch(c) and ("," in c or c.count(".") > 1):
+                row[j] = c.replace(".", "").replace(",", ".")
+            elif _ENGLISH.fullmatch(c) and ("." in c or c.count(",") > 1):
+                row[j] = c.replace(",", "")
+    return decimal
+
+
+def _ambiguous(source, line, k, row, well_at, header, j, cell, decimal) -> str:
+    mark = cell[_ONE_GROUP.fullmatch(cell).start(1)]
+    whole, frac = cell.split(mark)
+    small = float(f"{whole}.{frac}")
+    big = int(whole + frac)
+    said = ("the file's other numbers do not say which decimal mark it uses" if decimal is None else
+            f"this file writes decimals with a {'comma' if decimal == ',' else 'point'}")
+    point = "," if decimal == "," else "."
+    well = f", well {row[well_at].strip()}" if well_at is not None and well_at < len(row) else ""
+    col = header[j] if j < len(header) else f"#{j + 1}"
+    return (f"{source} line {line} (row {k}{well}), column {col!r}: {cell!r} is ambiguous ({said}): "
+            f"{big:g} with {mark!r} as a thousands separator, {small:g} as a decimal {'comma' if mark == ',' else 'point'}; "
+            f"write {str(small).replace('.', point)} or {big} (no thousands separator)")
 
 
 def read_table_text(path, what: str = "table") -> pd.DataFrame:
     """A CSV table file (any separator / encoding ``read_plate_map`` reads) with file-naming errors."""
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise PlateMapError(f"{what} {p}: cannot read it ({e.strerror})") from None
+    data = read_capped(p, what, MAX_FILE_BYTES, PlateMapError)
     return parse_table_text(decode_table_bytes(data, f"{what} {p}"), f"{what} {p}")[0]
 
 

@@ -265,11 +265,18 @@ def write_gen5_spectra(path, wells: Sequence[str], wavelength_nm, counts, *, lay
 
 
 # -- reader -------------------------------------------------------------------------------------------------------
+#: Gen5 exports larger than this are refused before reading: a 12 h, 103-read PL export (126 wavelengths, 7-digit
+#: counts) is 9.9 MB for 96 wells and 39 MB for 384 (measured on ``write_gen5_spectra``'s output); 200 MB is five
+#: times the largest and keeps a mistaken ``/dev/zero``-sized file from filling memory
+MAX_EXPORT_BYTES = 200_000_000
 def read_export_text(path) -> tuple[str, str]:
     """A Gen5 export's file name and decoded text; refuses other encodings and files that end mid-line."""
+    from instruments.input_files import read_capped
+
     path = Path(path)
     name = path.name
-    raw = path.read_bytes()
+    raw = read_capped(path, "Gen5 export", MAX_EXPORT_BYTES, Gen5FormatError,
+                      typical="a 12 h, 103-read export of a 384-well plate is ~40 MB")
     _refuse_empty(raw, name)
     text = _decode(raw, name)
     if raw and not raw.endswith(b"\n"):

@@ -189,6 +189,10 @@ def _cmd_run(args, out, wall0) -> int:
 
         lab = campaign.lab.model_copy(update={"chemistry": load_params(args.params), "chemistry_source": args.params})
         campaign = campaign.model_copy(update={"lab": lab})
+    from twin.campaign import check_campaign_size
+
+    # a procedure too large for memory is refused before a durable run starts
+    check_campaign_size(campaign, f"--procedure {args.procedure}" if getattr(args, "procedure", None) else None)
     progress = None if not args.quiet else False
     if getattr(args, "gen5_folder", None) is not None:
         progress = False  # a line per read instead (_read_lines): the bar's virtual minutes mean little here

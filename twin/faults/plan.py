@@ -20,7 +20,6 @@ injection and every action lands in one ``EventLog``.
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Literal
@@ -129,31 +128,27 @@ class FaultPlan(BaseModel):
     @classmethod
     def load(cls, path: str | Path) -> "FaultPlan":
         """Read a plan from ``.yaml``/``.yml`` or ``.json``; a bad file raises FaultPlanError naming it."""
+        from instruments.input_files import MAX_STRUCTURED_BYTES, read_capped
+
         p = Path(path)
         if p.is_dir():
             raise FaultPlanError(f"fault plan {p} is a directory; give a .yaml or .json fault plan file")
+        data = read_capped(p, "fault plan", MAX_STRUCTURED_BYTES, FaultPlanError, typical="a real one is a few kB")
         try:
-            text = p.read_text(encoding="utf-8")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise FaultPlanError(f"fault plan {p} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position "
                                  f"{exc.start}); give a .yaml or .json fault plan file") from None
-        except OSError as exc:
-            raise FaultPlanError(f"fault plan {p}: cannot read it ({exc.strerror or exc}); check the path") from None
         return cls.from_text(text, source=str(p), yaml_ok=p.suffix.lower() != ".json")
 
     @classmethod
     def from_text(cls, text: str, source: str = "fault plan", yaml_ok: bool = True) -> "FaultPlan":
         from pydantic import ValidationError
 
-        try:
-            if yaml_ok:
-                import yaml
+        from instruments.input_files import load_json, load_yaml
 
-                data = yaml.safe_load(text)
-            else:
-                data = json.loads(text)
-        except Exception as exc:  # yaml/json syntax errors come in many classes
-            raise FaultPlanError(f"{source}: not valid {'YAML' if yaml_ok else 'JSON'}: {exc}") from None
+        # one bounded loader for every YAML input: nesting and alias expansion are checked before anything is built
+        data = load_yaml(text, source, FaultPlanError) if yaml_ok else load_json(text, source, FaultPlanError)
         if data is None:
             data = {}
         if isinstance(data, list):

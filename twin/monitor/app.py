@@ -8,7 +8,13 @@ Endpoints (all GET except Dash's own callback POST, all behind the token when on
 * ``/files/<path>``             a file of the run directory (no traversal, no symlinks out, no hidden files)
 
 Token: when set, every request must carry it as ``?token=``, an ``X-Larp-Token`` header or the cookie the first
-``?token=`` request sets; otherwise 403.
+``?token=`` request sets; otherwise 403.  The page opened with ``?token=`` sets the cookie and redirects to the same
+URL without it, so the token stays out of the address bar, the history and later Referer headers (``serve`` also
+scrubs it from the access log).
+
+Host: with ``hosts`` set (``serve`` sets the bound loopback names with their port), a request whose ``Host`` header
+is another name gets 421 and nothing else: a web page cannot read the run through DNS rebinding.  Bad input gets
+400 or 404, never a 500: a NUL byte (``%00``) anywhere in the URL, a figure callback with an unknown metric.
 """
 from __future__ import annotations
 
@@ -172,11 +178,14 @@ def events_figure(v, fc):
 
 # -- app ----------------------------------------------------------------------------------------------------------
 def create_app(run_dir, *, token: str | None = None, replay: float | None = None, params=None, draws: int = 48,
-               consecutive: int = 3, refresh_ms: int = 1000):
-    """The Dash app serving ``run_dir`` (its Flask server is ``app.server``)."""
+               consecutive: int = 3, refresh_ms: int = 1000, hosts=None):
+    """The Dash app serving ``run_dir`` (its Flask server is ``app.server``).
+
+    ``hosts``: the ``Host`` header values accepted (``name:port``, lower case); None: any.  ``serve`` fills
+    ``app.server.config["LARP_HOSTS"]`` once the port is bound."""
     import dash
     from dash import Input, Output, State, dcc, html
-    from flask import abort, jsonify, request, send_file
+    from flask import Response, abort, jsonify, redirect, request, send_file
 
     mon = Monitor(run_dir, replay=replay, params=params, draws=draws, consecutive=consecutive)
     app = dash.Dash(__name__, title="larp-twin monitor", serve_locally=True, update_title=None,
@@ -185,19 +194,35 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
     server = app.server
     root = Path(run_dir).resolve()
 
+    server.config["LARP_HOSTS"] = None if hosts is None else {h.lower() for h in hosts}
+
     @server.before_request
-    def _check_token():
+    def _check_request():
+        allowed = server.config.get("LARP_HOSTS")
+        if allowed is not None and request.host.lower() not in allowed:  # DNS rebinding: another name, our socket
+            return (f"misdirected request: this monitor answers only to {', '.join(sorted(allowed))}", 421)
+        if "\x00" in request.path or b"%00" in request.query_string or b"\x00" in request.query_string:
+            return ("bad request: a NUL byte (%00) in the URL", 400)
         if not token:
             return None
         given = request.args.get("token") or request.headers.get("X-Larp-Token") or request.cookies.get(COOKIE) or ""
         if not hmac.compare_digest(given.encode(), token.encode()):
             return ("forbidden: this monitor needs its token (?token=...)", 403)
+        if request.method == "GET" and request.path == "/" and request.args.get("token"):
+            # the cookie carries the token from now on: send the browser to the URL without it
+            from urllib.parse import urlencode
+
+            rest = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "token"])
+            resp = redirect("./" + (f"?{rest}" if rest else ""), code=303)
+            resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+            return resp
         return None
 
     @server.after_request
     def _headers(resp):
         if token and request.args.get("token") == token:
             resp.set_cookie(COOKIE, token, httponly=True, samesite="Strict")
+        resp.headers["Referrer-Policy"] = "no-referrer"
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Content-Security-Policy"] = ("default-src 'self'; script-src 'self' 'unsafe-eval' "
                                                    "'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -284,6 +309,12 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
         Output("files", "children"),
         Input("tick", "n_intervals"), Input("metric", "value"), Input("well", "data"), Input("clock", "data"))
     def _render(_n, metric, well, clock):
+        t_bad = isinstance(clock, dict) and not (clock.get("t_s") is None or (
+            isinstance(clock.get("t_s"), (int, float)) and math.isfinite(clock["t_s"])))
+        if metric not in METRICS or not isinstance(clock, dict) or t_bad or not (well is None or isinstance(well, str)):
+            abort(Response(f"bad request: unknown metric {metric!r}; allowed: {', '.join(METRICS)}"
+                           if metric not in METRICS else "bad request: malformed callback input", 400,
+                           mimetype="text/plain"))
         t_s = clock.get("t_s") if replay else None
         v = mon.view(t_s)
         st = mon.state(t_s)

@@ -24,7 +24,9 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8050, token: str | No
     if host not in LOOPBACK and not token:
         token = secrets.token_urlsafe(18)
     app = create_app(run_dir, token=token, replay=replay, params=params, draws=draws, consecutive=consecutive)
-    server = make_server(host, port, app.server, threaded=True)
+    server = make_server(host, port, app.server, threaded=True, request_handler=_scrubbed_handler())
+    if host in LOOPBACK:  # only the loopback names with this port: a rebinding page's Host is its own name
+        app.server.config["LARP_HOSTS"] = loopback_hosts(host, server.server_port)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{server.server_port}/" + (f"?token={token}" if token
                                                                                          else "")
     print(f"larp-twin monitor of {run_dir}: {url}  (Ctrl-C stops)", file=out or sys.stdout, flush=True)
@@ -38,6 +40,31 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8050, token: str | No
         return server
     threading.Thread(target=server.serve_forever, daemon=True, name="larp-twin-monitor").start()
     return server
+
+
+def loopback_hosts(host: str, port: int) -> set[str]:
+    """The ``Host`` header values a browser sends to a monitor bound to loopback ``host`` on ``port``."""
+    names = {"localhost", "127.0.0.1", "[::1]"} if host == "localhost" else \
+        {"localhost", "[::1]" if host == "::1" else host}
+    return {f"{n}:{port}" for n in names} | (names if port == 80 else set())
+
+
+def _scrub(text: str) -> str:
+    import re
+
+    return re.sub(r"([?&]token=)[^&\s\"]*", r"\1***", text)
+
+
+def _scrubbed_handler():
+    """werkzeug's request handler with ``?token=...`` replaced by ``***`` in the access log (werkzeug is imported
+    only when a monitor is served)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class ScrubbedHandler(WSGIRequestHandler):
+        def log(self, type: str, message: str, *args) -> None:  # noqa: A002 - werkzeug's signature
+            super().log(type, _scrub(message), *(_scrub(a) if isinstance(a, str) else a for a in args))
+
+    return ScrubbedHandler
 
 
 def cmd_watch(args) -> int:

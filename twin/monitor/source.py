@@ -29,15 +29,20 @@ def journal_records(path: Path) -> tuple[list[dict], list[str]]:
     """The records of a journal file and what is wrong with it (adapter: retarget here if the format changes).
 
     A torn last line (a record being written, or a crash mid-write) is left out and reported; a damaged line
-    before the last is reported and nothing is returned.
+    before the last is reported with the good records before it, so the page shows the reads that are sound.
     """
+    from instruments.input_files import InputFileError, regular_file
+
     from twin.records.journal import JournalError, read_journal
 
+    if not path.exists():
+        return [], []
     try:
+        regular_file(path, "journal")  # a named pipe would block the server thread on open
         data = path.read_bytes()
     except FileNotFoundError:
         return [], []
-    except OSError as exc:
+    except (OSError, InputFileError) as exc:
         return [], [f"{path.name}: cannot be read ({exc})"]
     problems = []
     if data and not data.endswith(b"\n"):
@@ -47,9 +52,24 @@ def journal_records(path: Path) -> tuple[list[dict], list[str]]:
     try:
         return read_journal(path, repair=False), problems
     except JournalError as exc:
-        return [], problems + [f"{path.name}: {exc}"]
+        good = _good_prefix(data)
+        return good, [f"{path.name}: {exc}; showing the {len(good)} sound records before it (`larp-twin resume` "
+                      f"refuses this journal: keep a copy and look at that line)"]
     except Exception as exc:  # noqa: BLE001 - the page shows it, the server keeps running
         return [], problems + [f"{path.name}: unreadable ({type(exc).__name__}: {exc})"]
+
+
+def _good_prefix(data: bytes) -> list[dict]:
+    """The records before the first damaged or out-of-sequence line of a journal's bytes."""
+    from twin.records.journal import parse_line
+
+    records = []
+    for line in data.split(b"\n")[:-1]:
+        rec = parse_line(line + b"\n")
+        if rec is None or rec.get("seq") != len(records):
+            break
+        records.append(rec)
+    return records
 
 
 @dataclass
@@ -182,7 +202,12 @@ class RunSource:
     def _load_journal(self) -> RunView:
         v = RunView(kind="journal")
         try:
-            spec = json.loads((self.run_dir / CAMPAIGN_FILE).read_text(encoding="utf-8"))
+            from instruments.input_files import load_structured
+
+            if not (self.run_dir / CAMPAIGN_FILE).exists():
+                raise FileNotFoundError(CAMPAIGN_FILE)
+            # bounded: a regular file (a named pipe would block this server thread), at most 5 MB, 32 levels deep
+            spec = load_structured(self.run_dir / CAMPAIGN_FILE, "campaign file", yaml_ok=False)
             v.name = spec.get("name", "")
             v.schedule = spec.get("schedule") or {}
             v.start_time = spec.get("start_time", "")

@@ -35,6 +35,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from instruments.reader import ABSORBANCE_RANGE_NM, GAIN_RANGE, emission_grid
 
 
+#: the Cytation 5's monochromators select wavelengths in 1 nm increments (Gen5 offers spectrum steps from 1 nm), so
+#: a scan holds at most 451 (emission 250-700 nm) or 770 (absorbance 230-999 nm) points; a finer step is refused
+#: before anything is allocated (0.0001 nm would mean 2.5 million points per spectrum)
+MIN_STEP_NM = 1.0
+
+
+def _check_step(name: str, step_nm: float) -> None:
+    if step_nm < MIN_STEP_NM:
+        raise ValueError(f"{name} {step_nm:g}: the Cytation's monochromator steps in whole nm, at least "
+                         f"{MIN_STEP_NM:g} nm (a finer step is not a real scan: {step_nm:g} nm would mean "
+                         f"{int(450 / step_nm) + 1:,} points per spectrum)")
+
+
 class _Step(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,7 +59,7 @@ class PLSpectrum(_Step):
     excitation_nm: float = Field(365.0, ge=250, le=700, allow_inf_nan=False)
     emission_start_nm: float = Field(400.0, ge=250, le=700, allow_inf_nan=False)
     emission_stop_nm: float = Field(650.0, ge=250, le=700, allow_inf_nan=False)
-    emission_step_nm: float = Field(2.0, gt=0, allow_inf_nan=False)
+    emission_step_nm: float = Field(2.0, gt=0, allow_inf_nan=False, description="at least 1 nm (MIN_STEP_NM)")
     gain: int = Field(100, ge=GAIN_RANGE[0], le=GAIN_RANGE[1])
 
     @model_validator(mode="after")
@@ -54,6 +67,7 @@ class PLSpectrum(_Step):
         if self.emission_stop_nm <= self.emission_start_nm:
             raise ValueError(f"emission_stop_nm ({self.emission_stop_nm:g}) must exceed emission_start_nm "
                              f"({self.emission_start_nm:g})")
+        _check_step("emission_step_nm", self.emission_step_nm)
         return self
 
     @property
@@ -67,12 +81,13 @@ class AbsorbanceSpectrum(_Step):
     type: Literal["absorbance_spectrum"] = "absorbance_spectrum"
     start_nm: float = Field(300.0, ge=ABSORBANCE_RANGE_NM[0], le=ABSORBANCE_RANGE_NM[1], allow_inf_nan=False)
     stop_nm: float = Field(600.0, ge=ABSORBANCE_RANGE_NM[0], le=ABSORBANCE_RANGE_NM[1], allow_inf_nan=False)
-    step_nm: float = Field(5.0, gt=0, allow_inf_nan=False)
+    step_nm: float = Field(5.0, gt=0, allow_inf_nan=False, description="at least 1 nm (MIN_STEP_NM)")
 
     @model_validator(mode="after")
     def _range(self):
         if self.stop_nm <= self.start_nm:
             raise ValueError(f"stop_nm ({self.stop_nm:g}) must exceed start_nm ({self.start_nm:g})")
+        _check_step("step_nm", self.step_nm)
         return self
 
     @property
@@ -215,21 +230,17 @@ def procedure_error_text(exc: ValidationError, source: str) -> str:
 
 def load_procedure(path: str | Path) -> Procedure:
     """Read a procedure from a YAML (or JSON) file; errors (``UserError``) name the file, the step and the field."""
-    import yaml
+    from instruments.input_files import load_structured
 
     from twin.messages import UserError
 
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such procedure file; check the path") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory; give a procedure .yaml file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    if not p.exists():
+        raise UserError(f"{path}: no such procedure file; check the path")
+    if p.is_dir():
+        raise UserError(f"{path}: is a directory; give a procedure .yaml file")
+    # the one bounded YAML loader: a regular file, size, nesting and alias expansion checked before building
+    data = load_structured(p, "procedure", yaml_ok=True, error=UserError)
     if not isinstance(data, dict):
         raise UserError(f"{path}: expected a mapping with `steps:` (see scenarios/data/two_phase.yaml), got "
                         f"{type(data).__name__}")

@@ -183,6 +183,45 @@ def planned_reads(procedure: Procedure) -> int | None:
     return total
 
 
+#: the most PL values (reads x wells x wavelengths) a run may hold: 40 times the paper's 12 h run (103 x 40 x 126 =
+#: 0.52 million) and more than a 7-day back-to-back kinetic of 96 wells at 2 nm (~8 million); each value costs ~50
+#: bytes across the spectra table, the figures and the export, so 20 million is ~1 GB
+MAX_PL_VALUES = 20_000_000
+
+
+class ProcedureTooLarge(ValueError):
+    """A procedure whose reads would not fit in memory; the message says how many values and what to change."""
+
+
+def max_pl_reads(procedure: Procedure, timing, n_wells: int) -> int:
+    """The most PL reads ``procedure`` can make on ``n_wells``: each kinetic cycle lasts at least its reads' scan
+    time, so a back-to-back loop (``interval_min: 0``) is bounded by its window too."""
+    total = 0
+    for step in procedure.steps:
+        if isinstance(step, PLSpectrum):
+            total += 1
+        elif isinstance(step, Kinetic):
+            per_cycle = sum(isinstance(s, PLSpectrum) for s in step.steps)
+            if not per_cycle:
+                continue
+            cycle_s = max(step.interval_min * 60.0, step_duration_s(step, timing, n_wells), 1e-3)
+            total += per_cycle * (math.floor(step.duration_min * 60.0 / cycle_s + 1e-9) + 1)
+    return total
+
+
+def check_pl_size(procedure: Procedure, timing, n_wells: int, source: str = "the procedure") -> None:
+    """Refuse (``ProcedureTooLarge``) a procedure whose PL reads x wells x wavelengths exceed ``MAX_PL_VALUES``,
+    before anything is read or allocated."""
+    reads = max_pl_reads(procedure, timing, n_wells)
+    points = len(procedure.pl.wavelength_nm)
+    values = reads * n_wells * points
+    if values > MAX_PL_VALUES:
+        raise ProcedureTooLarge(
+            f"{source}: up to {reads:,} PL reads x {n_wells} wells x {points} wavelengths = {values:,} values, more "
+            f"than the {MAX_PL_VALUES:,} a run may hold (the paper's 12 h run has 519,120); read less often "
+            f"(interval_min), for less time (duration_min), fewer wells or a coarser emission_step_nm")
+
+
 def planned_min(procedure: Procedure, timing, n_wells: int) -> float:
     """Rough length of the procedure (for the progress bar)."""
     return sum(max(_nominal_s(s), step_duration_s(s, timing, n_wells)) for s in procedure.steps) / 60.0

@@ -71,6 +71,11 @@ def _parse(line: bytes) -> dict | None:
         return None
 
 
+def parse_line(line: bytes) -> dict | None:
+    """The record of one complete journal line (ending in a newline), or None if it is damaged."""
+    return _parse(line)
+
+
 def read_journal(path: str | Path, repair: bool = False) -> list[dict]:
     """The records of a journal file; a torn last line is ignored (and cut off the file when ``repair``)."""
     p = Path(path)

@@ -206,13 +206,17 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
         what = "is a file, not a run directory" if run.exists() else "does not exist"
         raise JournalError(f"{run} {what}; give the directory a `larp-twin run --durable` wrote (it holds "
                            f"{CAMPAIGN_FILE} and {JOURNAL_FILE})")
-    try:
-        text = (run / CAMPAIGN_FILE).read_text(encoding="utf-8")
-        spec = json.loads(text)
-    except FileNotFoundError:
-        raise JournalError(f"{run} is not a run directory: no {CAMPAIGN_FILE}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    from instruments.input_files import MAX_STRUCTURED_BYTES, load_json, read_capped
+
+    if not (run / CAMPAIGN_FILE).exists():
+        raise JournalError(f"{run} is not a run directory: no {CAMPAIGN_FILE}")
+    try:  # bounded: a regular file of at most 5 MB, nested at most 32 deep (no RecursionError)
+        text = read_capped(run / CAMPAIGN_FILE, "campaign file", MAX_STRUCTURED_BYTES, JournalError).decode("utf-8")
+        spec = load_json(text, str(run / CAMPAIGN_FILE), JournalError)
+    except UnicodeDecodeError as exc:
         raise JournalError(f"{run / CAMPAIGN_FILE} is damaged: {exc}") from None
+    if not isinstance(spec, dict):
+        raise JournalError(f"{run / CAMPAIGN_FILE} is damaged: expected a JSON object, got {type(spec).__name__}")
     if is_complete(run):
         return None
     campaign, seed = campaign_from_spec(spec)

@@ -225,37 +225,19 @@ def load_spec(source: str | Path | dict) -> SweepSpec:
         data = source
     else:
         text, p = str(source), Path(str(source))
+        from instruments.input_files import load_json, load_structured
+
         if text.lstrip().startswith("{"):
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise SweepSpecError(f"sweep spec (inline JSON): not valid JSON ({e})") from None
+            data = load_json(text, "sweep spec (inline JSON)", SweepSpecError)
         else:
             if not p.exists():
                 raise SweepSpecError(f"sweep spec {p} does not exist")
             where = str(p)
             if p.is_dir():
                 raise SweepSpecError(f"sweep spec {p} is a directory; give a .json or .yaml spec file")
-            try:
-                raw = p.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as e:
-                raise SweepSpecError(f"sweep spec {p}: cannot read it as UTF-8 text ({e}); give a .json or .yaml "
-                                     f"spec file") from None
-            if p.suffix.lower() in (".yaml", ".yml"):
-                try:
-                    import yaml
-                except ImportError:
-                    raise SweepSpecError(f"{p}: reading YAML needs pyyaml (pip install pyyaml); "
-                                         f"or write the spec as JSON") from None
-                try:
-                    data = yaml.safe_load(raw)
-                except yaml.YAMLError as e:
-                    raise SweepSpecError(f"{p}: not valid YAML ({' '.join(str(e).split())})") from None
-            else:
-                try:
-                    data = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    raise SweepSpecError(f"{p}: not valid JSON ({e}); allowed: a .json or .yaml spec") from None
+            # the one bounded loader of every YAML/JSON input (regular file, size, nesting, alias expansion)
+            data = load_structured(p, "sweep spec", yaml_ok=p.suffix.lower() in (".yaml", ".yml"),
+                                   error=SweepSpecError)
     if not isinstance(data, dict):
         raise SweepSpecError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
     try:

@@ -7,7 +7,9 @@ deleted; nothing that existed before is deleted unless ``--overwrite`` was given
 The commands run in-process (``twin.cli.main``) inside a fresh copy of a small world of files: empty and full
 directories, a finished run, a finished durable run, its Gen5 export, an empty file, binary files, a 25 MB file,
 text files, a 1.7 MB plate map, damaged run directories, a semicolon plate map, a good plate map, a folder of Gen5
-exports (one per read of the finished run).  The strategies lean towards inputs that fail fast; the runs that
+exports (one per read of the finished run), and the hostile inputs of issue 20 (``conftest.py``: YAML alias bombs,
+200,000 header columns, a 140,000-character cell, nesting 300 and 100,000 deep, a 0.0001 nm step, random bytes, a
+named pipe made per example, ``/dev/zero``), which every command must refuse in one line without hanging.  The strategies lean towards inputs that fail fast; the runs that
 succeed are short (``--hours 0.5`` on 3 wells).  ``LARP_CLI_EXAMPLES`` sets the number of examples (default 500).
 
 A ``run --gen5-folder`` may also exit 3: the lab's reader stopped before the schedule did (too few exports for the
@@ -47,6 +49,10 @@ PATHS = ["", ".", "..", "missing.csv", "missing_dir/x", "empty.csv", "binary.bin
          "broken_durable", "broken_run/spectra.parquet", "gen5_dir"]
 #: output paths: the above (mostly bad ones) and fresh names
 OUTS = PATHS + ["new_out", "nested/new_out"]
+#: hostile inputs (issue 20), only ever given as inputs: "pipe.csv" is a named pipe made per example
+HOSTILE = ["bomb.yaml", "bomb_procedure.yaml", "wide.csv", "longcell.csv", "deep_procedure.yaml", "fine_step.yaml",
+           "deep_campaign", "garbage.txt", "pipe.csv"]
+INPUTS = PATHS + HOSTILE
 
 
 def _build_world(root: Path) -> None:
@@ -99,9 +105,10 @@ def _gen5_folder(run: Path, folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, hostile_dir):
     root = tmp_path_factory.mktemp("world")
     _build_world(root)
+    shutil.copytree(hostile_dir, root, dirs_exist_ok=True)
     return root
 
 
@@ -111,7 +118,9 @@ def _snapshot(top: Path) -> dict[str, str]:
         for name in filenames:
             p = Path(dirpath) / name
             rel = str(p.relative_to(top))
-            if name == "huge.bin":
+            if not p.is_file():  # the named pipe: never opened
+                out[rel] = "not a regular file"
+            elif name == "huge.bin":
                 out[rel] = f"size {p.stat().st_size}"
             else:
                 out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
@@ -125,6 +134,7 @@ def _opt(name: str, values):
 
 
 paths = st.sampled_from(PATHS)
+inputs = st.sampled_from(INPUTS)
 # half the outputs are ones a command may write (so that some commands get to run and write), half anything
 outs = st.one_of(st.sampled_from(["new_out", "nested/new_out", "prev_run", "empty_dir"]), st.sampled_from(OUTS))
 flag = lambda name: st.sampled_from([[], [name]])  # noqa: E731
@@ -155,21 +165,21 @@ def argvs(draw):
         return ["export-gen5", draw(st.sampled_from(["prev_run", "prev_durable"])), "-o", "new_export.txt"]
     if cmd == "run":
         target = draw(st.one_of(st.sampled_from(["good.csv", "good_tab.csv", "semi.csv", "a13.csv"]),
-                                st.sampled_from(PATHS + ["no-such-scenario"])))
+                                st.sampled_from(INPUTS + ["no-such-scenario", "/dev/zero"])))
         argv = ["run", target, "--out", draw(outs), "--quiet", "--hours",
                 draw(st.one_of(st.just("0.5"), st.sampled_from(NUM))), "--no-figures"]
         argv += draw(_opt("--every-min", ["20", "0", "-5", "inf", "x"]))
         argv += draw(_opt("--seed", ["3", "-1", "99999999999"]))
-        argv += draw(_opt("--faults", PATHS))
+        argv += draw(_opt("--faults", INPUTS)) + draw(_opt("--procedure", INPUTS))
         argv += draw(flag("--durable")) + draw(flag("--overwrite")) + _gen5_folder_options(draw)
     elif cmd == "export-ot2":
-        argv = ["export-ot2", draw(paths), "-o", draw(outs)] + draw(_opt("--api-level", ["2.20", "1.0", "x"]))
+        argv = ["export-ot2", draw(inputs), "-o", draw(outs)] + draw(_opt("--api-level", ["2.20", "1.0", "x"]))
         argv += draw(flag("--overwrite"))
     elif cmd == "fit":
-        argv = ["fit", draw(paths), "--out", draw(outs)] + draw(_opt("--every-min", NUM))
+        argv = ["fit", draw(st.one_of(inputs, st.just("/dev/zero"))), "--out", draw(outs)] + draw(_opt("--every-min", NUM))
         argv += draw(_opt("--first-read-min", NUM)) + draw(flag("--overwrite"))
     elif cmd == "inspect":
-        argv = ["inspect", draw(paths)] + draw(flag("--json"))
+        argv = ["inspect", draw(st.one_of(inputs, st.just("/dev/zero")))] + draw(flag("--json"))
     elif cmd == "shap":  # never a valid table: training models is slow and not what this tests
         argv = ["shap", draw(st.sampled_from([p for p in PATHS if "prev" not in p])), "--target",
                 draw(st.sampled_from(["peak_nm", "height", "nope"]))] + draw(_opt("--out", OUTS))
@@ -182,17 +192,17 @@ def argvs(draw):
         argv = ["watch", draw(st.sampled_from(files))] + draw(_opt("--port", ["0", "-1", "x"]))
     elif cmd == "calibrate":  # always a refused --folds or --max-nfev: a real fit takes minutes
         bad = draw(st.sampled_from([["--folds", "0"], ["--max-nfev", "0"], ["--folds", "-2"]]))
-        argv = ["calibrate", draw(paths), draw(paths), "--out", draw(outs), *bad] + draw(flag("--overwrite"))
+        argv = ["calibrate", draw(inputs), draw(inputs), "--out", draw(outs), *bad] + draw(flag("--overwrite"))
     elif cmd == "compare":
-        argv = ["compare", draw(st.sampled_from(PATHS + ["prev_run"])), draw(paths), "--out", draw(outs)]
+        argv = ["compare", draw(st.sampled_from(PATHS + ["prev_run"])), draw(inputs), "--out", draw(outs)]
         argv += draw(_opt("--every-min", NUM)) + draw(_opt("--min-height", NUM)) + draw(flag("--overwrite"))
     elif cmd == "export-gen5":
         argv = ["export-gen5", draw(paths), "-o", draw(outs)] + draw(_opt("--layout", ["tab", "csv", "x"]))
         argv += draw(flag("--overwrite"))
     elif cmd == "resume":
-        argv = ["resume", draw(paths), "--quiet", "--no-figures"]
+        argv = ["resume", draw(inputs), "--quiet", "--no-figures"]
     elif cmd == "sweep":  # no valid spec in the world: a sweep never runs campaigns here
-        argv = ["sweep", draw(paths), "--out", draw(outs), "--quiet"] + draw(_opt("--workers", ["0", "1", "x"]))
+        argv = ["sweep", draw(inputs), "--out", draw(outs), "--quiet"] + draw(_opt("--workers", ["0", "1", "x"]))
         argv += draw(_opt("--scheduler", ["nonsense", "tcp://127.0.0.1:1"])) + draw(flag("--overwrite"))
     elif cmd == "optimize":  # always one bad value, so no loop runs
         bad = draw(st.sampled_from([["--plates", "0"], ["--plate-size", "4"], ["--hours", "0"],
@@ -244,6 +254,7 @@ def _under(rel: str, outs: list[str]) -> bool:
 #: a Gen5-folder run of the world's 4 exports (0.5 h every 10 min: 4 reads planned)
 GEN5_RUN = ["run", "good.csv", "--quiet", "--no-figures", "--hours", "0.5", "--gen5-folder", "gen5_dir",
             "--include-existing", "--reader-timeout-s", "0.3"]
+FAST = ["--quiet", "--no-figures", "--hours", "0.5"]
 ERROR_LINE = re.compile(r"^larp-twin(?: [\w-]+)?: (?:error|interrupted)")
 
 
@@ -252,6 +263,19 @@ ERROR_LINE = re.compile(r"^larp-twin(?: [\w-]+)?: (?:error|interrupted)")
 @given(argv=argvs())
 @example(argv=GEN5_RUN + ["--every-min", "0", "--out", "prev_run", "--durable"])  # ends early, replaces a run
 @example(argv=GEN5_RUN + ["--every-min", "0", "--out", "new_out"])  # ends early (exit 3), its reads written
+@example(argv=["run", "good.csv", "--out", "new_out", *FAST, "--faults", "bomb.yaml"])  # issue 20's hostile inputs
+@example(argv=["run", "good.csv", "--out", "new_out", "--quiet", "--no-figures", "--procedure", "bomb_procedure.yaml"])
+@example(argv=["sweep", "bomb.yaml", "--out", "new_out"])
+@example(argv=["run", "wide.csv", "--out", "new_out", *FAST])
+@example(argv=["run", "pipe.csv", "--out", "new_out", *FAST])
+@example(argv=["run", "good.csv", "--out", "new_out", *FAST, "--faults", "pipe.csv"])
+@example(argv=["run", "good.csv", "--out", "new_out", "--quiet", "--no-figures", "--procedure", "fine_step.yaml"])
+@example(argv=["run", "good.csv", "--out", "new_out", "--quiet", "--no-figures", "--procedure", "deep_procedure.yaml"])
+@example(argv=["run", "longcell.csv", "--out", "new_out", *FAST])
+@example(argv=["inspect", "/dev/zero"])
+@example(argv=["inspect", "pipe.csv"])
+@example(argv=["fit", "garbage.txt", "--out", "new_out"])
+@example(argv=["resume", "deep_campaign", "--quiet", "--no-figures"])
 def test_cli_never_tracebacks_and_never_loses_files(world, argv):
     with tempfile.TemporaryDirectory(prefix="cli-prop-") as tmp:
         top = Path(tmp)
@@ -259,6 +283,7 @@ def test_cli_never_tracebacks_and_never_loses_files(world, argv):
         shutil.copytree(world, here, symlinks=True)
         with open(here / "huge.bin", "wb") as fh:
             fh.truncate(25_000_000)
+        os.mkfifo(here / "pipe.csv")  # a named pipe nobody writes to: opening it would block forever
         before = _snapshot(top)
         old_cwd = os.getcwd()
         out, err = io.StringIO(), io.StringIO()

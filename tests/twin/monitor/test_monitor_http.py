@@ -94,8 +94,9 @@ def test_token_is_required_on_every_endpoint(faulty_run):
         assert c.get(path + ("&" if "?" in path else "?") + "token=wrong").status_code == 403, path
     assert render(c, deps_headers={"X-Larp-Token": TOKEN}).status_code == 403
     assert c.get("/api/state", headers={"X-Larp-Token": TOKEN}).status_code == 200
-    ok = c.get("/?token=" + TOKEN)
-    assert ok.status_code == 200 and "larp_twin_token" in ok.headers.get("Set-Cookie", "")
+    ok = c.get("/?token=" + TOKEN)  # the cookie, and the page again without the token in its URL
+    assert ok.status_code == 303 and "larp_twin_token" in ok.headers.get("Set-Cookie", "")
+    assert "token" not in ok.headers["Location"] and c.get(ok.headers["Location"]).status_code == 200
     assert c.get("/api/state").status_code == 200  # the cookie the page got carries the token
     assert render(c).status_code == 200
 
