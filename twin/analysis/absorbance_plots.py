@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 from twin.analysis.plots import _groups, save_png
 
@@ -17,12 +15,13 @@ def plot_absorbance(absorbance: pd.DataFrame, abs_features: pd.DataFrame, pl_fea
                     group_by: pd.Series | None = None) -> Path:
     """Three panels: absorbance spectra of the brightest well at ~6 times; band edge (solid) and PL peak (dashed)
     vs time per group; OD at the band edge vs time."""
-    fig, axes = plt.subplots(3, 1, figsize=(7.5, 9.5), constrained_layout=True)
+    fig = Figure(figsize=(7.5, 9.5), layout="constrained")  # no pyplot: backend-independent, no global state
+    axes = fig.subplots(3, 1)
     ok = abs_features.dropna(subset=["band_edge_nm"])
     well = ok.groupby("well", observed=True)["od_edge"].median().idxmax() if len(ok) else absorbance["well"].iloc[0]
     one = absorbance[absorbance["well"] == well]
     reads = sorted(one["read"].unique())
-    cmap = plt.get_cmap("viridis")
+    cmap = colormaps["viridis"]
     for n, rd in enumerate(reads[:: max(1, len(reads) // 6)]):
         g = one[one["read"] == rd]
         axes[0].plot(g["wavelength_nm"], g["od"], color=cmap(n / 6), lw=1,
@@ -31,7 +30,7 @@ def plot_absorbance(absorbance: pd.DataFrame, abs_features: pd.DataFrame, pl_fea
     axes[0].legend(fontsize=7, ncol=3)
     wells = list(pd.unique(abs_features["well"]))
     groups = _groups(wells, group_by)
-    colours = plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")
+    colours = colormaps["tab10" if len(groups) <= 10 else "tab20"]
     for gi, (label, members) in enumerate(groups.items()):
         c = colours(gi % colours.N)
         a = abs_features[abs_features["well"].isin(members)].groupby("read", observed=True).median(numeric_only=True)
