@@ -214,7 +214,8 @@ def _first_and_last_read(features: pd.DataFrame) -> pd.DataFrame:
     by_well = table.groupby("well", sort=False)
     first = by_well.head(1)[cols].set_index("well").add_suffix("_t0")
     last = by_well.tail(1)[cols].set_index("well").add_suffix("_end")
-    return first.join(last).rename_axis("well").reset_index()
+    order = pd.unique(features["well"])  # plate order, as the table lists the wells
+    return first.join(last).reindex(order).rename_axis("well").reset_index()
 
 
 def ratio_summary_data(features: pd.DataFrame, plate_map: pd.DataFrame, group_by: pd.Series | None = None) -> dict:

@@ -32,11 +32,13 @@ def short_campaign():
 
 
 def resume_process(run: Path, pace_s: float) -> subprocess.Popen:
+    """``larp-twin resume RUN``; ``pace_s`` > 0: about that many wall seconds per 5-min read (``--pace``)."""
     # each process gets a different hash seed: resumed runs must not depend on set/dict-of-str ordering
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "PYTHONHASHSEED": "random"}
+    pace = ["--pace", str(300.0 / pace_s)] if pace_s > 0 else []
     return subprocess.Popen([sys.executable, "-m", "twin.cli", "resume", str(run), "--quiet", "--no-figures",
-                             "--pace-s", str(pace_s)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             *pace], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 
 
