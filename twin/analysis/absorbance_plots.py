@@ -12,9 +12,14 @@ from twin.analysis.plots import _groups, save_png
 
 
 def plot_absorbance(absorbance: pd.DataFrame, abs_features: pd.DataFrame, pl_features: pd.DataFrame, out_path,
-                    group_by: pd.Series | None = None) -> Path:
-    """Three panels: absorbance spectra of the brightest well at ~6 times; band edge (solid) and PL peak (dashed)
-    vs time per group; OD at the band edge vs time."""
+                    group_by: pd.Series | None = None, labels: dict | None = None) -> Path:
+    """Three panels: absorbance spectra of the most absorbing well at ~6 times (its first PL peak marked); the first
+    excitonic peak (solid), the band edge (inflection of the onset, dotted) and the PL peak (dashed) vs time per
+    group; OD at the band edge vs time. ``labels``: well -> composition, for the first panel's title.
+
+    The excitonic absorption peak lies blue of the PL peak (the Stokes shift); the inflection of the onset lies on
+    the peak's red flank, about one linewidth further red, so it can sit on either side of the PL peak.
+    """
     fig = Figure(figsize=(7.5, 9.5), layout="constrained")  # no pyplot: backend-independent, no global state
     axes = fig.subplots(3, 1)
     ok = abs_features.dropna(subset=["band_edge_nm"])
@@ -22,11 +27,18 @@ def plot_absorbance(absorbance: pd.DataFrame, abs_features: pd.DataFrame, pl_fea
     one = absorbance[absorbance["well"] == well]
     reads = sorted(one["read"].unique())
     cmap = colormaps["viridis"]
-    for n, rd in enumerate(reads[:: max(1, len(reads) // 6)]):
+    shown = reads[:: max(1, len(reads) // 6)]
+    for n, rd in enumerate(shown):
         g = one[one["read"] == rd]
-        axes[0].plot(g["wavelength_nm"], g["od"], color=cmap(n / 6), lw=1,
+        axes[0].plot(g["wavelength_nm"], g["od"], color=cmap(n / max(1, len(shown) - 1)), lw=1,
                      label=f"{g['time_min'].iloc[0] / 60:.1f} h")
-    axes[0].set(xlabel="wavelength (nm)", ylabel="OD", title=f"absorbance of {well}")
+    pl_one = pl_features[(pl_features["well"] == well)].dropna(subset=["peak_nm"])
+    if len(pl_one):  # where the well emits, at its first read: the absorption onset lies around it
+        first = pl_one.iloc[0]
+        axes[0].axvline(float(first["peak_nm"]), color="k", ls="--", lw=0.8,
+                        label=f"PL peak ({first['time_min'] / 60:.1f} h)")
+    name = f"{labels[well]} \u00b7 {well}" if labels and well in labels else str(well)
+    axes[0].set(xlabel="wavelength (nm)", ylabel="OD", title=f"absorbance of {name}")
     axes[0].legend(fontsize=7, ncol=3)
     wells = list(pd.unique(abs_features["well"]))
     groups = _groups(wells, group_by)
@@ -34,11 +46,14 @@ def plot_absorbance(absorbance: pd.DataFrame, abs_features: pd.DataFrame, pl_fea
     for gi, (label, members) in enumerate(groups.items()):
         c = colours(gi % colours.N)
         a = abs_features[abs_features["well"].isin(members)].groupby("read", observed=True).median(numeric_only=True)
-        axes[1].plot(a["time_min"] / 60, a["band_edge_nm"], color=c, lw=1.2, label=label)
-        axes[2].plot(a["time_min"] / 60, a["od_edge"], color=c, lw=1.2)
+        axes[1].plot(a["time_min"] / 60, a["exciton_nm"], color=c, lw=1.3, label=label)
+        axes[1].plot(a["time_min"] / 60, a["band_edge_nm"], color=c, lw=1.0, ls=":")
+        axes[2].plot(a["time_min"] / 60, a["od_edge"], color=c, lw=1.2, label=label)
         p = pl_features[pl_features["well"].isin(members)].groupby("read", observed=True).median(numeric_only=True)
-        axes[1].plot(p["time_min"] / 60, p["peak_nm"], color=c, lw=0.8, ls="--")
-    axes[1].set(ylabel="band edge (solid) / PL peak (dashed), nm")
+        axes[1].plot(p["time_min"] / 60, p["peak_nm"], color=c, lw=1.0, ls="--")
+    axes[1].set(ylabel="wavelength (nm), median of each group",
+                title="excitonic absorption peak (solid), band edge = onset inflection (dotted), PL peak (dashed)")
+    axes[1].title.set_fontsize(8.5)
     axes[2].set(xlabel="time since injection (h)", ylabel="OD at band edge")
     for ax in axes[1:]:
         ax.grid(alpha=0.3)

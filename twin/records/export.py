@@ -219,5 +219,8 @@ def write_absorbance_figure(result: CampaignResult, abs_features, features, fig_
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     path = fig_dir / "absorbance_vs_time.png"
-    plot_absorbance(result.absorbance, abs_features, features, path, group_by=_groups(result.plate, group_by))
+    from twin.analysis.figure_data import composition_labels
+
+    plot_absorbance(result.absorbance, abs_features, features, path, group_by=_groups(result.plate, group_by),
+                    labels=composition_labels(result.plate))
     return path
