@@ -4,8 +4,8 @@ Each function takes what the ``*_data`` function of the same name in ``twin.anal
 where to write) and writes PNGs. No pandas here: ``larp-twin run``'s figure worker imports this module, forked
 before the run process imports pandas, so the two processes import matplotlib and pandas side by side, each once.
 Backend-independent and fast: every figure is a ``matplotlib.figure.Figure`` outside pyplot (no global state, no
-``matplotlib.use``: importing this module leaves a notebook's inline plotting alone); each heatmap figure is one ``imshow`` of tiled (read x wavelength) images and each
-trajectory panel one ``plot`` call per group of wells.
+``matplotlib.use``: importing this module leaves a notebook's inline plotting alone); each heatmap figure is one
+``imshow`` of tiled (read x wavelength) images and each trajectory panel one ``plot`` call per group of wells.
 """
 from __future__ import annotations
 

@@ -94,3 +94,25 @@ def test_trajectories_are_coloured_by_ratio_and_groups_differ_by_line_style(tmp_
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["toluene", "chloroform"]
     assert "amine per acid" in fig.axes[-1].get_ylabel()  # the colour bar says what the colour is
+
+
+def test_the_figure_modules_leave_the_callers_matplotlib_backend_alone(tmp_path):
+    """No ``matplotlib.use`` in library code: a notebook's inline backend survives importing and drawing."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg')\n"
+            "import twin.analysis.draw, twin.analysis.learn, twin.analysis.absorbance_plots, twin.compare\n"
+            "import twin.records.export\n"
+            "from tests.twin.analysis.test_analysis_plots import campaign\n"
+            "from twin.analysis import plot_heatmaps, plot_feature_trajectories\n"
+            "long, features, plate = campaign(n_wells=4, n_reads=2)\n"
+            f"plot_heatmaps(long, {str(tmp_path)!r}); plot_feature_trajectories(features, {str(tmp_path / 't.png')!r})\n"
+            "print(matplotlib.get_backend())")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "svg"
