@@ -145,6 +145,7 @@ def cmd_run(args) -> int:
     from twin import outdir
 
     wall0 = getattr(args, "wall0", None) or time.perf_counter()
+    args.wall0 = wall0
     check_seed(args.seed)
     check_gen5_folder_args(args)
     check_pace(args)
@@ -286,9 +287,11 @@ def _run(campaign, out, args, progress):
     try:
         result = run_campaign(campaign, seed=args.seed, progress=progress, subscribers=subscribers)
     except RunEndedEarly as stop:  # real instruments stopped early: the reads received go to disk first (exit 3)
-        stop.written = write_results(stop.result, out, figures=not args.no_figures, group_by=getattr(args, "group_by", None))
+        stop.written = write_results(stop.result, out, figures=not args.no_figures,
+                                     group_by=getattr(args, "group_by", None), wall0=getattr(args, "wall0", None))
         raise
-    return result, write_results(result, out, figures=not args.no_figures, group_by=getattr(args, "group_by", None))
+    return result, write_results(result, out, figures=not args.no_figures, group_by=getattr(args, "group_by", None),
+                                 wall0=getattr(args, "wall0", None))
 
 
 def cmd_scenarios(args) -> int:

@@ -38,15 +38,21 @@ def _on_instruments(manifest: dict) -> bool:
 
 
 def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = True,
-                  group_by: str | None = None) -> Path:
+                  group_by: str | None = None, wall0: float | None = None) -> Path:
     """Write every output file of ``result`` into ``out_dir`` (replacing a previous run there), atomically.
 
     ``group_by``: a plate-map column whose values group the wells in the figures (``larp-twin run --group-by``);
     default: the plate map's ``group`` column, else antisolvent x ligand pair x ligand:PbBr2 ratio.
+    The manifest's ``wall_s`` is wall time: from ``wall0`` (a ``time.perf_counter()`` reading; ``larp-twin run``
+    gives its start) to the manifest, else the simulation's ``sim_wall_s`` plus the writing of these files;
+    ``virtual_s`` is the campaign's own (virtual) duration.
 
     The CLI applies the output policy (``twin.outdir.check_target``) before it runs the campaign; this function
     replaces whatever directory is at ``out_dir`` (never the working directory) and marks it as a run's output.
     """
+    import time
+
+    t_export = time.perf_counter()
     out = Path(out_dir)
     drawing = None
     with atomic_dir(out, command="run") as tmp:
@@ -80,7 +86,9 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
             if figures and abs_features is not None and len(abs_features):
                 write_absorbance_figure(result, abs_features, features, tmp / "figures", group_by=group_by)
             files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-            manifest = {**result.manifest, "files": files + ["manifest.json"]}
+            now = time.perf_counter()
+            wall_s = now - wall0 if wall0 is not None else result.manifest.get("sim_wall_s", 0.0) + now - t_export
+            manifest = {**result.manifest, "wall_s": round(float(wall_s), 3), "files": files + ["manifest.json"]}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
         except BaseException:
             if drawing is not None:
