@@ -149,6 +149,10 @@ def cmd_run(args) -> int:
     check_seed(args.seed)
     check_gen5_folder_args(args)
     check_pace(args)
+    if getattr(args, "serve", False):
+        from twin.monitor.cli import check_port
+
+        check_port(args.port)
     out = outdir.check_target(args.out, "run", overwrite=args.overwrite)
     if not args.no_figures:  # the figure worker imports matplotlib while this process imports the lab and runs it
         from twin.records.figure_workers import discard_figure_workers, prepare_figure_workers
