@@ -356,7 +356,8 @@ def plot_comparison(table: pd.DataFrame, twin: pd.DataFrame, axis: str, path: Pa
     fig.suptitle(f"twin vs lab: peak RMSE {fmt(summary['peak_rmse_nm'], ' nm')}, FWHM RMSE "
                  f"{fmt(summary['fwhm_rmse_nm'], ' nm')}, log10 height RMSE {fmt(summary['log10_height_rmse'])}, "
                  f"12 h direction agrees {fmt(summary['intensity_direction_agreement'])}\n"
-                 f"{band_text}; points: the lab; peak and FWHM only where the well emits (height >= {min_height:g} RFU)",
+                 f"{band_text}; points: the lab; peak and FWHM only where the well emits "
+                 f"(height >= {min_height:g} RFU)",
                  fontsize=9,
                  y=1 - 0.12 / height, va="top")
     fig.savefig(path, dpi=100)

@@ -1,6 +1,7 @@
 """Figures in the paper's style: spectro-temporal heatmaps (Fig. 3), feature trajectories, ratio summaries (Fig. 2).
 
-Backend-independent (``matplotlib.figure.Figure`` objects, no pyplot state) and fast: each heatmap is one ``imshow`` of a (read x wavelength) image and each trajectory
+Backend-independent (``matplotlib.figure.Figure`` objects, no pyplot state) and fast: each heatmap is one
+``imshow`` of a (read x wavelength) image and each trajectory
 panel one ``plot`` call per group of wells, so a 96-well, 73-read campaign plots in about a second. Values are taken
 from long-format tables as written by the campaign runner, so the same calls serve simulated and real exports.
 

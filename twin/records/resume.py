@@ -132,7 +132,8 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     be killed mid-way; replayed reads are not slowed).  ``pace``: play a twin run at ``pace`` x real time from its
     first new read on (each new read waits until its virtual time, divided by ``pace``, has passed on the wall
     clock: ``larp-twin run --serve --pace 60`` shows 12 h of reads in 12 min; the robot's preparation is not paced).
-    ``group_by``: the plate-map column the figures group by (``write_results``).  ``lab_overrides``: LabConfig fields to change for this
+    ``group_by``: the plate-map column the figures group by (``write_results``).
+    ``lab_overrides``: LabConfig fields to change for this
     session (a re-plugged reader on a new ``reader_port``); a twin run must reproduce its journal regardless.
     ``on_read(index, fresh)``: called after each PL read (``fresh``: newly journaled, not replayed).
     ``subscribers``: more document subscribers (``twin.records.documents``), after the journal.

@@ -107,7 +107,8 @@ def test_the_figure_modules_leave_the_callers_matplotlib_backend_alone(tmp_path)
             "from tests.twin.analysis.test_analysis_plots import campaign\n"
             "from twin.analysis import plot_heatmaps, plot_feature_trajectories\n"
             "long, features, plate = campaign(n_wells=4, n_reads=2)\n"
-            f"plot_heatmaps(long, {str(tmp_path)!r}); plot_feature_trajectories(features, {str(tmp_path / 't.png')!r})\n"
+            f"plot_heatmaps(long, {str(tmp_path)!r})\n"
+            f"plot_feature_trajectories(features, {str(tmp_path / 't.png')!r})\n"
             "print(matplotlib.get_backend())")
     from pathlib import Path
 

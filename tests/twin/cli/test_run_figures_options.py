@@ -1,4 +1,5 @@
-"""``larp-twin run --group-by COLUMN`` (figures of a custom plate) and ``--pace X`` (a twin run slowed to be watched)."""
+"""``larp-twin run --group-by COLUMN`` (figures of a custom plate) and ``--pace X`` (a twin run slowed down to be
+watched)."""
 
 import time
 
