@@ -37,7 +37,9 @@ def plot_absorbance(absorbance: pd.DataFrame, abs_features: pd.DataFrame, pl_fea
         first = pl_one.iloc[0]
         axes[0].axvline(float(first["peak_nm"]), color="k", ls="--", lw=0.8,
                         label=f"PL peak ({first['time_min'] / 60:.1f} h)")
-    name = f"{labels[well]} \u00b7 {well}" if labels and well in labels else str(well)
+    group = str(group_by.get(well, "")) if group_by is not None else ""
+    what = ", ".join(x for x in (group, labels.get(well, "") if labels else "") if x)
+    name = f"{well} ({what})" if what else str(well)
     axes[0].set(xlabel="wavelength (nm)", ylabel="OD", title=f"absorbance of {name}")
     axes[0].legend(fontsize=7, ncol=3)
     wells = list(pd.unique(abs_features["well"]))
