@@ -89,7 +89,7 @@ def test_run_being_written_updates_the_open_page(browser, tmp_path):
             "from scenarios import build_campaign\nfrom twin.config import Schedule\n"
             "from twin.records.resume import run_durable\n"
             f"run_durable(build_campaign('paper-toluene', schedule=Schedule(hours=4)), {str(run)!r}, seed=0,"
-            " figures=False, progress=False, pace_s=0.6)\n")
+            " figures=False, progress=False, pace=300)\n")  # a 7-min read every 1.4 s: the page sees it grow
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
     srv = None
     try:
