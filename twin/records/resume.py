@@ -130,8 +130,9 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
 
     ``pace_s``: wall seconds to sleep after each *newly* journaled read (tests use it to slow a run down so it can
     be killed mid-way; replayed reads are not slowed).  ``pace``: play a twin run at ``pace`` x real time from its
-    first new read on (each new read waits until its virtual time, divided by ``pace``, has passed on the wall
-    clock: ``larp-twin run --serve --pace 60`` shows 12 h of reads in 12 min; the robot's preparation is not paced).
+    first read on (each new read waits until its virtual time, divided by ``pace``, has passed on the wall clock
+    since the first read, or since the last replayed one when resumed: ``larp-twin run --serve --pace 60`` shows 12 h
+    of reads in 12 min; the robot's preparation is not paced).
     ``group_by``: the plate-map column the figures group by (``write_results``).
     ``lab_overrides``: LabConfig fields to change for this
     session (a re-plugged reader on a new ``reader_port``); a twin run must reproduce its journal regardless.
@@ -170,9 +171,9 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
                 return
             if writer.fresh and pace_s > 0:
                 time.sleep(pace_s)
-            if writer.fresh and pace and isinstance(doc.get("end_s"), (int, float)):
-                if not paced_from:
-                    paced_from.extend((time.monotonic(), float(doc["end_s"])))
+            if pace and isinstance(doc.get("end_s"), (int, float)):
+                if not writer.fresh or not paced_from:  # a replayed read, or the run's first: the pace starts here
+                    paced_from[:] = (time.monotonic(), float(doc["end_s"]))
                 else:
                     due = paced_from[0] + (float(doc["end_s"]) - paced_from[1]) / pace
                     time.sleep(max(0.0, due - time.monotonic()))

@@ -63,7 +63,7 @@ def test_sigkill_at_random_points_loses_nothing_and_resume_completes(tmp_path):
     kills = growing = 0
     while kills < KILLS:
         size0 = journal.stat().st_size if journal.exists() else 0
-        proc = resume_process(run, pace_s=0.3)
+        proc = resume_process(run, pace_s=0.45)
         if kills % 4 == 3:  # now and then: die during start-up or replay
             deadline = time.monotonic() + float(rng.uniform(0.1, 2.0))
         else:  # mostly: die while new records are being appended (a random moment after the first one lands)
