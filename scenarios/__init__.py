@@ -42,8 +42,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
              lambda: plates.paper_series("toluene", "OAc:OLAm"), every_min=LAB_CADENCE),
     Scenario("paper-chloroform", "Fig. 6: OAc:OLAm 1:0.1-1:2 at 1:30 and 1:15 in chloroform (40 wells, 12 h)",
              lambda: plates.paper_series("chloroform", "OAc:OLAm"), every_min=LAB_CADENCE),
-    Scenario("paper-chloroform-abs", "Fig. 6 plate with an absorbance scan (300-600 nm) before each PL scan, back "
-             "to back: band edge and PL peak over 12 h", lambda: plates.paper_series("chloroform", "OAc:OLAm"),
+    Scenario("paper-chloroform-abs", "Fig. 6 plate at 30 % volumes (OD < 2, readable) with an absorbance scan "
+             "(300-600 nm) before each PL scan, back to back: excitonic peak, band edge and PL peak over 12 h",
+             lambda: plates.paper_series("chloroform", "OAc:OLAm", scale=plates.ABSORBANCE_SCALE),
              every_min=LAB_CADENCE, procedure=pl_and_absorbance),
     Scenario("paper-octyl-toluene", "Figs. 3E-H, S5: OctAc:OctAm 1:0.1-1:2 at 1:30 and 1:15 in toluene (40 wells)",
              lambda: plates.paper_series("toluene", "OctAc:OctAm"), every_min=LAB_CADENCE),

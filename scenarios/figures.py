@@ -27,7 +27,7 @@ def _heatmaps(run: PaperRun, wells: list[str], out_dir: Path, label: str) -> lis
     long = run.result.spectra_long()
     long = long[long["well"].isin(wells)]
     return plot_heatmaps(long, out_dir, group_by=pd.Series({w: label for w in wells}),
-                         wells_per_figure=len(wells))
+                         wells_per_figure=len(wells), plate_map=run.plate)
 
 
 def _ratio(run: PaperRun, path: Path) -> Path:
@@ -39,7 +39,8 @@ def _ratio(run: PaperRun, path: Path) -> Path:
 def _trajectories(run: PaperRun, path: Path) -> Path:
     from twin.analysis import plot_feature_trajectories
 
-    return plot_feature_trajectories(run.features, path, group_by=run.plate.set_index("well")["group"])
+    return plot_feature_trajectories(run.features, path, group_by=run.plate.set_index("well")["group"],
+                                     plate_map=run.plate)
 
 
 def toluene_figures(run: PaperRun, out: Path) -> dict[str, Path]:

@@ -15,6 +15,11 @@ from twin.platemap import place  # noqa: F401  (scenarios build their plates wit
 PAPER_RATIOS = tuple(np.round(np.arange(1, 21) * 0.1, 1))
 PAIRS = {"OAc:OLAm": ("OAc", "OLAm"), "OctAc:OctAm": ("OctAc", "OctAm")}
 WELL_96 = dict(antisolvent_uL=150.0, cs_uL=100.0, pbbr2_uL=15.0)
+#: volumes of the absorbance plate (``paper-chloroform-abs``): 30 % of WELL_96, ~80 uL a well, a 0.25 cm liquid
+#: column instead of 0.83 cm, same concentrations. The full wells reach the reader's OD ceiling (4) below ~510 nm,
+#: over the perovskite's absorption onset; at 30 % the OD stays under ~2 at 300-600 nm, so the onset and the first
+#: excitonic peak (blue of the PL peak, by the Stokes shift and the exciton's binding) are read, not clipped
+ABSORBANCE_SCALE = 0.3
 
 
 def ligand_series(antisolvent: str, pair: str, acid_per_pbbr2: int, ratios=PAPER_RATIOS, scale: float = 1.0,
@@ -43,11 +48,13 @@ def blanks(n: int, antisolvent: str = "toluene", scale: float = 1.0) -> pd.DataF
                               replicate=1) for _ in range(n)])
 
 
-def paper_series(antisolvent: str, pair: str) -> pd.DataFrame:
+def paper_series(antisolvent: str, pair: str, scale: float = 1.0) -> pd.DataFrame:
     """One of the paper's 40-well experiments: 20 ratios at 1:30 then 20 at 1:15, laid out as the lab's plate
     (ten wells a row: 1:30 1:0.1-1:1.0 in A1-A10 and 1:1.1-1:2.0 in B1-B10, real_data/chloroform_1to30_plate.csv;
-    the 1:15 set in C1-D10), so well names mean the same compositions as in the lab's files."""
-    return place(pd.concat([ligand_series(antisolvent, pair, 30), ligand_series(antisolvent, pair, 15)]), per_row=10)
+    the 1:15 set in C1-D10), so well names mean the same compositions as in the lab's files. ``scale``: every
+    volume times this (same concentrations, a shorter liquid column: see ``ABSORBANCE_SCALE``)."""
+    return place(pd.concat([ligand_series(antisolvent, pair, 30, scale=scale),
+                            ligand_series(antisolvent, pair, 15, scale=scale)]), per_row=10)
 
 
 def full_96() -> pd.DataFrame:

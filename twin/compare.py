@@ -8,7 +8,8 @@
 - ``summary.json``: peak and FWHM RMSE (nm), log10-height RMSE (decades), the share of wells whose 12 h intensity
   direction (last measured read against first) agrees, the same RMSEs per measured read, and the counts of wells
   compared and missing;
-- ``comparison.png``: one panel per well, the twin's peak and height over time as lines, the lab's as points.
+- ``comparison.png``: per well one panel per metric (peak, FWHM, height), the twin as a line (and its forecast
+  band, if given), the lab's reads as small points.
 
 Time alignment (explicit, both directions documented):
 
@@ -105,11 +106,15 @@ def _at(t: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def compare(run_dir, measured, out_dir, *, every_min: float | None = None, min_height: float = MIN_HEIGHT_RFU,
-            figure: bool = True, level: float = 0.9, draws: int = 100, uncertainty=None) -> Comparison:
+            figure: bool = True, level: float = 0.9, draws: int = 100, uncertainty=None,
+            band: pd.DataFrame | None = None) -> Comparison:
     """Compare a twin run with a lab's measurements (a path for ``twin.measured.read_measured`` or its table).
 
     Beside the RMSEs: the coverage of the twin's central ``level`` band (``twin.forecast``, ``draws`` Monte Carlo
-    draws with the run's chemistry and ``uncertainty``) at the measured wells' own ages."""
+    draws with the run's chemistry and ``uncertainty``) at the measured wells' own ages.
+    ``band``: a forecast interval to shade in the figure (long ``well, run_min, metric, lo, hi``, e.g. ``larp-twin
+    forecast``'s table); default: the coverage band at the measured points.
+    """
     features, plate, manifest, run = load_run(run_dir)
     meas = measured if isinstance(measured, pd.DataFrame) else read_measured(measured, every_min=every_min)
     axis = meas.attrs.get("time_axis", "run_min" if "run_min" in meas.columns else "time_min")
@@ -164,8 +169,21 @@ def compare(run_dir, measured, out_dir, *, every_min: float | None = None, min_h
 
     summary = _summary(table, axis, meas, run, missing, twin_wells, min_height)
     summary["band_coverage"] = coverage
-    out = _write(table, summary, out_dir, twin if figure else None, axis)
+    from twin.analysis.figure_data import composition_labels
+
+    labels = composition_labels(plate) if {"acid", "amine", "acid_uL", "amine_uL"} <= set(plate.columns) else None
+    if band is None:
+        band = _coverage_band(table)
+    out = _write(table, summary, out_dir, twin if figure else None, axis, band=band, labels=labels)
     return Comparison(table, summary, out)
+
+
+def _coverage_band(table: pd.DataFrame) -> pd.DataFrame:
+    """The coverage band at the measured points as a long ``well, run_min, metric, lo, hi`` table (for the figure)."""
+    parts = [pd.DataFrame({"well": table["well"], "run_min": table["run_min"], "metric": m,
+                           "lo": table[f"band_lo_{m}"], "hi": table[f"band_hi_{m}"]})
+             for m in ("peak_nm", "fwhm_nm", "height") if f"band_lo_{m}" in table]
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 def _band_coverage(table: pd.DataFrame, plate: pd.DataFrame, manifest: dict, *, level: float, draws: int,
@@ -272,64 +290,132 @@ def _summary(table, axis, meas, run, missing, twin_wells, min_height) -> dict:
     }
 
 
-def _write(table, summary, out_dir, twin, axis) -> Path:
+def _write(table, summary, out_dir, twin, axis, band=None, labels=None) -> Path:
     """Write the three files into ``out_dir`` (the CLI hands a temp dir of ``twin.outdir.atomic_dir``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "comparison.csv", index=False, lineterminator="\n")
     files = ["comparison.csv", "summary.json"]
     if twin is not None:
-        plot_comparison(table, twin, axis, out / "comparison.png", summary)
+        plot_comparison(table, twin, axis, out / "comparison.png", summary, band=band, labels=labels)
         files.append("comparison.png")
     (out / "summary.json").write_text(json.dumps({**summary, "files": files}, indent=2) + "\n")
     return out
 
 
-def plot_comparison(table: pd.DataFrame, twin: pd.DataFrame, axis: str, path: Path, summary: dict) -> Path:
-    """One panel per well: twin peak (blue line) and height (orange line, log, right axis) vs lab points."""
-    import matplotlib
+#: comparison.png rows of each well's cell: (measured/twin column stem, twin column, y label, log scale)
+COMPARISON_METRICS = (("peak_nm", "peak_use", "peak (nm)", False), ("fwhm_nm", "fwhm_use", "FWHM (nm)", False),
+                      ("height", "height_use", "height (RFU)", True))
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _metric_limits(values, log: bool) -> tuple[float, float]:
+    """Shared y limits of one metric across every well: the finite twin and lab values, with a margin."""
+    v = np.concatenate([np.asarray(x, float).ravel() for x in values])
+    v = v[np.isfinite(v)]
+    if log:
+        v = np.maximum(v, HEIGHT_FLOOR_RFU)
+    if not v.size:
+        return (HEIGHT_FLOOR_RFU, 1e5) if log else (0.0, 1.0)
+    lo, hi = float(v.min()), float(v.max())
+    if log:
+        return lo / 2.0, hi * 2.0
+    pad = max(0.06 * (hi - lo), 1.0)
+    return lo - pad, hi + pad
+
+
+def plot_comparison(table: pd.DataFrame, twin: pd.DataFrame, axis: str, path: Path, summary: dict,
+                    band: pd.DataFrame | None = None, labels: dict | None = None) -> Path:
+    """Per well a cell of three panels (peak, FWHM, height), one metric each: the twin as a line (with ``band``, the
+    forecast's ``lo``-``hi`` interval shaded around it), the lab as small points on top.
+
+    ``band``: long format ``well, run_min, metric, lo, hi`` (the forecast's ``forecast.csv``; drawn on a
+    ``run_min`` axis only); ``labels``: well -> composition for the cell titles. A ``matplotlib.figure.Figure``
+    outside pyplot: no backend is chosen, so importing this module leaves a notebook's plotting alone.
+    """
+    from matplotlib.figure import Figure
 
     wells = list(dict.fromkeys(table["well"]))
     ncol = min(5 if len(wells) <= 20 else 8, len(wells))
     nrow = int(np.ceil(len(wells) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.0 * ncol, 2.4 * nrow + 0.8), squeeze=False, sharex=True)
-    label = "h since the kinetic run started" if axis == "run_min" else "h since injection"
-    for ax in axes.ravel()[len(wells):]:
-        ax.set_visible(False)
-    for ax, well in zip(axes.ravel(), wells):
+    k = len(COMPARISON_METRICS)
+    fig = Figure(figsize=(3.1 * ncol + 0.4, (1.3 * k + 0.6) * nrow + 1.2))
+    height = fig.get_figheight()
+    outer = fig.add_gridspec(nrow, ncol, left=0.6 / fig.get_figwidth() + 0.02, right=0.99, top=1 - 0.95 / height,
+                             bottom=0.45 / height, hspace=0.6 / (1.3 * k), wspace=0.32)
+    axes = np.empty((k * nrow, ncol), dtype=object)
+    first = None
+    for r in range(nrow):
+        for c in range(ncol):
+            inner = outer[r, c].subgridspec(k, 1, hspace=0.1)
+            for j in range(k):
+                ax = fig.add_subplot(inner[j], sharex=first)
+                first = first or ax
+                axes[k * r + j, c] = ax
+                if j < k - 1:
+                    ax.tick_params(labelbottom=False)
+    xlabel = "h since the kinetic run started" if axis == "run_min" else "h since injection"
+    use_band = band is not None and axis == "run_min" and len(band) > 0
+    # shared y limits per metric, from what is drawn as meaningful: twin reads that emit, lab reads that emit
+    min_height = summary.get("min_height_rfu", MIN_HEIGHT_RFU)
+    bright = twin["height_use"].to_numpy(float) >= min_height
+    lab_on = table["lab_emitting"].to_numpy(bool)
+    limits = [_metric_limits([twin[col].where(bright) if not log else twin[col],
+                              table[f"measured_{stem}"].where(lab_on) if not log else table[f"measured_{stem}"]], log)
+              for stem, col, _, log in COMPARISON_METRICS]
+    for n in range(nrow * ncol):
+        r, c = divmod(n, ncol)
+        cell = axes[k * r : k * r + k, c]
+        if n >= len(wells):
+            for ax in cell:
+                ax.set_visible(False)
+            continue
+        well = wells[n]
         tw = twin[twin["well"] == well].sort_values(axis)
         m = table[table["well"] == well]
-        hours = tw[axis] / 60.0
-        ax.plot(hours, tw["peak_use"], color="tab:blue", lw=1.2)
-        ax.scatter(m[axis] / 60.0, m["measured_peak_nm"].where(m["lab_emitting"]), color="tab:blue",
-                   edgecolor="k", zorder=3, s=28)
-        ax.set_ylim(470, 540)
-        ax.tick_params(labelsize=7)
-        ax.set_title(well, fontsize=9)
-        ax2 = ax.twinx()
-        ax2.plot(hours, np.maximum(tw["height_use"], HEIGHT_FLOOR_RFU), color="tab:orange", lw=1.2)
-        ax2.scatter(m[axis] / 60.0, np.maximum(m["measured_height"], HEIGHT_FLOOR_RFU), color="tab:orange",
-                    edgecolor="k", marker="s", zorder=3, s=24)
-        ax2.set_yscale("log")
-        ax2.set_ylim(HEIGHT_FLOOR_RFU / 2, 2e5)
-        ax2.tick_params(labelsize=7, colors="tab:orange")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("peak (nm)", color="tab:blue", fontsize=8)
-    for ax in axes[-1, :]:
-        ax.set_xlabel(label, fontsize=8)
+        hours = tw[axis].to_numpy(float) / 60.0
+        for j, (ax, (stem, col, ylabel, log)) in enumerate(zip(cell, COMPARISON_METRICS)):
+            y_twin = tw[col].to_numpy(float)
+            y_lab = m[f"measured_{stem}"].to_numpy(float)
+            if log:
+                y_twin, y_lab = np.maximum(y_twin, HEIGHT_FLOOR_RFU), np.maximum(y_lab, HEIGHT_FLOOR_RFU)
+                ax.set_yscale("log")
+            else:  # peak and FWHM only where the well still emits (below that: fits of noise), lab and twin alike
+                y_lab = np.where(m["lab_emitting"].to_numpy(bool), y_lab, np.nan)
+                y_twin = np.where(tw["height_use"].to_numpy(float) >= min_height, y_twin, np.nan)
+            if use_band:
+                b = band[(band["well"] == well) & (band["metric"] == stem)].sort_values("run_min")
+                if len(b):
+                    lo, hi = b["lo"].to_numpy(float), b["hi"].to_numpy(float)
+                    if log:
+                        lo, hi = np.maximum(lo, HEIGHT_FLOOR_RFU), np.maximum(hi, HEIGHT_FLOOR_RFU)
+                    ax.fill_between(b["run_min"].to_numpy(float) / 60.0, lo, hi, color="tab:blue", alpha=0.2,
+                                    lw=0, label="twin band")
+            ax.plot(hours, y_twin, color="tab:blue", lw=1.3, label="twin", zorder=2)
+            ax.plot(m[axis].to_numpy(float) / 60.0, y_lab, ls="none", marker="o", ms=3.2, color="k", zorder=3,
+                    label="lab")
+            ax.set_ylim(*limits[j])
+            ax.tick_params(labelsize=6.5)
+            ax.grid(alpha=0.3)
+            if c == 0:
+                ax.set_ylabel(ylabel, fontsize=7.5)
+            if j == 0:
+                title = f"{labels[well]} \u00b7 {well}" if labels and well in labels else str(well)
+                ax.set_title(title, fontsize=8.5)
+    for c in range(ncol):  # x labels under the last well of each column
+        last = max(range(c, len(wells), ncol), default=None)
+        if last is not None:
+            axes[k * (last // ncol) + k - 1, c].set_xlabel(xlabel, fontsize=8)
 
     def fmt(v, unit=""):
         return "n/a" if v is None else f"{v:.2f}{unit}"
 
-    fig.suptitle(f"twin (lines) vs lab (points): peak RMSE {fmt(summary['peak_rmse_nm'], ' nm')}, FWHM RMSE "
+    band_text = "line + shaded band: the twin (forecast interval)" if use_band else "line: the twin"
+    fig.suptitle(f"twin vs lab: peak RMSE {fmt(summary['peak_rmse_nm'], ' nm')}, FWHM RMSE "
                  f"{fmt(summary['fwhm_rmse_nm'], ' nm')}, log10 height RMSE {fmt(summary['log10_height_rmse'])}, "
                  f"12 h direction agrees {fmt(summary['intensity_direction_agreement'])}\n"
-                 f"blue: peak (nm), orange: height (RFU, log); lab peaks only where the lab's well emits",
-                 fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / fig.get_figheight()))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+                 f"{band_text}; points: the lab; peak and FWHM only where the well emits "
+                 f"(height >= {min_height:g} RFU)",
+                 fontsize=9,
+                 y=1 - 0.12 / height, va="top")
+    fig.savefig(path, dpi=100)
     return path

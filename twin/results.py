@@ -178,7 +178,9 @@ class CampaignResult:
             "virtual_s": round(float(virtual_s), 3),
             "prep_s": round(float(marks["prep_done_s"]), 3),
             "kinetic_start_s": round(float(marks["kinetic_start_s"]), 3),
-            "wall_s": round(float(wall_s), 3),
+            # wall seconds of the simulation itself; ``wall_s`` (the whole run, files and figures included) is
+            # added by ``twin.records.export.write_results``
+            "sim_wall_s": round(float(wall_s), 3),
             "overflow_points": int(np.isnan(counts).sum()),
             "chemistry": params_record(campaign.lab.chemistry, campaign.lab.chemistry_source),
         }

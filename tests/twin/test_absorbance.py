@@ -92,3 +92,14 @@ def test_the_pl_reader_of_a_mixed_export_takes_the_em_sections(tmp_path):
     assert all(name.endswith(":EM Spectrum") for name in g.section_names)
     cube = r.dataset["intensity"].transpose("read", "well", "wavelength_nm").values
     assert np.array_equal(g.counts, cube, equal_nan=True)
+
+
+def test_the_absorbance_scenario_is_readable_and_its_exciton_lies_blue_of_the_pl_peak():
+    """30 % volumes: no OD at the reader's ceiling (the full wells clip below ~510 nm), and the first excitonic
+    peak of every well that emits sits blue of its PL peak (the Stokes shift), read by read."""
+    r = run_campaign(build_campaign("paper-chloroform-abs", schedule=Schedule(hours=0.5)), progress=False)
+    assert r.absorbance["od"].notna().all() and r.absorbance["od"].max() < 3.0
+    a = r.absorbance_features().merge(r.features()[["well", "read", "peak_nm", "height"]], on=["well", "read"])
+    bright = a[a["height"] > 2000]
+    assert len(bright) >= 60 and bright["exciton_nm"].notna().all()
+    assert ((bright["peak_nm"] - bright["exciton_nm"]).between(3.0, 30.0)).all()

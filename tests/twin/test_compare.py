@@ -125,3 +125,31 @@ def test_errors_are_clear_and_leave_no_output(run_dir, lab_csv, tmp_path, capsys
     bad.write_text("well,run_min,peak_nm,fwhm_nm,height\nA1,soon,500,30,1e4\n")
     assert main(["compare", str(run_dir), str(bad), "--out", str(tmp_path / "o3")]) == 2
     assert "bad.csv row 1 (line 2), column 'run_min': 'soon'" in capsys.readouterr().err
+
+
+def test_the_figure_has_one_panel_per_metric_twin_as_band_and_line_lab_as_small_points(run_dir, lab_csv, tmp_path,
+                                                                                       monkeypatch):
+    from matplotlib.figure import Figure
+
+    import twin.compare as cmp
+
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **kw: drawn.append(fig))
+    features, plate, manifest, _ = load_run(run_dir)
+    run_min = twin_run_minutes(features, plate, manifest)
+    band = pd.concat([pd.DataFrame({"well": features.well, "run_min": run_min, "metric": metric,
+                                    "lo": features[metric] * 0.98, "hi": features[metric] * 1.02})
+                      for metric in ("peak_nm", "fwhm_nm", "height")])
+    cmp.compare(run_dir, lab_csv, tmp_path / "cmp", band=band)
+    fig, = drawn
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 4 * 3  # 4 wells x (peak, FWHM, height): no shared twin axes
+    assert [ax.get_ylabel() for ax in axes[:3]] == ["peak (nm)", "FWHM (nm)", "height (RFU)"]
+    assert axes[2].get_yscale() == "log"
+    assert axes[0].get_title() == "OAc:OLAm 1:0.1 \u00b7 A1"  # by composition
+    for ax in axes:
+        lab = [line for line in ax.get_lines() if line.get_label() == "lab"]
+        twin_line = [line for line in ax.get_lines() if line.get_label() == "twin"]
+        assert len(lab) == 1 and lab[0].get_markersize() <= 4 and lab[0].get_linestyle() == "None"
+        assert len(twin_line) == 1 and twin_line[0].get_zorder() < lab[0].get_zorder()
+        assert len(ax.collections) == 1  # the band

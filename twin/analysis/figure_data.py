@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from twin.analysis.errors import TableError
-from twin.analysis.features import USABLE_STATUS, summarize_trajectories, validate_features
+from twin.analysis.features import USABLE_STATUS, validate_features
 
 SPECTRA_COLUMNS = ["well", "time_min", "wavelength_nm", "intensity"]
 PLATE_COLUMNS = ["well", "antisolvent", "pbbr2_uL", "acid", "acid_uL", "amine", "amine_uL"]
@@ -42,6 +42,49 @@ def _groups(wells: list, group_by) -> dict[str, list]:
     return out
 
 
+def _ratio_text(value: float) -> str:
+    """A volume ratio as the paper writes it: 1:0.1, 1:1, 1:1.5, 1:30."""
+    return "1:" + (f"{value:.2g}" if value < 10 else f"{value:.0f}")
+
+
+def composition_groups(plate: pd.DataFrame, column: str | None = None) -> pd.Series:
+    """Well -> group label by composition: the plate map's ``column`` if given (e.g. ``larp-twin run --group-by``),
+    else antisolvent x ligand pair x ligand:PbBr2 ratio ("toluene OAc:OLAm 1:30"); blanks are "blank <antisolvent>".
+
+    The ligand:PbBr2 ratio is part of the default so that a plate with several PbBr2 levels is never pooled.
+    """
+    if column is not None:
+        if column not in plate.columns:
+            raise TableError(f"group_by: the plate map has no column {column!r}; columns: {list(plate.columns)}")
+        return plate[column].astype(str).set_axis(plate["well"])
+    _require(plate, PLATE_COLUMNS, "plate_map")
+    acid = pd.to_numeric(plate["acid_uL"], errors="coerce").to_numpy(float)
+    pb = pd.to_numeric(plate["pbbr2_uL"], errors="coerce").to_numpy(float)
+    labels = []
+    for solvent, a, b, acid_uL, pb_uL in zip(plate["antisolvent"], plate["acid"], plate["amine"], acid, pb):
+        if not (pb_uL > 0 and acid_uL > 0):
+            labels.append(f"blank {solvent}")
+        else:
+            labels.append(f"{solvent} {a}:{b} {_ratio_text(pb_uL / acid_uL)}")
+    return pd.Series(labels, index=plate["well"].to_numpy(), dtype=object)
+
+
+def amine_per_acid(plate: pd.DataFrame) -> dict:
+    """Well -> amine:acid volume ratio (NaN for blanks): what the feature figures colour by."""
+    acid = pd.to_numeric(plate["acid_uL"], errors="coerce").to_numpy(float)
+    amine = pd.to_numeric(plate["amine_uL"], errors="coerce").to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(acid > 0, amine / acid, np.nan)
+    return {str(w): float(r) for w, r in zip(plate["well"], ratio)}
+
+
+def composition_labels(plate: pd.DataFrame) -> dict:
+    """Well -> its ligand composition as a chemist writes it ("OAc:OLAm 1:0.5"; blanks "blank"), for panel labels."""
+    ratio = amine_per_acid(plate)
+    return {str(w): (f"{a}:{b} {_ratio_text(ratio[str(w)])}" if np.isfinite(ratio[str(w)]) else "blank")
+            for w, a, b in zip(plate["well"], plate["acid"], plate["amine"])}
+
+
 def spectra_cube(spectra_long: pd.DataFrame) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     """Long spectra -> (wells, wavelength_nm (L,), time_min (W, R), intensity (W, R, L)); missing points are NaN.
 
@@ -70,14 +113,24 @@ def spectra_cube(spectra_long: pd.DataFrame) -> tuple[list, np.ndarray, np.ndarr
     return list(wells), grid, times, cube
 
 
-def heatmaps_data(spectra_long: pd.DataFrame, group_by: pd.Series | None = None) -> dict:
-    """``twin.analysis.draw.heatmaps``'s arguments: the spectra as a cube and the wells of each group."""
+def heatmaps_data(spectra_long: pd.DataFrame, group_by: pd.Series | None = None,
+                  labels: dict | None = None) -> dict:
+    """``twin.analysis.draw.heatmaps``'s arguments: the spectra as a cube, the wells of each group and each well's
+    panel label (``labels``: well -> composition, e.g. ``composition_labels(plate)``; default: the well)."""
     wells, grid, times, cube = spectra_cube(spectra_long)
-    return {"wells": wells, "grid": grid, "times": times, "cube": cube, "groups": _groups(wells, group_by)}
+    return {"wells": wells, "grid": grid, "times": times, "cube": cube, "groups": _groups(wells, group_by),
+            "labels": _panel_labels(wells, labels)}
+
+
+def _panel_labels(wells: list, labels: dict | None) -> list[str]:
+    """Each tile's label: the composition then the well ("OAc:OLAm 1:0.5 · A5"), or the well alone."""
+    if not labels:
+        return [str(w) for w in wells]
+    return [f"{labels[w]} \u00b7 {w}" if w in labels else str(w) for w in wells]
 
 
 def heatmaps_data_by_group(wells: list, grid: np.ndarray, times: np.ndarray, cube: np.ndarray,
-                           group_of: dict) -> list[dict]:
+                           group_of: dict, labels: dict | None = None) -> list[dict]:
     """``heatmaps_data`` for each well group, from the cube of all wells (``spectra_cube``'s four values).
 
     A group is every well with the same ``group_of[well]`` label ('ungrouped' if missing), groups in the order of
@@ -88,8 +141,12 @@ def heatmaps_data_by_group(wells: list, grid: np.ndarray, times: np.ndarray, cub
     rows: dict[str, list[int]] = {}
     for i, w in enumerate(wells):
         rows.setdefault(str(group_of.get(w, "ungrouped")), []).append(i)
-    return [{"wells": [wells[i] for i in idx], "grid": grid, "times": times[idx], "cube": cube[idx],
-             "groups": {label: [wells[i] for i in idx]}} for label, idx in rows.items()]
+    out = []
+    for label, idx in rows.items():
+        members = [wells[i] for i in idx]
+        out.append({"wells": members, "grid": grid, "times": times[idx], "cube": cube[idx],
+                    "groups": {label: members}, "labels": _panel_labels(members, labels)})
+    return out
 
 
 def _feature_matrix(table: pd.DataFrame, column: str) -> tuple[list, np.ndarray, np.ndarray]:
@@ -104,8 +161,11 @@ def _feature_matrix(table: pd.DataFrame, column: str) -> tuple[list, np.ndarray,
     return list(wells), t, v
 
 
-def feature_trajectories_data(features: pd.DataFrame, group_by: pd.Series | None = None) -> dict:
-    """``twin.analysis.draw.feature_trajectories``'s arguments: per panel (y label, wells, time h, values).
+def feature_trajectories_data(features: pd.DataFrame, group_by: pd.Series | None = None,
+                              plate_map: pd.DataFrame | None = None) -> dict:
+    """``twin.analysis.draw.feature_trajectories``'s arguments: per panel (y label, wells, time h, values), and with
+    ``plate_map`` each well's amine:acid ratio (``colour_by``, what the lines are coloured by; groups then differ by
+    line style).
 
     Only ``ok``/``saturated`` fits count for peak and FWHM; dark (``no_peak``) reads count as intensity 0.
     """
@@ -118,7 +178,14 @@ def feature_trajectories_data(features: pd.DataFrame, group_by: pd.Series | None
     )
     groups = _groups(list(pd.unique(features["well"])), group_by)
     panels = [(ylabel, *_feature_matrix(table, column)) for column, ylabel in TRAJECTORY_PANELS]
-    return {"groups": groups, "panels": panels}
+    out = {"groups": groups, "panels": panels}
+    if plate_map is not None:
+        _require(plate_map, PLATE_COLUMNS, "plate_map")
+        pairs = sorted({f"{a}:{b}" for a, b, r in zip(plate_map["acid"], plate_map["amine"],
+                                                      amine_per_acid(plate_map).values()) if np.isfinite(r)})
+        out["colour_by"] = amine_per_acid(plate_map)
+        out["colour_label"] = f"amine per acid ({', '.join(pairs) or 'amine:acid'}; acid = 1)"
+    return out
 
 
 def _ratio_groups(plate: pd.DataFrame, group_by) -> pd.Series:
@@ -127,20 +194,39 @@ def _ratio_groups(plate: pd.DataFrame, group_by) -> pd.Series:
         if not isinstance(group_by, pd.Series):
             raise TableError(f"group_by: expected a pandas Series indexed by well, got {type(group_by).__name__}")
         return plate["well"].map(group_by.astype(str).to_dict()).fillna("ungrouped")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pb_per_acid = plate["pbbr2_uL"] / plate["acid_uL"]
-    return (plate["antisolvent"].astype(str) + " " + plate["acid"].astype(str) + ":" + plate["amine"].astype(str)
-            + " 1:" + pb_per_acid.round(0).map(lambda v: f"{v:g}"))
+    return pd.Series(composition_groups(plate).to_numpy(), index=plate.index)
+
+
+def _first_and_last_read(features: pd.DataFrame) -> pd.DataFrame:
+    """Per well, each RATIO_ROWS value at its first and at its last read (``<col>_t0``, ``<col>_end``).
+
+    The value of that read, not the nearest usable one: a read without a usable fit is NaN (peak and FWHM of a
+    ``no_peak`` read, everything of a failed fit); a dark (``no_peak``) read has intensity 0.
+    """
+    table = validate_features(features)
+    usable = table["status"].isin(USABLE_STATUS)
+    table = table.assign(
+        peak_nm=table["peak_nm"].where(usable), fwhm_nm=table["fwhm_nm"].where(usable),
+        height=table["height"].where(usable, np.where(table["status"] == "no_peak", 0.0, np.nan)))
+    order = table["read"] if "read" in table.columns else table["time_min"]
+    table = table.assign(_order=pd.to_numeric(order, errors="coerce")).sort_values(["_order"], kind="stable")
+    cols = ["well"] + [c for c, _ in RATIO_ROWS]
+    by_well = table.groupby("well", sort=False)
+    first = by_well.head(1)[cols].set_index("well").add_suffix("_t0")
+    last = by_well.tail(1)[cols].set_index("well").add_suffix("_end")
+    order = pd.unique(features["well"])  # plate order, as the table lists the wells
+    return first.join(last).reindex(order).rename_axis("well").reset_index()
 
 
 def ratio_summary_data(features: pd.DataFrame, plate_map: pd.DataFrame, group_by: pd.Series | None = None) -> dict:
     """``twin.analysis.draw.ratio_summary``'s arguments: per group (label, amine per acid of each well, rows).
 
     Each row is (y label, [first read, last read]), each of those (value per well, ratio of each mean, mean value);
-    wells are sorted by ratio. Groups default to antisolvent x ligand pair x ligand:PbBr2 ratio.
+    wells are sorted by ratio. The values are those of each well's first and last read (NaN where that read has no
+    usable fit: the figure marks those wells). Groups default to antisolvent x ligand pair x ligand:PbBr2 ratio.
     """
     _require(plate_map, PLATE_COLUMNS, "plate_map")
-    summary = summarize_trajectories(features)
+    summary = _first_and_last_read(features)
     plate = plate_map.loc[:, PLATE_COLUMNS].copy()
     acid = pd.to_numeric(plate["acid_uL"], errors="coerce")
     if (acid <= 0).any() or acid.isna().any():
@@ -148,19 +234,22 @@ def ratio_summary_data(features: pd.DataFrame, plate_map: pd.DataFrame, group_by
         raise TableError(f"plate_map: column 'acid_uL' must be > 0 to form an amine:acid ratio; wells {bad[:5]}")
     plate["amine_per_acid"] = pd.to_numeric(plate["amine_uL"], errors="coerce") / acid
     plate["group"] = _ratio_groups(plate, group_by).to_numpy()
-    data = summary.merge(plate[["well", "amine_per_acid", "group"]], on="well", how="inner")
+    data = summary.merge(plate[["well", "amine_per_acid", "group", "acid", "amine"]], on="well", how="inner")
     if data.empty:
         raise TableError("features/plate_map: no well is in both tables")
     columns = []
     for label in pd.unique(data["group"]):
-        sub = data[data["group"] == label].sort_values("amine_per_acid")
+        sub = data[data["group"] == label].sort_values("amine_per_acid", kind="stable")
         rows = []
         for col, ylabel in RATIO_ROWS:
             reads = []
             for suffix in ("_t0", "_end"):
                 y = sub[col + suffix]
                 means = y.groupby(sub["amine_per_acid"]).mean()
-                reads.append((y.to_numpy(), means.index.to_numpy(), means.to_numpy()))
+                reads.append((y.to_numpy(float), means.index.to_numpy(), means.to_numpy()))
             rows.append((ylabel, reads))
-        columns.append((str(label), sub["amine_per_acid"].to_numpy(), rows))
+        pairs = sorted(set(sub["acid"].astype(str) + ":" + sub["amine"].astype(str)))
+        xlabel = (f"{pairs[0].split(':')[1]} per {pairs[0].split(':')[0]} ({pairs[0]} 1:x)" if len(pairs) == 1
+                  else "amine per acid (acid = 1)")
+        columns.append((str(label), sub["amine_per_acid"].to_numpy(), rows, xlabel))
     return {"columns": columns}

@@ -3,7 +3,9 @@
 As in the paper (Fig. 4, Fig. S7): linear regression, random forest, SVR and an MLP are scored by K-fold RMSE, and
 the random forest is explained with SHAP. ``shap.TreeExplainer`` computes exact Shapley values for tree ensembles in
 milliseconds, where the paper's model-agnostic explainer samples. Results: a ranked importance CSV, beeswarm and
-bar PNGs, and an RMSE table and bar chart.
+bar PNGs, and an RMSE table and bar chart. No backend is chosen here (no ``matplotlib.use``): the PNGs are drawn
+on pyplot figures that are closed once written, so a notebook's inline plotting is left alone, and
+:meth:`ShapReport.beeswarm` draws the beeswarm where the caller is plotting (inline in a notebook).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class ShapReport:
         feature's value with its SHAP value (+1: more of it raises the target, -1: lowers it; NaN if constant).
     shap_values : array (n_rows, n_features) of the random forest's SHAP values; ``base_value`` its expected value.
     files : name -> path of every file written (empty when ``out_dir`` is None).
+    inputs : DataFrame (n_rows, n_features) of the feature values explained (the rows of ``shap_values``).
     """
 
     target: str
@@ -42,6 +45,20 @@ class ShapReport:
     shap_values: np.ndarray
     base_value: float
     files: dict[str, Path] = field(default_factory=dict)
+    inputs: pd.DataFrame | None = None
+
+    def beeswarm(self, plot_type: str | None = None, title: str | None = None):
+        """SHAP's summary plot (beeswarm; ``plot_type="bar"``: mean |SHAP|) of the forest on a new pyplot figure,
+        returned, not shown: in a notebook it renders inline after the cell, elsewhere ``fig.savefig(...)``."""
+        import matplotlib.pyplot as plt
+
+        if self.inputs is None:
+            raise TableError("this ShapReport holds no inputs (made without run_shap): nothing to plot against")
+        shap = _import_shap()
+        fig = plt.figure()
+        shap.summary_plot(self.shap_values, self.inputs, plot_type=plot_type, show=False)
+        plt.title(title or f"random forest SHAP: {self.target}")
+        return fig
 
 
 def _import_shap():
@@ -139,11 +156,12 @@ def _importance(shap_values: np.ndarray, X: np.ndarray, names: list[str]) -> pd.
 
 
 def _write(out_dir: Path, target: str, rmse: pd.DataFrame, importance: pd.DataFrame, shap_values, X, names):
-    """CSV tables and PNG figures (beeswarm, bar, model RMSE); returns name -> path."""
-    import matplotlib
+    """CSV tables and PNG figures (beeswarm, bar, model RMSE); returns name -> path.
 
-    matplotlib.use("Agg")
+    shap's plots draw on pyplot's current figure; each is closed once written (no window opens whatever the backend).
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     shap = _import_shap()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -158,17 +176,17 @@ def _write(out_dir: Path, target: str, rmse: pd.DataFrame, importance: pd.DataFr
     rmse.to_csv(files["rmse_csv"], index=False, lineterminator="\n")
     frame = pd.DataFrame(X, columns=names)
     for kind, key in ((None, "beeswarm_png"), ("bar", "bar_png")):
-        plt.figure()
+        fig = plt.figure()
         shap.summary_plot(shap_values, frame, plot_type=kind, show=False)
         plt.title(f"random forest SHAP: {target}")
-        plt.savefig(files[key], dpi=100, bbox_inches="tight")
-        plt.close("all")
-    fig, ax = plt.subplots(figsize=(5, 3.2), constrained_layout=True)
+        fig.savefig(files[key], dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    fig = Figure(figsize=(5, 3.2), layout="constrained")  # no pyplot state
+    ax = fig.subplots()
     ax.bar(rmse["model"], rmse["rmse_mean"], yerr=rmse["rmse_std"], color="tab:gray", capsize=3)
     ax.set_ylabel(f"{target} RMSE (K-fold)")
     ax.tick_params(axis="x", labelsize=8)
     fig.savefig(files["rmse_png"], dpi=100)
-    plt.close(fig)
     return files
 
 
@@ -209,4 +227,4 @@ def run_shap(
     files = {} if out_dir is None else _write(Path(out_dir), target, rmse, importance, shap_values, X, names)
     return ShapReport(target=target, n_rows=int(y.size), n_dropped=n_dropped, feature_columns=names, rmse=rmse,
                       best_model=str(rmse["model"].iloc[0]), importance=importance, shap_values=shap_values,
-                      base_value=base, files=files)
+                      base_value=base, files=files, inputs=pd.DataFrame(X, columns=names))

@@ -35,9 +35,29 @@ def main(argv=None) -> int:
         importlib.import_module(module).add_cli(sub)
     for p in sub.choices.values():  # every sub-command, those added by add_cli included
         p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse's own error, with the nearest option of that sub-command as a suggestion
+        command = sub.choices[args.command]
+        command.error(f"unrecognized arguments: {' '.join(unknown)}{_suggestion(unknown, command)}")
     args.wall0 = wall0
     return run_command(args.func, args, debug=args.debug)
+
+
+def _suggestion(unknown: list[str], parser: argparse.ArgumentParser) -> str:
+    """" (did you mean --every-min?)" for the first unknown option close to one of ``parser``'s (``--every_min``,
+    ``--every-mins``), else ""."""
+    import difflib
+
+    options = [o for o in parser._option_string_actions if o.startswith("--")]  # noqa: SLF001 - argparse's table
+    for arg in unknown:
+        if not arg.startswith("--"):
+            continue
+        name = arg.split("=", 1)[0]
+        guess = name.replace("_", "-") if name.replace("_", "-") in options else None
+        guess = guess or next(iter(difflib.get_close_matches(name, options, n=1, cutoff=0.75)), None)
+        if guess:
+            return f" (did you mean {guess}?)"
+    return ""
 
 
 def run_command(func, args, debug: bool = False) -> int:

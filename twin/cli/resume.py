@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 
@@ -10,8 +9,8 @@ def cmd_resume(args) -> int:
     from twin.records.resume import RESULTS_DIR, resume
 
     overrides = {"reader_port": args.reader_port} if args.reader_port else None
-    result = resume(args.run_dir, figures=not args.no_figures, pace_s=args.pace_s, progress=not args.quiet and None,
-                    lab_overrides=overrides)
+    result = resume(args.run_dir, figures=not args.no_figures, pace=args.pace, progress=not args.quiet and None,
+                    lab_overrides=overrides, group_by=args.group_by)
     if result is None:
         print(f"{args.run_dir}: already complete ({RESULTS_DIR}/manifest.json)")
         return 0
@@ -32,5 +31,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--reader-port", help="the reader's serial port now, if it changed since the run started "
                    "(a re-plugged USB adapter)")
-    p.add_argument("--pace-s", type=float, default=0.0, help=argparse.SUPPRESS)
+    from twin.cli.run import add_group_by_arg, add_pace_arg
+
+    add_pace_arg(p)
+    add_group_by_arg(p)
     p.set_defaults(func=cmd_resume)

@@ -53,6 +53,40 @@ def check_seed(seed: int) -> None:
         raise UserError(f"--seed {seed}: allowed: an integer 0 <= seed < 2**32")
 
 
+def check_group_by(plate_map, column: str | None, source: str) -> None:
+    """``--group-by COLUMN`` must name a plate-map column: refused before the run (nothing run, nothing lost)."""
+    if column is not None and column not in plate_map.columns:
+        from twin.messages import UserError
+
+        raise UserError(f"--group-by {column}: {source} has no column {column!r}; its columns: "
+                        f"{', '.join(map(str, plate_map.columns))}")
+
+
+def check_pace(args) -> None:
+    """``--pace X``: a positive speed-up of a served twin run."""
+    pace = getattr(args, "pace", None)
+    if pace is None:
+        return
+    from twin.messages import UserError
+
+    if not (pace > 0 and pace < float("inf")):
+        raise UserError(f"--pace {pace:g}: must be a positive number (x real time, e.g. 60: 12 h of reads in 12 min)")
+    if getattr(args, "gen5_folder", None) is not None:
+        raise UserError("--pace paces a twin run; with --gen5-folder the reads come at the lab's own pace")
+
+
+def add_pace_arg(p) -> None:
+    p.add_argument("--pace", type=float, default=None, metavar="X",
+                   help="play a twin run at X times real time from its first read on (60: 12 h of reads in "
+                        "12 min), so that --serve's page can be watched; implies --durable")
+
+
+def add_group_by_arg(p) -> None:
+    p.add_argument("--group-by", default=None, metavar="COLUMN",
+                   help="plate-map column that groups the wells in the figures (default: the plate map's "
+                        "'group' column, else antisolvent x ligand pair x ligand:PbBr2 ratio)")
+
+
 def check_gen5_folder_args(args) -> None:
     """Refuse the Gen5-folder options that cannot work, before any work: a folder that is not a directory, a
     timeout that is not > 0, the folder-only options without ``--gen5-folder``, a fault plan on a lab run."""
@@ -149,8 +183,14 @@ def cmd_run(args) -> int:
     from twin import outdir
 
     wall0 = getattr(args, "wall0", None) or time.perf_counter()
+    args.wall0 = wall0
     check_seed(args.seed)
     check_gen5_folder_args(args)
+    check_pace(args)
+    if getattr(args, "serve", False):
+        from twin.monitor.cli import check_port
+
+        check_port(args.port)
     check_documents_arg(args)
     out = outdir.check_target(args.out, "run", overwrite=args.overwrite)
     if not args.no_figures:  # the figure worker imports matplotlib while this process imports the lab and runs it
@@ -167,6 +207,7 @@ def cmd_run(args) -> int:
 
 def _cmd_run(args, out, wall0) -> int:
     campaign = _with_gen5_folder(_campaign_from_arg(args.target, args.hours, args.every_min), args)
+    check_group_by(campaign.plate_map, getattr(args, "group_by", None), args.target)
     if args.faults:
         from twin.faults import FaultPlan, check_fault_wells
 
@@ -197,6 +238,8 @@ def _cmd_run(args, out, wall0) -> int:
     if getattr(args, "gen5_folder", None) is not None:
         progress = False  # a line per read instead (_read_lines): the bar's virtual minutes mean little here
     server = None
+    if getattr(args, "pace", None):
+        args.durable = True  # pacing happens between journaled reads
     if args.serve:  # the monitor watches the journal, so a served run is a durable one
         from twin.monitor.cli import serve
 
@@ -294,7 +337,8 @@ def _run_with(campaign, out, args, progress, subscribers):
         with outdir.replacing(out, args.overwrite or outdir.owner(out)[0] == "run"):
             try:
                 result = run_durable(campaign, out, seed=args.seed, figures=not args.no_figures, progress=progress,
-                                     subscribers=subscribers)
+                                     subscribers=subscribers, pace=getattr(args, "pace", None),
+                                     group_by=getattr(args, "group_by", None))
             except RunEndedEarly as stop:  # its reads are in OUT (journal, results): keep them, not the old run
                 stopped = stop
             except Exception as exc:  # a write that failed (a full disk): the journal in OUT is kept for resume
@@ -310,9 +354,11 @@ def _run_with(campaign, out, args, progress, subscribers):
     try:
         result = run_campaign(campaign, seed=args.seed, progress=progress, subscribers=subscribers)
     except RunEndedEarly as stop:  # real instruments stopped early: the reads received go to disk first (exit 3)
-        stop.written = write_results(stop.result, out, figures=not args.no_figures)
+        stop.written = write_results(stop.result, out, figures=not args.no_figures,
+                                     group_by=getattr(args, "group_by", None), wall0=getattr(args, "wall0", None))
         raise
-    return result, write_results(result, out, figures=not args.no_figures)
+    return result, write_results(result, out, figures=not args.no_figures, group_by=getattr(args, "group_by", None),
+                                 wall0=getattr(args, "wall0", None))
 
 
 def cmd_scenarios(args) -> int:
@@ -378,6 +424,8 @@ def add_cli(sub) -> None:
     p.add_argument("--durable", action="store_true",
                    help="journal every read into OUT/journal.jsonl, results in OUT/results; "
                         "an interrupted run continues with `larp-twin resume OUT`")
+    add_group_by_arg(p)
+    add_pace_arg(p)
     p.add_argument("--serve", action="store_true", help="serve the live monitor of OUT while it runs (implies "
                    "--durable); see `larp-twin watch`")
     from twin.monitor.cli import add_forecast_args, add_server_args

@@ -41,6 +41,36 @@ def _well_rc(well: str) -> tuple[int, int]:
     return ord(well[0].upper()) - ord("A"), int(well[1:]) - 1
 
 
+def campaign_time(t_s: float | None) -> str:
+    """Campaign seconds as a chemist reads a twin's virtual clock: "t = 5 h 53 min" (time since the run began)."""
+    if t_s is None or not np.isfinite(t_s):
+        return "t = ?"
+    minutes = int(round(float(t_s) / 60.0))
+    return f"t = {minutes // 60} h {minutes % 60:02d} min"
+
+
+def compositions(plate) -> dict:
+    """Well -> what is in it, for hovers and titles: "toluene, OAc:OLAm 1:0.5, ligand:PbBr2 1:30" ("blank" for a
+    well without PbBr2); {} when the plate map lacks the composition columns."""
+    from twin.analysis.figure_data import PLATE_COLUMNS, composition_groups, composition_labels
+
+    if plate is None or plate.empty or not set(PLATE_COLUMNS) <= set(plate.columns):
+        return {}
+    try:
+        groups, labels = composition_groups(plate), composition_labels(plate)
+    except (ValueError, TypeError):
+        return {}
+    out = {}
+    for w in plate["well"].astype(str):
+        group = str(groups.get(w, ""))
+        if group.startswith("blank"):
+            out[w] = group
+        else:
+            solvent, _, ligand_pb = group.partition(" ")
+            out[w] = f"{solvent}, {labels.get(w, '')}, ligand:PbBr2 {ligand_pb.rpartition(' ')[2]}"
+    return out
+
+
 class Monitor:
     """Data side of the page: the run, its forecast (recomputed when the run changes) and replay time."""
 
@@ -72,12 +102,15 @@ class Monitor:
         last = float(v.read_end_s[-1]) if v.n_reads else 0.0
         progress = 1.0 if v.complete else (min(1.0, last / end) if end else 0.0)
         clock = None
-        if v.start_time and end is not None:
+        if v.virtual_clock:  # a twin run: its campaign time, not the placeholder date its clock starts at
+            clock = campaign_time(end) if end is not None else None
+        elif v.start_time and end is not None:
             try:
                 clock = (datetime.fromisoformat(v.start_time) + timedelta(seconds=end)).isoformat(timespec="minutes")
             except ValueError:
                 clock = None
         return {"name": v.name, "kind": v.kind, "reads": v.n_reads, "wells": len(v.wells), "complete": v.complete,
+                "virtual_clock": v.virtual_clock,
                 "last_read_end_s": last, "expected_end_s": end, "expected_end": clock, "progress": progress,
                 "errors": list(v.errors) + ([self._fc_error] if getattr(self, "_fc_error", None) else []),
                 "flags": fc.flags if fc is not None else [], "blanks": sorted(v.blanks()),
@@ -90,6 +123,7 @@ def plate_figure(v, fc, metric: str, selected: str | None):
 
     rows, cols = _rows_cols(v.plate_wells)
     blanks, failed = v.blanks(), v.failed()
+    what = compositions(v.plate)
     flagged = {f["well"] for f in (fc.flags if fc else [])}
     vals = getattr(v, metric) if v.n_reads else np.zeros((len(v.wells), 0))
     usable = np.isin(v.status.astype(str), ("ok", "saturated")) if v.n_reads else vals.astype(bool)
@@ -106,7 +140,7 @@ def plate_figure(v, fc, metric: str, selected: str | None):
         y.append(chr(ord("A") + r))
         c.append(last)
         state = "blank" if w in blanks else "FAILED" if w in failed else "FLAGGED" if w in flagged else ""
-        text.append(f"{w} {state}<br>{METRICS[metric]}: {last:.4g}")
+        text.append(f"{w} {state}<br>{what.get(w, '')}<br>{METRICS[metric]} (last read): {last:.4g}")
         sym.append("x" if w in blanks else "square")
         line.append("red" if (w in failed or w in flagged) else "black" if w == selected else "rgba(0,0,0,0.2)")
     fig = go.Figure(go.Scatter(
@@ -136,7 +170,9 @@ def well_figures(v, fc, well: str | None):
     if v.cube.size:
         heat.add_trace(go.Heatmap(x=v.wavelength_nm, y=t_h, z=v.cube[i], colorscale="Inferno",
                                   colorbar=dict(title="RFU")))
-    heat.update_layout(title=f"{well}: spectro-temporal map", xaxis_title="wavelength (nm)",
+    what = compositions(v.plate).get(well, "")
+    name = f"{well} ({what})" if what else well
+    heat.update_layout(title=f"{name}: spectro-temporal map", xaxis_title="wavelength (nm)",
                        yaxis_title="time since injection (h)", height=330, margin=dict(l=50, r=10, t=40, b=40))
     usable = np.isin(v.status[i].astype(str), ("ok", "saturated"))
     for row, m in enumerate(METRICS, start=1):
@@ -150,8 +186,10 @@ def well_figures(v, fc, well: str | None):
                                       fillcolor="rgba(100,150,250,0.3)", showlegend=row == 1), row=row, col=1)
         y = np.where(usable, getattr(v, m)[i], 0.0 if m == "height" else np.nan)
         traj.add_trace(go.Scatter(x=t_h.tolist(), y=_list(y), mode="lines+markers", name=well, marker=dict(size=4),
-                                  line=dict(color="black"), showlegend=row == 1), row=row, col=1)
-    traj.update_layout(height=520, margin=dict(l=50, r=10, t=40, b=40), title=f"{well}: trajectories")
+                                  line=dict(color="black"), showlegend=row == 1, text=[what] * len(t_h),
+                                  hovertemplate=f"{well} %{{text}}<br>%{{x:.2f}} h: %{{y:.4g}}<extra></extra>"),
+                       row=row, col=1)
+    traj.update_layout(height=520, margin=dict(l=50, r=10, t=40, b=40), title=f"{name}: trajectories")
     traj.update_xaxes(title_text="time since injection (h)", row=3, col=1)
     return heat, traj
 
@@ -245,7 +283,7 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
 
     replay_controls = []
     if replay:
-        replay_controls = [html.Button("play", id="play", n_clicks=0),
+        replay_controls = [html.Button("pause", id="play", n_clicks=0),
                            html.Span(f" replay x{replay:g} ", id="replay-label"),
                            dcc.Slider(id="slider", min=0, max=1, value=0, step=None, updatemode="drag",
                                       marks=None, tooltip={"placement": "bottom"})]
@@ -266,7 +304,8 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
         html.H4("flags"), html.Ul(id="flags"),
         html.H4("files"), html.Ul(id="files"),
         dcc.Store(id="well", data=None),
-        dcc.Store(id="clock", data={"playing": False, "t_s": None, "wall": None}),
+        # a replay starts playing (``base``: the click count at which it last stopped, see ``_clock``)
+        dcc.Store(id="clock", data={"playing": bool(replay), "t_s": None, "wall": None, "base": 0}),
         dcc.Interval(id="tick", interval=refresh_ms),
     ], style={"fontFamily": "sans-serif", "margin": "10px"})
 
@@ -290,17 +329,21 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
             trig = dash.ctx.triggered_id
             t = clock.get("t_s")
             t = begin if t is None else t
-            # playing follows the button's click count (not a toggled flag): a tick computed while the click was
-            # in flight cannot undo it
-            playing = bool((clicks or 0) % 2)
+            base = int(clock.get("base", 0))
+            # playing follows the button's click count since ``base`` (even: playing; not a toggled flag): a tick
+            # computed while a click was in flight cannot undo it. It starts playing (0 clicks); at the end it
+            # stops (base moves on by one), and the next click plays again from the start
+            playing = ((clicks or 0) - base) % 2 == 0
             if trig == "play" and playing and t >= end:
                 t = begin
             elif trig == "slider" and slider is not None:
                 t = float(slider)
             elif playing and clock.get("wall") is not None and clock.get("playing"):
                 t = min(end, t + (now - clock["wall"]) * replay)
-            return ({"playing": playing, "t_s": t, "wall": now}, "pause" if playing and t < end else "play", end,
-                    round(t, 1))
+            if playing and t >= end and trig != "play":  # played to the end (the last read included): stop
+                playing, base = False, base + 1
+            # the slider holds the exact time (not rounded: a rounded-down end would drop the last read)
+            return ({"playing": playing, "t_s": t, "wall": now, "base": base}, "pause" if playing else "play", end, t)
 
     @app.callback(
         Output("title", "children"), Output("errors", "children"), Output("status", "children"),
@@ -321,11 +364,17 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
         fc = mon.forecast(v)
         heat, traj = well_figures(v, fc, well)
         end = st["expected_end_s"]
-        status = (f"{st['reads']} reads of {len(v.wells)} wells; last read done at {st['last_read_end_s'] / 3600:.2f} h"
-                  + (f"; expected end {end / 3600:.2f} h" if end else "")
-                  + (f" ({st['expected_end']})" if st["expected_end"] else "")
-                  + ("; run complete" if st["complete"] else "; running")
-                  + (f"; replay at {t_s / 3600:.2f} h" if replay and t_s is not None else "")
+        if v.virtual_clock:  # a twin run: campaign time since the run began (its clock has no real date)
+            when = (f"last read done at {campaign_time(st['last_read_end_s'])}"
+                    + (f"; expected end {campaign_time(end)}" if end else "") + " (twin: virtual time)")
+        else:
+            when = (f"last read done at {st['last_read_end_s'] / 3600:.2f} h"
+                    + (f"; expected end {end / 3600:.2f} h" if end else "")
+                    + (f" ({st['expected_end']})" if st["expected_end"] else ""))
+        total = mon.view().n_reads
+        status = (f"{st['reads']} reads" + (f" of {total}" if replay else "") + f" of {len(v.wells)} wells; {when}"
+                  + ("; run complete" if st["complete"] else "; running" if not replay else "")
+                  + (f"; replay at {campaign_time(t_s)}" if replay and t_s is not None else "")
                   + (f"; blanks: {', '.join(st['blanks'])}" if st["blanks"] else "")
                   + (f"; failed: {', '.join(st['failed'])}" if st["failed"] else ""))
         flags = [html.Li(f"{f['well']}: {f['detail']} from read {f['first_read']} ({f['t_s'] / 3600:.2f} h)",

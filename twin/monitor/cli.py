@@ -7,6 +7,59 @@ import threading
 from pathlib import Path
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+ALL_INTERFACES = {"0.0.0.0", "::", ""}
+
+
+def check_port(port: int) -> None:
+    """A TCP port the server can listen on: 1-65535, or 0 for any free port (refused before any work)."""
+    if not 0 <= port <= 65535:
+        from twin.messages import UserError
+
+        raise UserError(f"--port {port}: allowed 1-65535 (or 0: any free port)")
+
+
+def _quiet_handler():
+    """werkzeug's request handler without the per-request log line: the page polls every second, and a served
+    ``run``'s own output (progress, summary) must not be interleaved with ``GET /_dash-update-component``."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, code="-", size="-"):  # noqa: ARG002 - werkzeug's signature
+            pass
+
+        def log(self, type: str, message: str, *args) -> None:  # noqa: A002 - werkzeug's signature
+            # what is still logged (errors) never shows a ``?token=``
+            super().log(type, _scrub(message), *(_scrub(a) if isinstance(a, str) else a for a in args))
+
+    return QuietHandler
+
+
+def _primary_address() -> str | None:
+    """This machine's address on its default route (no packet is sent: a UDP socket is only connected)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing decides the source address, nothing is sent
+            return s.getsockname()[0]
+    except OSError:
+        return None
+
+
+def page_urls(host: str, port: int, token: str | None) -> tuple[str, str]:
+    """(the URL to print, a note): on all interfaces the URL names this machine (its hostname; the address too)."""
+    import socket
+
+    query = f"?token={token}" if token else ""
+    if host in ALL_INTERFACES:
+        name = socket.gethostname()
+        addr = _primary_address()
+        other = f" or http://{addr}:{port}/{query}" if addr and addr != name else ""
+        note = (f"  (listening on all interfaces: from another machine open it by this machine's name{other}; "
+                f"here, http://127.0.0.1:{port}/{query})")
+        return f"http://{name}:{port}/{query}", note
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/{query}", ""
 
 
 def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8050, token: str | None = None,
@@ -21,15 +74,15 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8050, token: str | No
 
     from twin.monitor.app import create_app
 
+    check_port(port)
     if host not in LOOPBACK and not token:
         token = secrets.token_urlsafe(18)
     app = create_app(run_dir, token=token, replay=replay, params=params, draws=draws, consecutive=consecutive)
-    server = make_server(host, port, app.server, threaded=True, request_handler=_scrubbed_handler())
+    server = make_server(host, port, app.server, threaded=True, request_handler=_quiet_handler())
+    url, note = page_urls(host, server.server_port, token)
+    print(f"larp-twin monitor of {run_dir}: {url}  (Ctrl-C stops){note}", file=out or sys.stdout, flush=True)
     if host in LOOPBACK:  # only the loopback names with this port: a rebinding page's Host is its own name
         app.server.config["LARP_HOSTS"] = loopback_hosts(host, server.server_port)
-    url = f"http://{host if ':' not in host else f'[{host}]'}:{server.server_port}/" + (f"?token={token}" if token
-                                                                                         else "")
-    print(f"larp-twin monitor of {run_dir}: {url}  (Ctrl-C stops)", file=out or sys.stdout, flush=True)
     if block:
         try:
             server.serve_forever()
@@ -55,19 +108,9 @@ def _scrub(text: str) -> str:
     return re.sub(r"([?&]token=)[^&\s\"]*", r"\1***", text)
 
 
-def _scrubbed_handler():
-    """werkzeug's request handler with ``?token=...`` replaced by ``***`` in the access log (werkzeug is imported
-    only when a monitor is served)."""
-    from werkzeug.serving import WSGIRequestHandler
-
-    class ScrubbedHandler(WSGIRequestHandler):
-        def log(self, type: str, message: str, *args) -> None:  # noqa: A002 - werkzeug's signature
-            super().log(type, _scrub(message), *(_scrub(a) if isinstance(a, str) else a for a in args))
-
-    return ScrubbedHandler
-
 
 def cmd_watch(args) -> int:
+    check_port(args.port)
     run = Path(args.run_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"{run} is not a directory (a `larp-twin run --out` or `--durable` run directory)")
@@ -100,6 +143,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("run_dir", help="a `larp-twin run --out D` directory, or a `--durable` run being written")
     add_server_args(p)
     p.add_argument("--replay", type=float, default=None, metavar="SPEED",
-                   help="replay a finished run at SPEED x real time (720: 12 h in 1 min), with play/pause + slider")
+                   help="replay a finished run at SPEED x real time (720: 12 h in 1 min): it starts playing, "
+                        "plays to the last read; pause/play + a time slider")
     add_forecast_args(p)
     p.set_defaults(func=cmd_watch)

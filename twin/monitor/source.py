@@ -97,6 +97,8 @@ class RunView:
     complete: bool = False
     errors: list = field(default_factory=list)
     kind: str = "empty"  #: "journal", "results" or "empty"
+    #: the run's clock: virtual (a twin run: campaign seconds, no wall-clock date) or the lab's real clock
+    virtual_clock: bool = True
 
     @property
     def n_reads(self) -> int:
@@ -227,6 +229,8 @@ class RunSource:
         plate_rec = next((r for r in records if r.get("type") == "plate"), None)
         kinetic = next((r for r in records if r.get("type") == "kinetic"), None)
         v.kinetic_start_s = float(kinetic["t_s"]) if kinetic else None
+        clock = next((r for r in records if r.get("type") == "clock"), None)
+        v.virtual_clock = not (clock or {}).get("realtime", False)
         v.complete = any(r.get("type") == "done" for r in records)
         if plate_rec is not None:
             v.injected_s = _injections(plate_rec)
@@ -274,6 +278,7 @@ class RunSource:
             v.name, v.schedule, v.start_time = m.get("scenario", ""), m.get("schedule") or {}, m.get("start_time", "")
             v.plate_wells = int(m.get("plate_wells", 96))
             v.kinetic_start_s = m.get("kinetic_start_s")
+            v.virtual_clock = (m.get("backends") or {}).get("clock", "virtual") != "realtime"
         except Exception as exc:  # noqa: BLE001
             v.errors.append(f"manifest.json: {type(exc).__name__}: {exc}")
         try:

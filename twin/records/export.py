@@ -38,25 +38,35 @@ def _on_instruments(manifest: dict) -> bool:
     return b.get("pipettor", "sim") != "sim" or b.get("reader", "sim") != "sim" or b.get("clock") == "realtime"
 
 
-def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = True) -> Path:
+def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = True,
+                  group_by: str | None = None, wall0: float | None = None) -> Path:
     """Write every output file of ``result`` into ``out_dir`` (replacing a previous run there), atomically.
+
+    ``group_by``: a plate-map column whose values group the wells in the figures (``larp-twin run --group-by``);
+    default: the plate map's ``group`` column, else antisolvent x ligand pair x ligand:PbBr2 ratio.
+    The manifest's ``wall_s`` is wall time: from ``wall0`` (a ``time.perf_counter()`` reading; ``larp-twin run``
+    gives its start) to the manifest, else the simulation's ``sim_wall_s`` plus the writing of these files;
+    ``virtual_s`` is the campaign's own (virtual) duration.
 
     The CLI applies the output policy (``twin.outdir.check_target``) before it runs the campaign; this function
     replaces whatever directory is at ``out_dir`` (never the working directory) and marks it as a run's output.
     A write that fails (a full disk) raises an ``OSError`` naming the file as it would have been in ``out_dir``.
     """
+    import time
+
+    t_export = time.perf_counter()
     out = Path(out_dir)
     drawing = None
     with atomic_dir(out, command="run") as partial:
         tmp, made = _tracking(partial)
         try:
             # the heatmaps need only the spectra: they draw while the features are fitted and the files written
-            drawing = start_figures(result, None, None, tmp / "figures") if figures else None
+            drawing = start_figures(result, None, None, tmp / "figures", group_by=group_by) if figures else None
             result.plate.to_csv(tmp / "plate.csv", index=False, lineterminator="\n")
             spectra = result.spectra_long()
             features = result.features()
             if drawing is not None:  # the feature figures too, before the files: drawing is the longer half
-                drawing.add(_feature_figure_jobs(result, features, tmp / "figures"))
+                drawing.add(_feature_figure_jobs(result, features, tmp / "figures", group_by))
             _write_parquet(spectra, tmp / "spectra.parquet")
             features.to_csv(tmp / "features.csv", index=False, lineterminator="\n")
             abs_features = None
@@ -80,9 +90,11 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
             if drawing is not None:
                 drawing.result()
             if figures and abs_features is not None and len(abs_features):
-                write_absorbance_figure(result, abs_features, features, tmp / "figures")
+                write_absorbance_figure(result, abs_features, features, tmp / "figures", group_by=group_by)
             files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
-            manifest = {**result.manifest, "files": files + ["manifest.json"]}
+            now = time.perf_counter()
+            wall_s = now - wall0 if wall0 is not None else result.manifest.get("sim_wall_s", 0.0) + now - t_export
+            manifest = {**result.manifest, "wall_s": round(float(wall_s), 3), "files": files + ["manifest.json"]}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float) + "\n")
         except BaseException as exc:
             if drawing is not None:
@@ -145,25 +157,29 @@ def write_gen5(result: CampaignResult, path: Path, layout: str = "tab") -> Path:
     )
 
 
-def _groups(plate):
-    """Wells grouped for plotting: by a ``group`` label if the plate map has one, else antisolvent x ligands."""
-    if "group" in plate.columns:
-        return plate.set_index("well")["group"].astype(str)
-    return (plate["antisolvent"] + " " + plate["acid"] + ":" + plate["amine"]).set_axis(plate["well"])
+def _groups(plate, column: str | None = None):
+    """Wells grouped for plotting: by ``column`` if given, else by a ``group`` label if the plate map has one, else
+    by composition (antisolvent x ligand pair x ligand:PbBr2 ratio: several PbBr2 levels are never pooled)."""
+    from twin.analysis.figure_data import composition_groups
+
+    if column is None and "group" in plate.columns:
+        column = "group"
+    return composition_groups(plate, column)
 
 
-def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> list[tuple]:
+def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path, group_by: str | None = None) -> list[tuple]:
     """The figures of a run as independent jobs ``(function name, args, kwargs)`` of ``twin.analysis.draw``.
 
     The tables are reduced to arrays here (``twin.analysis.figure_data``), so a job unpickles without pandas in the
     figure worker, which imported only matplotlib and numpy.
     """
-    from twin.analysis.figure_data import heatmaps_data, heatmaps_data_by_group
+    from twin.analysis.figure_data import composition_labels, heatmaps_data, heatmaps_data_by_group
 
-    groups = _groups(result.plate)
+    groups = _groups(result.plate, group_by)
+    labels = composition_labels(result.plate)
     # heatmaps: one job per well group (each writes its own files), so they can be drawn side by side
     if spectra is None:  # the run's own spectra: split the result's cube, no long table
-        per_group = heatmaps_data_by_group(*_spectra_cube(result), groups.to_dict())
+        per_group = heatmaps_data_by_group(*_spectra_cube(result), groups.to_dict(), labels)
     else:
         per_group = []
         codes, wells = pd.factorize(spectra["well"])  # on the categorical codes: no per-row string work
@@ -171,10 +187,10 @@ def _figure_jobs(result: CampaignResult, spectra, features, fig_dir: Path) -> li
         for label in dict.fromkeys(label_of):
             members = [w for w, lab in zip(wells, label_of) if lab == label]
             sub = spectra[(label_of == label)[codes]]
-            per_group.append(heatmaps_data(sub, group_by=groups[groups.index.isin(members)]))
+            per_group.append(heatmaps_data(sub, group_by=groups[groups.index.isin(members)], labels=labels))
     jobs = [("heatmaps", (), {**data, "out_dir": fig_dir}) for data in per_group]
     if features is not None:
-        jobs += _feature_figure_jobs(result, features, fig_dir)
+        jobs += _feature_figure_jobs(result, features, fig_dir, group_by)
     return jobs
 
 
@@ -196,12 +212,13 @@ def _spectra_cube(result: CampaignResult) -> tuple[list, np.ndarray, np.ndarray,
     return [str(w) for w in c.wells], grid, times, cube
 
 
-def _feature_figure_jobs(result: CampaignResult, features, fig_dir: Path) -> list[tuple]:
-    """The figures drawn from the fitted features: trajectories and (for a ratio series) the ratio summary."""
+def _feature_figure_jobs(result: CampaignResult, features, fig_dir: Path, group_by: str | None = None) -> list[tuple]:
+    """The figures drawn from the fitted features: trajectories (coloured by amine:acid ratio, groups by line
+    style) and (for a ratio series) the ratio summary."""
     from twin.analysis.figure_data import feature_trajectories_data, ratio_summary_data
 
-    groups = _groups(result.plate)
-    jobs = [("feature_trajectories", (), {**feature_trajectories_data(features, groups),
+    groups = _groups(result.plate, group_by)
+    jobs = [("feature_trajectories", (), {**feature_trajectories_data(features, groups, result.plate),
                                           "out_path": fig_dir / "features_vs_time.png"})]
     plate = result.plate
     synthesised = plate[(plate["acid_uL"] > 0) & (plate["pbbr2_uL"] > 0)]
@@ -211,7 +228,8 @@ def _feature_figure_jobs(result: CampaignResult, features, fig_dir: Path) -> lis
     return jobs
 
 
-def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None):
+def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None,
+                  group_by: str | None = None):
     """Start drawing the figures; returns a handle whose ``result()`` waits for them and lists the PNGs.
 
     ``spectra``: the long spectra table to draw the heatmaps from, or None for the result's own (taken from its
@@ -227,22 +245,24 @@ def start_figures(result: CampaignResult, spectra, features, fig_dir: Path, work
     from twin.records.figure_workers import start
 
     fig_dir.mkdir(parents=True, exist_ok=True)
-    return start(_figure_jobs(result, spectra, features, fig_dir), workers=workers)
+    return start(_figure_jobs(result, spectra, features, fig_dir, group_by), workers=workers)
 
 
-def write_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None) -> list[Path]:
+def write_figures(result: CampaignResult, spectra, features, fig_dir: Path, workers: int | None = None,
+                  group_by: str | None = None) -> list[Path]:
     """Spectro-temporal heatmaps per well group and peak/FWHM/intensity vs time (the paper's Figs 2 and 3)."""
-    return start_figures(result, spectra, features, fig_dir, workers=workers).result()
+    return start_figures(result, spectra, features, fig_dir, workers=workers, group_by=group_by).result()
 
 
-def write_absorbance_figure(result: CampaignResult, abs_features, features, fig_dir: Path) -> Path:
+def write_absorbance_figure(result: CampaignResult, abs_features, features, fig_dir: Path,
+                            group_by: str | None = None) -> Path:
     """Band edge and OD of the absorbance scans over time, beside the PL peak (``figures/absorbance_vs_time.png``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     from twin.analysis.absorbance_plots import plot_absorbance
 
     fig_dir.mkdir(parents=True, exist_ok=True)
     path = fig_dir / "absorbance_vs_time.png"
-    plot_absorbance(result.absorbance, abs_features, features, path, group_by=_groups(result.plate))
+    from twin.analysis.figure_data import composition_labels
+
+    plot_absorbance(result.absorbance, abs_features, features, path, group_by=_groups(result.plate, group_by),
+                    labels=composition_labels(result.plate))
     return path

@@ -190,11 +190,17 @@ def keep_note(exc: BaseException, run: Path) -> None:
 
 @_keeps_journal
 def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, progress: bool | None = False,
-           lab_overrides: dict | None = None, on_read=None, subscribers=()):
+           lab_overrides: dict | None = None, on_read=None, subscribers=(), pace: float | None = None,
+           group_by: str | None = None):
     """Continue (or start) the run in ``run_dir``; returns its CampaignResult, or None if it was already complete.
 
     ``pace_s``: wall seconds to sleep after each *newly* journaled read (tests use it to slow a run down so it can
-    be killed mid-way; replayed reads are not slowed).  ``lab_overrides``: LabConfig fields to change for this
+    be killed mid-way; replayed reads are not slowed).  ``pace``: play a twin run at ``pace`` x real time from its
+    first read on (each new read waits until its virtual time, divided by ``pace``, has passed on the wall clock
+    since the first read, or since the last replayed one when resumed: ``larp-twin run --serve --pace 60`` shows 12 h
+    of reads in 12 min; the robot's preparation is not paced).
+    ``group_by``: the plate-map column the figures group by (``write_results``).
+    ``lab_overrides``: LabConfig fields to change for this
     session (a re-plugged reader on a new ``reader_port``); a twin run must reproduce its journal regardless.
     ``on_read(index, fresh)``: called after each PL read (``fresh``: newly journaled, not replayed).
     ``subscribers``: more document subscribers (``twin.records.documents``), after the journal.
@@ -228,12 +234,19 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
 
     with Journal(run / JOURNAL_FILE) as journal:
         writer = JournalWriter(journal)
+        paced_from: list[float] = []  # (wall s, virtual s) of the first new read, for ``pace``
 
         def read_hook(name: str, doc: dict) -> None:
             if name != "read":
                 return
             if writer.fresh and pace_s > 0:
                 time.sleep(pace_s)
+            if pace and isinstance(doc.get("end_s"), (int, float)):
+                if not writer.fresh or not paced_from:  # a replayed read, or the run's first: the pace starts here
+                    paced_from[:] = (time.monotonic(), float(doc["end_s"]))
+                else:
+                    due = paced_from[0] + (float(doc["end_s"]) - paced_from[1]) / pace
+                    time.sleep(max(0.0, due - time.monotonic()))
             if on_read is not None:
                 on_read(doc["index"], writer.fresh)
 
@@ -246,7 +259,7 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
                 result = run_campaign(campaign, seed=seed, progress=progress, subscribers=subs, restart=restart)
             except RunEndedEarly as stop:  # the reads received are journaled: write them, stay resumable
                 stop.result.manifest["journal"] = {"file": JOURNAL_FILE, "records": len(journal.recorded)}
-                stop.written = _write(stop.result, run, figures)
+                stop.written = _write(stop.result, run, figures, group_by)
                 stop.add_note(f"{run} keeps the journal: once the reader delivers reads again (Gen5 writes new "
                               f"exports), continue with "
                               f"`larp-twin resume {run}`")
@@ -260,15 +273,15 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
             raise JournalError(f"{run}: the journal holds {len(journal.recorded) - journal.cursor} records beyond "
                                f"the end of the re-run campaign")
     result.manifest["journal"] = {"file": JOURNAL_FILE, "records": len(journal.recorded)}
-    _write(result, run, figures)
+    _write(result, run, figures, group_by)
     return result
 
 
-def _write(result, run: Path, figures: bool) -> Path:
+def _write(result, run: Path, figures: bool, group_by: str | None = None) -> Path:
     """The run's outputs and event log into ``run/results`` (replacing an earlier short run's)."""
     from twin.records.export import write_results
 
-    out = write_results(result, run / RESULTS_DIR, figures=figures)
+    out = write_results(result, run / RESULTS_DIR, figures=figures, group_by=group_by)
     write_events(result.events, out / EVENTS_FILE)
     return out
 

@@ -89,7 +89,7 @@ def test_run_being_written_updates_the_open_page(browser, tmp_path):
             "from scenarios import build_campaign\nfrom twin.config import Schedule\n"
             "from twin.records.resume import run_durable\n"
             f"run_durable(build_campaign('paper-toluene', schedule=Schedule(hours=4)), {str(run)!r}, seed=0,"
-            " figures=False, progress=False, pace_s=0.6)\n")
+            " figures=False, progress=False, pace=300)\n")  # a 7-min read every 1.4 s: the page sees it grow
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "MPLBACKEND": "Agg"})
     srv = None
     try:
@@ -114,25 +114,49 @@ def test_run_being_written_updates_the_open_page(browser, tmp_path):
         proc.wait()
 
 
-def test_replay_plays_and_the_slider_moves_time(browser, faulty_run):
+def test_replay_starts_playing_plays_to_the_last_read_and_plays_again(browser, faulty_run):
     from twin.monitor.app import create_app
+    from twin.monitor.source import RunSource
     from werkzeug.serving import make_server
     import threading
 
+    total = RunSource(faulty_run).view().n_reads
     app = create_app(faulty_run, replay=3600.0)  # 1 h of campaign per second
     srv = make_server("127.0.0.1", 0, app.server, threaded=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         page, foreign = _page(browser)
         page.goto(f"http://127.0.0.1:{srv.server_port}/", timeout=20_000)
-        page.wait_for_function("document.querySelector('#status') && "
-                               "document.querySelector('#status').innerText.includes('replay at')", timeout=20_000)
-        page.click("#play")
-        page.wait_for_function("(() => { const s = document.querySelector('#status'); const m = s && s.innerText"
-                               ".match(/replay at ([0-9.]+) h/); return m && parseFloat(m[1]) > 1.5; })()",
-                               timeout=20_000)
-        assert page.inner_text("#play") in ("pause", "play")  # "play" again once the replay reached the end
-        page.screenshot(path=str(SHOTS / "replay.png"), full_page=True)
+        # no click: it plays, and ends on the last read (not one short of it), the button back to "play"
+        page.wait_for_function(f"document.querySelector('#status') && document.querySelector('#status').innerText"
+                               f".startsWith('{total} reads of {total} ')", timeout=30_000)
+        status = page.inner_text("#status")
+        assert "t = " in status and "2000-01-01" not in status  # a twin's clock: campaign time
+        page.wait_for_function("document.querySelector('#play').innerText === 'play'", timeout=10_000)
+        page.screenshot(path=str(SHOTS / "replay_end.png"), full_page=True)
+        page.click("#play")  # from the start again
+        page.wait_for_function(f"(() => {{ const m = document.querySelector('#status').innerText"
+                               f".match(/^(\\d+) reads of {total} /); return m && +m[1] < {total}; }})()",
+                               timeout=10_000)
         assert foreign == []
+    finally:
+        srv.shutdown()
+
+
+def test_hover_names_the_composition(browser, faulty_run):
+    srv, url = _serve(faulty_run)
+    try:
+        page, _ = _page(browser)
+        page.goto(url, timeout=20_000)
+        page.wait_for_selector("#plate .scatterlayer .point", timeout=20_000)
+        text = page.evaluate("""() => { const d = document.querySelector('#plate .js-plotly-plot').data[0];
+                                        return d.text[d.customdata.indexOf('A5')]; }""")
+        assert "toluene, OAc:OLAm 1:0.5, ligand:PbBr2 1:30" in text
+        pt = page.query_selector_all("#plate .scatterlayer .point")[4]
+        box = pt.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_selector("#plate .hoverlayer .hovertext", timeout=10_000)
+        assert "OAc:OLAm 1:0.5" in page.evaluate("document.querySelector('#plate .hoverlayer').textContent")
+        page.screenshot(path=str(SHOTS / "hover.png"), clip={"x": 0, "y": 0, "width": 1300, "height": 700})
     finally:
         srv.shutdown()

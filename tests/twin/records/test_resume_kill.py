@@ -32,11 +32,13 @@ def short_campaign():
 
 
 def resume_process(run: Path, pace_s: float) -> subprocess.Popen:
+    """``larp-twin resume RUN``; ``pace_s`` > 0: about that many wall seconds per 5-min read (``--pace``)."""
     # each process gets a different hash seed: resumed runs must not depend on set/dict-of-str ordering
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "PYTHONHASHSEED": "random"}
+    pace = ["--pace", str(300.0 / pace_s)] if pace_s > 0 else []
     return subprocess.Popen([sys.executable, "-m", "twin.cli", "resume", str(run), "--quiet", "--no-figures",
-                             "--pace-s", str(pace_s)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             *pace], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 
 
@@ -61,7 +63,7 @@ def test_sigkill_at_random_points_loses_nothing_and_resume_completes(tmp_path):
     kills = growing = 0
     while kills < KILLS:
         size0 = journal.stat().st_size if journal.exists() else 0
-        proc = resume_process(run, pace_s=0.3)
+        proc = resume_process(run, pace_s=0.45)
         if kills % 4 == 3:  # now and then: die during start-up or replay
             deadline = time.monotonic() + float(rng.uniform(0.1, 2.0))
         else:  # mostly: die while new records are being appended (a random moment after the first one lands)
