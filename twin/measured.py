@@ -3,7 +3,7 @@
 Accepted inputs (the format is recognised from the content):
 
 1. **Long table** (CSV), one row per well and read: ``well, run_min, peak_nm, fwhm_nm, height`` and optionally
-   ``read`` -- as ``shared/reference/real_data/chloroform_1to30_measured.csv``. ``run_min`` counts minutes from the
+   ``read`` -- as ``scenarios/data/real/chloroform_1to30_measured.csv``. ``run_min`` counts minutes from the
    start of the reader's kinetic run (all wells share one clock; each well is older by the time since its
    injection, which such files do not record).
 2. The same with ``time_min`` instead of ``run_min``: each well's age in minutes since its precursor injection (the

@@ -1,7 +1,7 @@
 """Gen5 "File Export" of fluorescence emission spectra: a writer byte-compatible with Gen5's layout, and a reader.
 
-Layout (``shared/reference/cytation_facts.md`` part 2; checked against the real export
-``shared/reference/gen5_exports/allotropy_fluorescence_EM_spectrum_synergy_neo2.txt``): cp1252, CRLF, two blank
+Layout (``docs/cytation_facts.md`` part 2; checked against the real export
+``tests/data/gen5_em_spectrum_neo2.txt``): cp1252, CRLF, two blank
 lines, the header keys (``Software Version``, ``Experiment File Path:``, ``Protocol File Path:``, ``Plate Number``,
 ``Date``, ``Time``, ``Reader Type:``, ``Reader Serial Number:``, ``Reading Type``), ``Procedure Details`` with one
 ``Read<TAB>Fluorescence Spectrum`` step per read, then one data section per read -- title, blank line,

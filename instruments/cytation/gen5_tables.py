@@ -1,7 +1,7 @@
 """Every Gen5 export layout -> one ``Gen5Export``: spectra, kinetic tables, endpoint plate maps and Results.
 
 ``read_gen5(path)`` reads any single-plate Gen5 "File Export" (TAB text or the lab's comma variant) into metadata,
-procedure and a list of ``Gen5DataSet``. Table shapes (``shared/reference/cytation_facts.md`` 2.5):
+procedure and a list of ``Gen5DataSet``. Table shapes (``docs/cytation_facts.md`` 2.5):
 
 - **spectrum**: title, blank, ``Wavelength<TAB>A1 ... H12``, one row per wavelength;
 - **kinetic**: title, blank, ``Time<TAB>T° <name><TAB>A1 ...`` (the T° column is optional: derived sets such as

@@ -52,7 +52,7 @@ def test_csv_export_reads_back_to_the_runs_spectra(run_dir, tmp_path):
 
 
 def notebook_read(path) -> dict[str, pd.DataFrame]:
-    """The lab's notebook logic (``cytation_facts.md`` 2.8): ``pd.read_csv(path, header=None)``, ``OVRFLW`` -> NaN,
+    """The lab's notebook logic (``docs/cytation_facts.md`` 2.8): ``pd.read_csv(path, header=None)``, ``OVRFLW`` -> NaN,
     a section from each row whose first cell is ``Read N:EM Spectrum`` / ``Read N:Spectrum`` to the next one or
     ``Results``; rows start + 2 .. next - 1 are the header and data rows; column 0 empty, column 1 ``Wavelength``,
     wells from column 2. Returns {section title: DataFrame indexed by wavelength, one column per well}."""
