@@ -89,20 +89,6 @@ class Restart:
     wall_epoch_s: float | None = None  #: journaled wall time of campaign t=0 of the first session
 
 
-def _forecast_flags(result: CampaignResult, lab: LabConfig) -> list[dict]:
-    """Forecast flags of a real run's reads (``twin.monitor.forecast``), or none, with a note, if they cannot be
-    computed: the reads are the only copy and must be written whatever the forecast does."""
-    import warnings
-
-    try:
-        from twin.monitor.forecast import flags_for_result
-
-        return flags_for_result(result, params=lab.chemistry)
-    except Exception as exc:  # noqa: BLE001  (never lose a real run to its forecast)
-        warnings.warn(f"forecast flags not computed ({type(exc).__name__}: {exc}); the reads are kept")
-        return []
-
-
 def on_real_drivers(lab: LabConfig) -> bool:
     """True when ``lab`` drives real instruments or the wall clock (a run that cannot be replayed)."""
     return lab.realtime or lab.pipettor != "sim" or lab.reader != "sim"
@@ -264,8 +250,9 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
         procedure=procedure if campaign.procedure is not None else None,
     )
     result.events = events.events
-    if real:  # on real instruments the twin's forecast judges the reads: its flags join the run's event log
-        result.events.extend(_forecast_flags(result, campaign.lab))
+    failed = getattr(reader, "failed_wells", None)  # the reader twin's failed wells (missed/clogged injections)
+    if failed is not None:
+        result.manifest["failed_wells"] = [w for w in failed() if w in set(filled)]
     if fault_plan is not None:
         result.manifest["faults"] = fault_summary(events.events)
         result.manifest["faults"]["not_fired"] = injector.not_fired()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chemistry import LarpModel
 from instruments.labware import Labware
+from instruments.pipettor import INJECTION_COMPONENT
 from instruments.reader import PlateReader
 from instruments.sim.plate_recipes import recipes_from_plate
 
@@ -77,6 +78,38 @@ class ReaderNoise(BaseModel):
     od_max: float = Field(4.0, gt=0, description="absorbance ceiling (~4.0 OD measured)")
 
 
+def detect_counts(expected: np.ndarray, gain: int, noise: ReaderNoise, rng: np.random.Generator) -> np.ndarray:
+    """Expected emission -> RFU: gain, shot noise, dark baseline, integer rounding, overflow as NaN.
+
+    The one place chemistry's emission becomes counts: the reader twin and the forecast band (``twin.forecast``)
+    both call it, so the band sees the same noise as a run."""
+    g = (gain / 100.0) ** noise.gain_exponent
+    signal = np.clip(expected, 0, None) * noise.rfu_per_unit * g
+    shot_sd = np.sqrt(signal * noise.rfu_per_photoelectron * g)
+    rfu = signal + shot_sd * rng.standard_normal(signal.shape)
+    rfu += noise.dark_rfu + noise.dark_sd_rfu * rng.standard_normal(signal.shape)
+    rfu = np.rint(np.clip(rfu, 0, None))
+    rfu[rfu >= noise.saturation_rfu] = np.nan
+    return rfu
+
+
+def count_noise_sd(counts, gain: int, noise: ReaderNoise) -> np.ndarray:
+    """The reader's noise (standard deviation, RFU) of a reading of ``counts`` RFU: shot noise of the signal above
+    the dark baseline at ``gain``, and the dark noise (the inverse of ``detect_counts``' noise model)."""
+    g = (gain / 100.0) ** noise.gain_exponent
+    signal = np.clip(np.asarray(counts, float) - noise.dark_rfu, 0.0, None)
+    return np.sqrt(signal * noise.rfu_per_photoelectron * g + noise.dark_sd_rfu ** 2)
+
+
+def failed_in_batch(batch) -> np.ndarray:
+    """The failed wells of a plate draw: the batch's own record, or an emission cut to < 10 % (a failed well's
+    multiplier is 10**-3..10**-1.3; a working well's log-normal one is never that low)."""
+    failed = getattr(batch, "failed", None)
+    if failed is not None:
+        return np.asarray(failed, bool)
+    return np.asarray(batch.intensity_multiplier) < 0.1
+
+
 #: how long each injected reader fault takes before it surfaces (s): a serial timeout, a refusal, a bad frame.
 FAULT_DELAY_S = {"reader_timeout": 20.0, "read_refused": 0.1, "garbled_frame": 16.0}
 
@@ -106,6 +139,13 @@ class SimPlateReader(PlateReader):
         # Well-to-well batch variability is a property of the plate, drawn once when it arrives.
         self._batch = self.model.sample_batch(plate.n_wells, self.rng)
         self._recipes_key = None
+        self._failed = [w for w, f, pb in zip(plate.wells, failed_in_batch(self._batch), plate.component(
+            INJECTION_COMPONENT)) if f and pb > 0]
+
+    def failed_wells(self) -> list[str]:
+        """Wells of the plate (with precursor) that the chemistry's draw failed: the twin's missed or clogged
+        injections, a few % of the wells (``LarpParameters.failed_well_rate``); for the run summary."""
+        return list(getattr(self, "_failed", []))
 
     def recipes(self):
         """Recipes of the loaded plate (cached: contents do not change while the plate is in the reader)."""
@@ -167,16 +207,8 @@ class SimPlateReader(PlateReader):
         return self.detect(expected, gain)
 
     def detect(self, expected: np.ndarray, gain: int) -> np.ndarray:
-        """Expected emission -> RFU: gain, shot noise, dark baseline, integer rounding, overflow as NaN."""
-        n = self.noise
-        g = (gain / 100.0) ** n.gain_exponent
-        signal = np.clip(expected, 0, None) * n.rfu_per_unit * g
-        shot_sd = np.sqrt(signal * n.rfu_per_photoelectron * g)
-        rfu = signal + shot_sd * self.rng.standard_normal(signal.shape)
-        rfu += n.dark_rfu + n.dark_sd_rfu * self.rng.standard_normal(signal.shape)
-        rfu = np.rint(np.clip(rfu, 0, None))
-        rfu[rfu >= n.saturation_rfu] = np.nan
-        return rfu
+        """Expected emission -> RFU (``detect_counts`` with this reader's noise model and random stream)."""
+        return detect_counts(expected, gain, self.noise, self.rng)
 
     def _hw_read_absorbance(self, wells: np.ndarray, wavelength_nm: float) -> Generator:
         od = yield from self._hw_read_absorbance_spectrum(wells, np.array([wavelength_nm], float))

@@ -14,7 +14,7 @@ import time
 
 
 #: the modules that add sub-commands, in the order ``--help`` lists them
-SUBCOMMANDS = ("twin.cli.run", "twin.cli.fit", "twin.cli.compare", "twin.cli.calibrate",
+SUBCOMMANDS = ("twin.cli.run", "twin.cli.forecast", "twin.cli.fit", "twin.cli.compare", "twin.cli.calibrate",
                "twin.cli.gen5", "twin.cli.resume", "twin.cli.sweep",
                "twin.cli.optimize", "twin.cli.reproduce", "twin.monitor.cli")
 

@@ -143,6 +143,8 @@ def _cmd_run(args, out, wall0) -> int:
             raise UserError(f"--procedure {args.procedure} sets the reading schedule; drop --hours/--every-min (or "
                             f"edit the procedure's kinetic loops)")
         campaign = campaign.model_copy(update={"procedure": load_procedure(args.procedure)})
+    if args.nominal:  # planning and teaching: every well as its recipe says (no failed wells, no scatter)
+        campaign = campaign.model_copy(update={"lab": campaign.lab.model_copy(update={"well_scatter": False})})
     if args.params:
         from twin.params import load_params
 
@@ -158,7 +160,7 @@ def _cmd_run(args, out, wall0) -> int:
         args.durable = True
         Path(args.out).mkdir(parents=True, exist_ok=True)
         server = serve(args.out, host=args.host, port=args.port, token=args.token, params=args.params,
-                       seeds=args.seeds, consecutive=args.consecutive, block=False)
+                       draws=args.draws, consecutive=args.consecutive, block=False)
     from twin.faults import SimulatedCrash
     from twin.records.figure_workers import _freeze_imports
 
@@ -185,16 +187,17 @@ def _cmd_run(args, out, wall0) -> int:
               f"{acts} (events.jsonl)")
         for text in f.get("not_fired", []):
             print(f"faults: did not fire: {text}")
-        from twin.monitor.cli import append_flag_events
-        from twin.monitor.forecast import flags_for_result
+    flags = [e for e in result.events if e.get("kind") == "forecast"]  # written by the records layer
+    if flags:
+        from twin.forecast import flagged_wells
 
-        already = any(e.get("kind") == "forecast" for e in result.events)  # a real run's flags are in its log
-        flags = [] if already else flags_for_result(result, params=args.params, seeds=args.seeds,
-                                                    consecutive=args.consecutive)
-        if flags:
-            append_flag_events(flags, Path(written) / "events.jsonl")
-            print(f"forecast: {len(flags)} well(s) left the twin's band: "
-                  f"{', '.join(sorted({f['well'] for f in flags}))} (events.jsonl)")
+        wells = flagged_wells(flags)
+        print(f"forecast: {len(wells)} well(s) left the twin's band ({len(flags)} flags): {', '.join(wells)} "
+              f"(events.jsonl)")
+    failed = m.get("failed_wells")
+    if failed:
+        print(f"failed wells: {len(failed)} ({', '.join(failed)}): the twin's missed or clogged injections "
+              f"(manifest.json failed_wells; none with --nominal)")
     if server is not None:
         print("run finished; still serving (Ctrl-C stops)")
         _serve_until_ctrl_c(server)
@@ -299,6 +302,8 @@ def add_cli(sub) -> None:
     p.add_argument("--faults", default=None, help="fault plan (YAML/JSON) to inject; see twin/faults/plan.py")
     p.add_argument("--params", default=None, help="chemistry parameters (LarpParameters JSON, as `larp-twin "
                    "calibrate` writes); default: the built-in calibration")
+    p.add_argument("--nominal", action="store_true", help="the nominal plate: no failed wells and no well-to-well "
+                   "scatter (reader noise stays), for planning and teaching")
     p.add_argument("--gen5-folder", default=None, metavar="DIR",
                    help="lab day: take the reads from the exports Gen5 writes into DIR, one per read (the "
                         "reader's side of a real run; --hours/--every-min as in Gen5)")

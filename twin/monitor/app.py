@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twin.monitor.forecast import forecast_view
+from twin.monitor.forecast import ViewForecast
 from twin.monitor.source import RunSource
 
 METRICS = {"peak_nm": "peak (nm)", "fwhm_nm": "FWHM (nm)", "height": "intensity (counts)"}
@@ -38,10 +38,10 @@ def _well_rc(well: str) -> tuple[int, int]:
 class Monitor:
     """Data side of the page: the run, its forecast (recomputed when the run changes) and replay time."""
 
-    def __init__(self, run_dir, *, replay: float | None = None, params=None, seeds: int = 8, consecutive: int = 3):
+    def __init__(self, run_dir, *, replay: float | None = None, params=None, draws: int = 48, consecutive: int = 3):
         self.source = RunSource(run_dir)
         self.replay = replay
-        self.params, self.seeds, self.consecutive = params, seeds, consecutive
+        self._forecaster = ViewForecast(params=params, draws=draws, consecutive=consecutive)
         self._fc_key, self._fc = None, None
 
     def view(self, t_s=None):
@@ -52,7 +52,7 @@ class Monitor:
         key = (id(self.source.view()), v.n_reads)
         if key != self._fc_key:
             try:
-                self._fc = forecast_view(v, params=self.params, seeds=self.seeds, consecutive=self.consecutive)
+                self._fc = self._forecaster(v)
                 self._fc_error = None
             except Exception as exc:  # noqa: BLE001
                 self._fc, self._fc_error = None, f"forecast unavailable ({type(exc).__name__}: {exc})"
@@ -171,14 +171,14 @@ def events_figure(v, fc):
 
 
 # -- app ----------------------------------------------------------------------------------------------------------
-def create_app(run_dir, *, token: str | None = None, replay: float | None = None, params=None, seeds: int = 8,
+def create_app(run_dir, *, token: str | None = None, replay: float | None = None, params=None, draws: int = 48,
                consecutive: int = 3, refresh_ms: int = 1000):
     """The Dash app serving ``run_dir`` (its Flask server is ``app.server``)."""
     import dash
     from dash import Input, Output, State, dcc, html
     from flask import abort, jsonify, request, send_file
 
-    mon = Monitor(run_dir, replay=replay, params=params, seeds=seeds, consecutive=consecutive)
+    mon = Monitor(run_dir, replay=replay, params=params, draws=draws, consecutive=consecutive)
     app = dash.Dash(__name__, title="larp-twin monitor", serve_locally=True, update_title=None,
                     assets_ignore=".*")
     app.monitor = mon

@@ -1,7 +1,6 @@
 """``larp-twin watch RUN_DIR``: serve the live monitor page of a run directory; helpers for ``run --serve``."""
 from __future__ import annotations
 
-import json
 import secrets
 import sys
 import threading
@@ -11,7 +10,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8050, token: str | None = None,
-          replay: float | None = None, params=None, seeds: int = 8, consecutive: int = 3, block: bool = True,
+          replay: float | None = None, params=None, draws: int = 48, consecutive: int = 3, block: bool = True,
           out=None):
     """Serve the monitor of ``run_dir``; returns the werkzeug server (running in a thread when ``block`` is False).
 
@@ -24,7 +23,7 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8050, token: str | No
 
     if host not in LOOPBACK and not token:
         token = secrets.token_urlsafe(18)
-    app = create_app(run_dir, token=token, replay=replay, params=params, seeds=seeds, consecutive=consecutive)
+    app = create_app(run_dir, token=token, replay=replay, params=params, draws=draws, consecutive=consecutive)
     server = make_server(host, port, app.server, threaded=True)
     url = f"http://{host if ':' not in host else f'[{host}]'}:{server.server_port}/" + (f"?token={token}" if token
                                                                                          else "")
@@ -41,21 +40,12 @@ def serve(run_dir, *, host: str = "127.0.0.1", port: int = 8050, token: str | No
     return server
 
 
-def append_flag_events(flags: list[dict], path: str | Path) -> Path:
-    """Add the forecast's flag events to an ``events.jsonl`` (created if the run wrote none)."""
-    path = Path(path)
-    with open(path, "a", encoding="utf-8") as fh:
-        for f in flags:
-            fh.write(json.dumps(f, default=float) + "\n")
-    return path
-
-
 def cmd_watch(args) -> int:
     run = Path(args.run_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"{run} is not a directory (a `larp-twin run --out` or `--durable` run directory)")
     serve(run, host=args.host, port=args.port, token=args.token, replay=args.replay, params=args.params,
-          seeds=args.seeds, consecutive=args.consecutive)
+          draws=args.draws, consecutive=args.consecutive)
     return 0
 
 
@@ -70,8 +60,10 @@ def add_forecast_args(p, params: bool = True) -> None:
     if params:
         p.add_argument("--params", default=None, help="chemistry parameters file (JSON/YAML; `larp-twin calibrate` "
                        "writes one) for the twin's forecast; default: the built-in calibration")
-    p.add_argument("--seeds", type=int, default=8, help="twin draws of the plate's variability for the band")
-    p.add_argument("--consecutive", type=int, default=3, help="flag a well after this many reads outside its band")
+    p.add_argument("--draws", "--seeds", dest="draws", type=int, default=48, help="Monte Carlo draws of the twin's "
+                   "band (parameters, well scatter, reader noise; default 48; see docs/monitor.md)")
+    p.add_argument("--consecutive", type=int, default=3, help="flag a well after this many reads in a row outside "
+                   "its flag band (default 3)")
 
 
 def add_cli(subparsers) -> None:

@@ -68,6 +68,9 @@ def write_results(result: CampaignResult, out_dir: str | Path, figures: bool = T
             (tmp / "deck.txt").write_text(result.deck_sheet + "\n")
             write_gen5(result, tmp / "gen5_export.txt")
             if "faults" in result.manifest or _on_instruments(result.manifest):
+                from twin.records.flags import add_forecast_flags
+
+                add_forecast_flags(result)  # the twin's forecast judges the reads: flags join the event log
                 with open(tmp / "events.jsonl", "w") as fh:
                     for e in result.events:
                         fh.write(json.dumps(e, default=float) + "\n")
