@@ -129,3 +129,14 @@ def test_inspect_json_of_every_real_layout(name, expected, capsys):
     if name == "gen5_abs_kinetic_h1.txt":
         assert summary["time_span"] == {"first_s": 0.0, "last_s": 300.0, "text": "0:00:00-0:05:00 (5 min)"}
         assert len(summary["wells"]) == 96
+
+
+def test_export_of_a_run_with_absorbance_reads_keeps_them_in_time_order(tmp_path):
+    run = tmp_path / "abs"
+    assert main(["run", "paper-chloroform-abs", "--out", str(run), "--hours", "0.4", "--no-figures", "--quiet"]) == 0
+    out = tmp_path / "again.txt"
+    assert cli(["export-gen5", str(run), "-o", str(out)]) == 0
+    text = out.read_text(encoding="cp1252")
+    titles = re.findall(r"^Read \d+:(?:EM )?Spectrum", text, re.M)
+    assert len(titles) >= 4 and titles[:2] == ["Read 1:Spectrum", "Read 2:EM Spectrum"]  # absorbance, then PL
+    assert out.read_bytes() == (run / "gen5_export.txt").read_bytes()  # one writer: the run's own export
