@@ -140,3 +140,16 @@ def test_export_of_a_run_with_absorbance_reads_keeps_them_in_time_order(tmp_path
     titles = re.findall(r"^Read \d+:(?:EM )?Spectrum", text, re.M)
     assert len(titles) >= 4 and titles[:2] == ["Read 1:Spectrum", "Read 2:EM Spectrum"]  # absorbance, then PL
     assert out.read_bytes() == (run / "gen5_export.txt").read_bytes()  # one writer: the run's own export
+
+
+def test_fit_takes_read_times_from_the_exports_kinetic_loop(run_dir, tmp_path, capsys):
+    # away from its run directory, the export's own procedure is the only source of read times
+    text = (run_dir / "gen5_export.txt").read_bytes().replace(
+        b"Eject plate on completion", b"Start Kinetic\tRuntime 0:45:00 (HH:MM:SS), Interval 0:15:00, 4 Reads")
+    export = tmp_path / "lab.txt"
+    export.write_bytes(text)
+    assert main(["fit", str(export), "--out", str(tmp_path / "fit"), "--every-min", "10"]) == 0
+    assert "its kinetic loop reads every 15 min; using that, not --every-min 10" in capsys.readouterr().err
+    f = pd.read_csv(tmp_path / "fit" / "features.csv")
+    n_reads = f["read"].nunique()
+    assert n_reads >= 3 and sorted(f["time_min"].unique()) == [15.0 * k for k in range(n_reads)]
