@@ -200,18 +200,21 @@ def read_dataset(out: str | Path, kind: str = "summary", columns: list[str] | No
     """One of a sweep's datasets (``summary``, ``features``, ``campaigns``) as a table, optionally only ``columns``
     and the rows matching a pyarrow ``filter`` (e.g. ``pyarrow.dataset.field("seed") == 0``); rows in campaign order.
 
-    The same as ``pandas.read_parquet(out / kind)``: each campaign is one fragment of the dataset, read in place.
+    The same table as ``pandas.read_parquet(out / kind)`` or ``pyarrow.dataset.dataset(out / kind)``, read one
+    fragment at a time: a ``pyarrow.dataset`` scan of 1,000 campaign fragments held ~65 MB more than the data
+    (fragment objects and read-ahead), this ~15 MB, for ~1.6x its time (``docs/architecture.md``, sweeps).
     """
-    import pyarrow.dataset as ds
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     if kind not in DATASETS:
         raise ValueError(f"dataset {kind!r}; allowed: {list(DATASETS)}")
     directory = Path(out) / kind
-    if not directory.is_dir() or not any(directory.glob("*.parquet")):
+    paths = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    if not paths:
         return pd.DataFrame(columns=columns or [])
-    dataset = ds.dataset(directory, format="parquet", exclude_invalid_files=False,
-                         ignore_prefixes=[".", "_"])
-    return dataset.to_table(columns=columns, filter=filter).to_pandas()
+    tables = [pq.read_table(p, columns=columns, filters=filter, use_threads=False) for p in paths]
+    return pa.concat_tables(tables, promote_options="default").to_pandas()
 
 
 def _resolve_executor(executor, scheduler, max_workers):
