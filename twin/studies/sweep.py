@@ -161,12 +161,12 @@ def run_part(task: CampaignTask) -> dict:
     row = pd.DataFrame([{**{k: m.get(k) for k in CAMPAIGN_COLUMNS if k not in ("warnings", "manifest_json")},
                          "warnings": json.dumps(m.get("warnings", [])),
                          "manifest_json": json.dumps(m, default=str, sort_keys=True)}])
-    return {"campaign_id": task.campaign_id, "task_wall_s": float(m["task_wall_s"]),
-            **{kind: _parquet_bytes(table) for kind, table in
-               (("features", out["features"]), ("summary", out["summary"]), ("campaigns", row))}}
+    tables = {"features": out["features"], "summary": out["summary"], "campaigns": row}
+    return {"campaign_id": task.campaign_id, **{kind: _parquet_bytes(t) for kind, t in tables.items()}}
 
 
 def _parquet_bytes(table: pd.DataFrame) -> bytes:
+    """``table`` as the bytes of a Parquet file (no index)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
