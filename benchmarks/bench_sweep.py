@@ -1,23 +1,35 @@
-"""Campaigns per second of a sweep on 1 and 2 workers (process pool and Dask LocalCluster), scaling efficiency and the
-executor's overhead per campaign.
+"""A sweep's driver memory and wall time as the study grows, and campaigns per second on 1 and 2 workers.
 
-Workload: ``--campaigns`` plates of ``--wells`` conditions (OAc:OLAm in toluene across amine_per_acid), ``--hours``
-of reads every 10 min, the twin's Gaussian fits and per-well summaries, each campaign's parquet parts written by the
-driving process.  Worker start-up is excluded (pools and clusters are warmed before the clock starts) and reported.
+Default (memory): for each ``--campaigns`` N (default 100 and 1,000), ``larp-twin sweep`` of N random 40-well
+chloroform/toluene campaigns (12 h, reads every 10 min) on the local process pool, each N in a fresh driver process
+(``--workers``, default the CPU count).  Printed side by side: the driver's peak RSS (its own ``ru_maxrss``, not the
+workers'), the wall time from start to exit of the sweep, the part of it after the last campaign was written
+(manifest and figure: what a merge used to cost) and the ratio of N's figures to the first N's.
+
+    target: peak RSS(1,000) <= 1.3 x peak RSS(100); after-last-campaign time < 5 % of the wall
+
+``--scaling``: campaigns per second on 1 and 2 workers (process pool and Dask LocalCluster), scaling efficiency and
+the executor's overhead per campaign (worker start-up excluded and reported):
 
     efficiency  = rate(2 workers) / (2 x rate(1 worker))            target >= 0.8
     overhead    = (workers x wall - sum of campaigns' own wall) / campaigns, as % of a campaign's own wall  (< 10 %)
 
-    python benchmarks/bench_sweep.py [--campaigns 16] [--wells 40] [--hours 12]
+    python benchmarks/bench_sweep.py [--campaigns 100 1000] [--wells 40] [--hours 12]
+    python benchmarks/bench_sweep.py --scaling [--campaigns 16]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 from twin.studies.sweep import _single_thread, run_sweep
 from twin.studies.spec import load_spec
@@ -25,6 +37,54 @@ from twin.studies.spec import load_spec
 
 def _noop():
     return os.getpid()
+
+
+def study(campaigns: int, wells: int, hours: float) -> dict:
+    """The issue's study: random chloroform/toluene wells across amine_per_acid, ``wells`` per campaign."""
+    return {"name": f"bench-{campaigns}", "design": "random", "n": campaigns * wells, "design_seed": 1,
+            "wells_per_plate": wells, "schedule": {"hours": hours, "every_min": 10},
+            "parameters": {"antisolvent": ["chloroform", "toluene"],
+                           "amine_per_acid": {"low": 0.05, "high": 2.0}}}
+
+
+def drive(spec_path: str, out: str, workers: int) -> None:
+    """One sweep through the CLI in this (fresh) process; print its figures as JSON on the last line."""
+    from twin.cli.main import main as cli
+
+    t0 = time.perf_counter()
+    code = cli(["sweep", spec_path, "--out", out, "--workers", str(workers), "--quiet"])
+    total = time.perf_counter() - t0
+    m = json.loads((Path(out) / "manifest.json").read_text())
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    print(json.dumps({"code": code, "total_s": total, "wall_s": m["wall_s"], "campaigns": m["finished"],
+                      "rss_mb": rss_mb, "collect_s": m.get("collect_s", 0), "figure_s": m.get("figure_s", 0),
+                      "after_s": total - m["wall_s"],
+                      "plan_s": m.get("plan_s", 0)}))
+
+
+def memory(counts: list[int], wells: int, hours: float, workers: int) -> None:
+    rows = []
+    load = os.getloadavg()
+    for n in counts:
+        with tempfile.TemporaryDirectory() as d:
+            spec_path = Path(d) / "spec.json"
+            spec_path.write_text(json.dumps(study(n, wells, hours)))
+            proc = subprocess.run([sys.executable, __file__, "--drive", str(spec_path), f"{d}/out", str(workers)],
+                                  capture_output=True, text=True, check=False)
+            if proc.returncode:
+                sys.exit(f"bench_sweep: the {n}-campaign driver failed:\n{proc.stderr[-2000:]}")
+            rows.append(dict(json.loads(proc.stdout.strip().splitlines()[-1]), n=n))
+            print(f"  {n} campaigns: {rows[-1]['rss_mb']:.0f} MB, {rows[-1]['total_s']:.1f} s", file=sys.stderr)
+    print(f"driver peak RSS and wall of `larp-twin sweep`: random {wells}-well chloroform/toluene campaigns, "
+          f"{hours:g} h every 10 min, {workers} workers on {os.cpu_count()} CPUs (load average before: {load[0]:.2f}, "
+          f"after: {os.getloadavg()[0]:.2f})")
+    print("wall: the CLI call; after last: wall minus dispatch-to-last-campaign-written (plan, manifest/merge, figure)")
+    print(f"{'campaigns':>9} {'peak RSS MB':>11} {'x first':>7} {'wall s':>8} {'s/campaign':>10} "
+          f"{'after last s':>12} {'merge s':>7} {'figure s':>8} {'after %':>7}")
+    for r in rows:
+        print(f"{r['n']:>9} {r['rss_mb']:>11.0f} {r['rss_mb'] / rows[0]['rss_mb']:>7.2f} {r['total_s']:>8.1f} "
+              f"{r['total_s'] / r['n']:>10.3f} {r['after_s']:>12.2f} {r['collect_s']:>7.2f} {r['figure_s']:>8.2f} "
+              f"{100 * r['after_s'] / r['total_s']:>7.1f}")
 
 
 def spec(campaigns: int, wells: int, hours: float):
@@ -49,11 +109,20 @@ def measure(executor, workers: int, s) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--campaigns", type=int, default=16)
+    ap.add_argument("--campaigns", type=int, nargs="+", default=None, help="study sizes (default 100 1000; "
+                    "--scaling: 16)")
     ap.add_argument("--wells", type=int, default=40)
     ap.add_argument("--hours", type=float, default=12.0)
+    ap.add_argument("--workers", type=int, default=os.cpu_count(), help="memory mode: process-pool size")
+    ap.add_argument("--scaling", action="store_true", help="campaigns/s on 1 and 2 workers instead")
     ap.add_argument("--no-dask", action="store_true")
+    ap.add_argument("--drive", nargs=3, metavar=("SPEC", "OUT", "WORKERS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.drive:
+        return drive(args.drive[0], args.drive[1], int(args.drive[2]))
+    if not args.scaling:
+        return memory(args.campaigns or [100, 1000], args.wells, args.hours, args.workers)
+    args.campaigns = (args.campaigns or [16])[0]
     s = spec(args.campaigns, args.wells, args.hours)
     load = os.getloadavg()
     rows = []

@@ -5,7 +5,7 @@ polarity index, alkyl chain length, molar mass, density) so that a new antisolve
 primary amine of another chain length is one new table row, not new code.
 
 Sources: dielectric constants and Snyder polarity indices as collected in
-``shared/reference/chemistry_facts.md`` (toluene 2.38/2.4 and chloroform 4.81/4.1 are quoted by the paper,
+``docs/chemistry_facts.md`` (toluene 2.38/2.4 and chloroform 4.81/4.1 are quoted by the paper,
 Sanchez et al., Matter 2023); ligand molar masses and densities from the same file (vendor data sheets).
 """
 

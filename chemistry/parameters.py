@@ -1,12 +1,12 @@
 """All numbers of the LARP model, in one place, with where each comes from.
 
 Issue-12 mechanisms (amine capping, LSW ripening, surface defects, delayed collapse, failed wells) are fitted by
-``larp-twin calibrate`` to the lab's chloroform 1:30 wells (shared/reference/real_data) together with the paper's
+``larp-twin calibrate`` to the lab's chloroform 1:30 wells (scenarios/data/real) together with the paper's
 targets; ``--write-builtin`` rewrites the CALIBRATED block below.
 
 Three kinds of provenance are marked on every field:
 - [paper]       read from Sanchez et al., Matter 6 (2023) (figure/text cited);
-- [literature]  orientation values from ``shared/reference/chemistry_facts.md`` (not fitted);
+- [literature]  orientation values from ``docs/chemistry_facts.md`` (not fitted);
 - [calibrated]  fitted by ``scripts/calibrate_chemistry.py`` to the paper's numbers; the fitted values live in
                 the ``CALIBRATED`` block below, which that script rewrites (``--write``) between its markers.
 
@@ -26,7 +26,7 @@ class LarpParameters(BaseModel):
 
     # ---- quantum confinement: E(L) = bulk_gap_eV + confinement_eV_nm / L**confinement_exponent
     # [calibrated] to the sizing table (edge 4/6/8/12 nm -> ~470/495/505/514 nm; bulk ~520-525 nm),
-    # Protesescu et al. 2015 via chemistry_facts.md.
+    # Protesescu et al. 2015 via docs/chemistry_facts.md.
     bulk_emission_eV: float = 2.36
     confinement_eV_nm: float = 4.4
     confinement_exponent: float = 1.85
@@ -99,7 +99,7 @@ class LarpParameters(BaseModel):
     desorption_polarity: float = 0.0  # [physical argument; fixed]
     desorption_shortness: float = 4.2  # [calibrated] C8 PL collapses within hours (Fig 3E-H)
     desorption_polarity_shortness: float = -2.1  # [calibrated] C8 in CF appears then vanishes (Fig S13)
-    # ---- issue 12: dynamics of the lab's own chloroform 1:30 wells (shared/reference/real_data)
+    # ---- issue 12: dynamics of the lab's own chloroform 1:30 wells (scenarios/data/real)
     # amine capping in polar antisolvent: Pb-amine complexes are better solvated in a polar medium, so more Pb is
     # held back at the nucleation burst and the nuclei stay small (CF amine-majority t0 ~489-491 nm vs ~503-510 nm
     # acid-majority at similar heights: real_data chloroform_1to30_measured.csv, read 3). Applied after the soft floor

@@ -24,7 +24,7 @@ class Scenario:
 
 
 #: the paper's 40-well plates ran as back-to-back reads: the lab's notebook records 103 reads of ~7 min in 12 h
-#: (``shared/reference/real_data/README.md``), not the "every 10 min" of the methods text
+#: (``scenarios/data/real/README.md``), not the "every 10 min" of the methods text
 LAB_CADENCE = 0.0
 
 

@@ -292,7 +292,7 @@ def chloroform_claims(run: PaperRun, toluene: PaperRun, octyl_cf: PaperRun) -> l
     gap = tol.t0("peak_nm") - p0
     # "around 500 nm": the paper's text (Fig. 6A) reads "the PL peak positions exhibit at shorter wavelengths (around
     # 500 nm) than those from toluene (around 520 nm) and undergo blueshifts with increasing OLAm"; the lab's own
-    # first read of these very wells (shared/reference/real_data, 1:30) spans 488.9-510.6 nm, so "around" = +/- 12 nm
+    # first read of these very wells (scenarios/data/real, 1:30) spans 488.9-510.6 nm, so "around" = +/- 12 nm
     ok = bool(np.nanmax(np.abs(p0 - 500)) < 12 and shift > 3 and np.nanmin(gap) > 10)
     note = "" if ok else "a well outside 500 +/- 12 nm at its first read (the lab's own span: 488.9-510.6 nm)"
     out.append(Claim("chloroform-near-500-blue-with-olam", "Fig. 6A", "Chloroform: PL near 500 nm (vs ~520 in "

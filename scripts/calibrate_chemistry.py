@@ -8,7 +8,7 @@ Re-runnable and deterministic (no randomness):
     python scripts/calibrate_chemistry.py --write    # retired: use `larp-twin calibrate ... --write-builtin`
 
 Two stages, both scipy.optimize.least_squares:
-1. sizing curve E(L) = E_bulk + A / L^p against the literature sizing table (chemistry_facts.md);
+1. sizing curve E(L) = E_bulk + A / L^p against the literature sizing table (docs/chemistry_facts.md);
 2. everything else against the paper's peak positions, FWHMs, relative intensities and time scales, each target read
    off the model's noise-free spectrum (argmax / half maximum on a 1 nm grid), with a weak prior pulling each
    parameter to its hand-set default so that parameters the paper does not constrain stay put.
@@ -38,7 +38,7 @@ AGES_MIN = np.array([0.0, 10.0, 60.0, 120.0, 720.0])
 
 # ------------------------------------------------------------------ stage 1: sizing curve
 SIZING_TARGETS = [(4.0, 470.0), (6.0, 495.0), (8.0, 505.0), (12.0, 514.0)]  # edge nm -> PL nm (Protesescu 2015)
-BULK_TARGET_NM = (523.5, 1.0)  # bulk CsPbBr3 PL ~520-525 nm (chemistry_facts.md); upper half keeps edges ~20 nm
+BULK_TARGET_NM = (523.5, 1.0)  # bulk CsPbBr3 PL ~520-525 nm (docs/chemistry_facts.md); upper half keeps edges ~20 nm
 SIZING_PARAMETERS = ("bulk_emission_eV", "confinement_eV_nm", "confinement_exponent")
 
 

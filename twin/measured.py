@@ -3,7 +3,7 @@
 Accepted inputs (the format is recognised from the content):
 
 1. **Long table** (CSV), one row per well and read: ``well, run_min, peak_nm, fwhm_nm, height`` and optionally
-   ``read`` -- as ``shared/reference/real_data/chloroform_1to30_measured.csv``. ``run_min`` counts minutes from the
+   ``read`` -- as ``scenarios/data/real/chloroform_1to30_measured.csv``. ``run_min`` counts minutes from the
    start of the reader's kinetic run (all wells share one clock; each well is older by the time since its
    injection, which such files do not record).
 2. The same with ``time_min`` instead of ``run_min``: each well's age in minutes since its precursor injection (the
@@ -127,7 +127,6 @@ def _numbers(p: Path, raw: pd.DataFrame, col: str, *, allow_empty: bool, integer
 
 def _from_gen5(p: Path, every_min: float | None) -> pd.DataFrame:
     from instruments.cytation import read_gen5_spectra
-    from instruments.cytation.gen5_tables import _KINETIC, parse_time_s
     from instruments.sim.reader import ReaderTiming
     from twin.analysis import fit_gaussians
 
@@ -135,10 +134,11 @@ def _from_gen5(p: Path, every_min: float | None) -> pd.DataFrame:
     fit = fit_gaussians(g.counts, g.wavelength_nm)  # (reads, wells); bad wells are flagged, not fatal
     n_reads, n_wells = g.counts.shape[:2]
     scan_min = ReaderTiming().scan_s(n_wells, len(g.wavelength_nm)) / 60.0
-    kinetic = next((m for m in (_KINETIC.search(line) for line in g.procedure.get("lines", [])) if m), None)
-    if kinetic is not None:
-        interval = parse_time_s(kinetic.group(2)) / 60.0
-        source = f"the export's kinetic interval ({kinetic.group(2)})"
+    interval_s = (g.procedure.get("kinetic") or {}).get("interval_s")
+    if interval_s:
+        interval = interval_s / 60.0
+        h, rest = divmod(round(interval_s), 3600)
+        source = f"the export's kinetic interval ({h}:{rest // 60:02d}:{rest % 60:02d})"
     elif every_min is not None:
         if not (np.isfinite(every_min) and every_min >= 0):
             raise MeasuredError(f"{p}: every_min={every_min!r}; allowed: minutes >= 0 (0 = back to back)")

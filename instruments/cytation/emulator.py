@@ -2,7 +2,7 @@
 
 The emulator owns the master side of an ``os.openpty()`` pair and serves it from a background thread; the driver
 opens the slave path (``emulator.port``) with pyserial exactly as it would open the FTDI port of a real unit.
-What it models (``shared/reference/cytation_facts.md`` part 1):
+What it models (``docs/cytation_facts.md`` part 1):
 
 - framing (ACK/ETX, parameter commands), ``e`` firmware, ``C`` serial, ``h``/``g`` temperature with a ramp,
   ``J``/``A`` tray out/in (``0000`` / ``5A00``), ``y`` geometry, ``t`` optics height, ``D`` read definitions

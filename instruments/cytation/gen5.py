@@ -1,7 +1,7 @@
 """Gen5 "File Export" of fluorescence emission spectra: a writer byte-compatible with Gen5's layout, and a reader.
 
-Layout (``shared/reference/cytation_facts.md`` part 2; checked against the real export
-``shared/reference/gen5_exports/allotropy_fluorescence_EM_spectrum_synergy_neo2.txt``): cp1252, CRLF, two blank
+Layout (``docs/cytation_facts.md`` part 2; checked against the real export
+``tests/data/gen5_em_spectrum_neo2.txt``): cp1252, CRLF, two blank
 lines, the header keys (``Software Version``, ``Experiment File Path:``, ``Protocol File Path:``, ``Plate Number``,
 ``Date``, ``Time``, ``Reader Type:``, ``Reader Serial Number:``, ``Reading Type``), ``Procedure Details`` with one
 ``Read<TAB>Fluorescence Spectrum`` step per read, then one data section per read -- title, blank line,
@@ -38,7 +38,6 @@ from instruments.reader import emission_grid
 
 OVERFLOW = "OVRFLW"
 #: non-numeric cells Gen5 writes; all become NaN (OVRFLW is also flagged in ``overflow``).
-NON_NUMERIC = {OVERFLOW, "MISSED", "?????", "PER WELL"}
 HEADER_KEYS = ("Software Version", "Experiment File Path:", "Protocol File Path:", "Plate Number", "Date", "Time",
                "Reader Type:", "Reader Serial Number:", "Reading Type")
 
@@ -321,7 +320,52 @@ def _split(text: str, name: str) -> list[list[str]]:
     raise Gen5FormatError(f"{name}: no 'Software Version' line; expected a Gen5 export (tab or comma separated)")
 
 
+# -- cells, times and the procedure (one parser for every reader) ----------------------------------------------------
 _NUM = r"\d+(?:\.\d+)?"  # a plain decimal number
+#: Gen5 cell tokens that stand for no value (kept as flags); ``<0.000`` / ``>4.000``: outside a standard curve
+TOKENS = {OVERFLOW, "MISSED", "?????", "PER WELL", "RANGE?", "NaN"}
+_HMS = r"\d+(?::\d{2}){1,2}(?:\.\d+)?"
+_TIME = re.compile(r"^\d+(:\d{2}){1,2}(\.\d+)?$")
+_OUT_OF_RANGE = re.compile(r"^[<>]-?\d+(\.\d*)?$")
+_READ_TYPE = re.compile(r"^(Absorbance|Fluorescence|Luminescence|Alpha|Time.Resolved|Imaging|Image|Area Scan)\b")
+_KINETIC = re.compile(rf"Runtime\s+({_HMS}).*?Interval\s+({_HMS}),\s*(\d+)\s+Reads")
+_SCAN = re.compile(rf"^(?:(Emission|Excitation)\s+)?Start:\s*({_NUM})(?:/{_NUM})?\s*nm,\s*Stop:\s*({_NUM})\s*nm,"
+                   rf"\s*Step:\s*({_NUM})")
+_WAVELENGTHS = re.compile(rf"^Wavelengths?:\s*({_NUM}(?:(?:,\s*|\s+){_NUM})*)$")
+_FILTER = re.compile(rf"Excitation:\s*({_NUM})(?:/{_NUM})?,\s*Emission:\s*({_NUM})")
+
+
+def parse_time_s(text: str) -> float:
+    """Gen5 time text -> seconds: ``0:07:31`` (h:mm:ss), ``96:00:00``, ``0:00.210`` (m:ss.fff)."""
+    if not _TIME.match(text):
+        raise Gen5FormatError(f"{text!r} is not a Gen5 time (h:mm:ss)")
+    parts = [float(p) for p in text.split(":")]
+    if len(parts) == 2:
+        parts.insert(0, 0.0)
+    return parts[0] * 3600 + parts[1] * 60 + parts[2]
+
+
+def parse_cell(text: str, times: bool = True) -> tuple[float, str]:
+    """One Gen5 cell -> (value, flag): a number, a token (NaN, the token as flag), ``h:mm:ss`` (seconds, when
+    ``times``) or empty (NaN, flag ``""``); raises ValueError for text that is no Gen5 value (``inf`` included)."""
+    text = text.strip()
+    if text == "":
+        return math.nan, ""
+    try:
+        value = float(text)
+    except ValueError:
+        if text in TOKENS or _OUT_OF_RANGE.match(text):
+            return math.nan, text
+        if not times:
+            raise
+        return parse_time_s(text), ""
+    if not math.isfinite(value):
+        if text in TOKENS:
+            return math.nan, text
+        raise Gen5FormatError(text)
+    return value, ""
+
+
 _PROC_PATTERNS = {
     "excitation": re.compile(rf"Fixed Excitation:\s*({_NUM})(?:/({_NUM}))?\s*nm"),
     "emission": re.compile(rf"Emission Start:\s*({_NUM})(?:/{_NUM})?\s*nm,\s*Stop:\s*({_NUM})\s*nm,"
@@ -332,7 +376,7 @@ _PROC_PATTERNS = {
 }
 
 
-def _parse_procedure(lines: list[list[str]]) -> dict:
+def _parse_procedure_lines(lines: list[list[str]]) -> dict:
     proc: dict = {"read_types": [], "lines": ["\t".join(c).rstrip("\t") for c in lines]}
     for cells in lines:
         text = " ".join(c for c in cells if c)
@@ -357,6 +401,42 @@ def _parse_procedure(lines: list[list[str]]) -> dict:
                 proc["read_speed"] = m.group(1)
             else:
                 proc["read_height_mm"] = float(m.group(1))
+    return proc
+
+
+def parse_procedure(lines: list[list[str]]) -> dict:
+    """The ``Procedure Details`` of any export: plate type, excitation/emission, optics, gain, read speed and height,
+    read steps (label, type), kinetic loop, absorbance wavelengths, filter sets, scans (one parser for every reader)."""
+    proc = _parse_procedure_lines(lines)
+    steps: list[dict] = []
+    proc.update(filter_sets=[], absorbance_nm=[], scans=[])
+    for cells in lines:
+        key = cells[0].strip()
+        detail = next((c.strip() for c in cells[1:] if c.strip()), "")
+        if key == "Read":
+            if _READ_TYPE.match(detail):
+                steps.append({"label": None, "type": detail})
+            else:
+                steps.append({"label": detail or None, "type": None})
+        elif key == "" and steps and steps[-1]["type"] is None and detail:
+            steps[-1]["type"] = detail
+        elif key == "Start Kinetic":
+            m = _KINETIC.search(detail)
+            if m:
+                proc["kinetic"] = {"runtime_s": parse_time_s(m.group(1)), "interval_s": parse_time_s(m.group(2)),
+                                   "reads": int(m.group(3))}
+        if key == "" and detail:
+            m = _SCAN.match(detail)
+            if m:
+                proc["scans"].append(tuple(float(g) for g in m.groups()[1:]))
+            m = _WAVELENGTHS.match(detail)
+            if m:
+                proc["absorbance_nm"] += [float(w) for w in re.findall(r"\d+(?:\.\d+)?", m.group(1))]
+            m = _FILTER.search(detail)
+            if m:
+                proc["filter_sets"].append((float(m.group(1)), float(m.group(2))))
+    proc["read_steps"] = steps
+    proc["read_types"] = [s["type"] or s["label"] for s in steps]
     return proc
 
 
@@ -400,7 +480,7 @@ def read_gen5_spectra(path, *, read_type: str | None = "Fluorescence Spectrum") 
             if k < len(rows) and "Wavelength" in (cell(k, 0), cell(k, 1)) and first != "Results":
                 sections.append((first, k))
     end_of_procedure = sections[0][1] - 2 if sections else (results_at or len(rows))
-    procedure = _parse_procedure([r for r in rows[proc_start + 1:end_of_procedure] if any(c.strip() for c in r)])
+    procedure = parse_procedure([r for r in rows[proc_start + 1:end_of_procedure] if any(c.strip() for c in r)])
     if not sections:
         firsts = {c for r in rows[proc_start:] for c in r[:2]}
         found = "kinetic (Time)" if "Time" in firsts else "plate-map (1..12)" if "1" in firsts else "no"
@@ -430,16 +510,13 @@ def read_gen5_spectra(path, *, read_type: str | None = "Fluorescence Spectrum") 
             row_vals, row_flags = [], []
             for j, well in enumerate(header):
                 text = cell(i, j + 1 + shift).strip()
-                if text in NON_NUMERIC or text == "":
-                    row_vals.append(math.nan)
-                    row_flags.append(text == OVERFLOW)
-                    continue
                 try:
-                    row_vals.append(float(text))
+                    value, flag = parse_cell(text, times=False)
                 except ValueError:
                     raise Gen5FormatError(f"{name} line {i + 1}: section {title!r}, well {well}: {text!r} is not a "
-                                          f"number or {OVERFLOW}") from None
-                row_flags.append(False)
+                                          f"number or a Gen5 token ({', '.join(sorted(TOKENS))})") from None
+                row_vals.append(value)
+                row_flags.append(flag == OVERFLOW)
             present = [bool(cell(i, j + 1 + shift).strip()) for j in range(len(header))]
             values.append(row_vals)
             flags.append(row_flags)
@@ -513,7 +590,7 @@ def _parse_results(rows: list[list[str]], at: int, name: str) -> dict[str, dict[
             if text == "":
                 continue
             try:
-                value = math.nan if text in NON_NUMERIC else float(text)
+                value, _ = parse_cell(text, times=False)
             except ValueError:
                 raise Gen5FormatError(f"{name} line {k + 1}: Results {row_letter}{c} [{label}]: {text!r} is not a "
                                       f"number") from None

@@ -1,7 +1,7 @@
 """Every Gen5 export layout -> one ``Gen5Export``: spectra, kinetic tables, endpoint plate maps and Results.
 
 ``read_gen5(path)`` reads any single-plate Gen5 "File Export" (TAB text or the lab's comma variant) into metadata,
-procedure and a list of ``Gen5DataSet``. Table shapes (``shared/reference/cytation_facts.md`` 2.5):
+procedure and a list of ``Gen5DataSet``. Table shapes (``docs/cytation_facts.md`` 2.5):
 
 - **spectrum**: title, blank, ``Wavelength<TAB>A1 ... H12``, one row per wavelength;
 - **kinetic**: title, blank, ``Time<TAB>T° <name><TAB>A1 ...`` (the T° column is optional: derived sets such as
@@ -25,91 +25,16 @@ import re
 
 import numpy as np
 
-from instruments.cytation.gen5 import (HEADER_KEYS, OVERFLOW, Gen5FormatError, _parse_procedure, _split,
-                                       read_export_text)
+from instruments.cytation.gen5 import (HEADER_KEYS, TOKENS, Gen5FormatError, _split, parse_cell,
+                                       parse_procedure, parse_time_s, read_export_text)
 from instruments.cytation.gen5_data import KINDS, RAW_KINDS, Gen5DataSet, Gen5Export
 from instruments.reader import emission_grid
 
 __all__ = ["read_gen5", "parse_time_s", "Gen5DataSet", "Gen5Export", "Gen5FormatError", "KINDS", "RAW_KINDS"]
 
-TOKENS = {OVERFLOW, "MISSED", "?????", "PER WELL", "RANGE?", "NaN"}
-_NUM = r"\d+(?:\.\d+)?"
-_HMS = r"\d+(?::\d{2}){1,2}(?:\.\d+)?"
 _WELL = re.compile(r"^[A-Z]{1,2}\d{1,2}$")
-_TIME = re.compile(r"^\d+(:\d{2}){1,2}(\.\d+)?$")
-_OUT_OF_RANGE = re.compile(r"^[<>]-?\d+(\.\d*)?$")
 #: plate columns -> plate rows, for the plate sizes Gen5 knows
 _ROWS_OF = {3: 2, 4: 3, 6: 4, 8: 6, 12: 8, 24: 16, 48: 32}
-_READ_TYPE = re.compile(r"^(Absorbance|Fluorescence|Luminescence|Alpha|Time.Resolved|Imaging|Image|Area Scan)\b")
-_KINETIC = re.compile(rf"Runtime\s+({_HMS}).*?Interval\s+({_HMS}),\s*(\d+)\s+Reads")
-_SCAN = re.compile(rf"^(?:(Emission|Excitation)\s+)?Start:\s*({_NUM})(?:/{_NUM})?\s*nm,\s*Stop:\s*({_NUM})\s*nm,"
-                   rf"\s*Step:\s*({_NUM})")
-_WAVELENGTHS = re.compile(rf"^Wavelengths?:\s*({_NUM}(?:(?:,\s*|\s+){_NUM})*)$")
-_FILTER = re.compile(rf"Excitation:\s*({_NUM})(?:/{_NUM})?,\s*Emission:\s*({_NUM})")
-
-
-def parse_time_s(text: str) -> float:
-    """Gen5 time text -> seconds: ``0:07:31`` (h:mm:ss), ``96:00:00``, ``0:00.210`` (m:ss.fff)."""
-    if not _TIME.match(text):
-        raise Gen5FormatError(f"{text!r} is not a Gen5 time (h:mm:ss)")
-    parts = [float(p) for p in text.split(":")]
-    if len(parts) == 2:
-        parts.insert(0, 0.0)
-    return parts[0] * 3600 + parts[1] * 60 + parts[2]
-
-
-def _cell(text: str) -> tuple[float, str]:
-    """One cell -> (value, flag); raises ValueError for text that is no Gen5 value."""
-    text = text.strip()
-    if text == "":
-        return math.nan, ""
-    try:
-        value = float(text)
-    except ValueError:
-        if text in TOKENS or _OUT_OF_RANGE.match(text):
-            return math.nan, text
-        return parse_time_s(text), ""
-    if not math.isfinite(value):
-        if text in TOKENS:
-            return math.nan, text
-        raise Gen5FormatError(text)
-    return value, ""
-
-
-# -- procedure ------------------------------------------------------------------------------------------------------
-def _procedure(lines: list[list[str]]) -> dict:
-    """``_parse_procedure`` plus read steps (label, type), kinetic loop, absorbance wavelengths, filter sets, scans."""
-    proc = _parse_procedure(lines)
-    steps: list[dict] = []
-    proc.update(filter_sets=[], absorbance_nm=[], scans=[])
-    for cells in lines:
-        key = cells[0].strip()
-        detail = next((c.strip() for c in cells[1:] if c.strip()), "")
-        if key == "Read":
-            if _READ_TYPE.match(detail):
-                steps.append({"label": None, "type": detail})
-            else:
-                steps.append({"label": detail or None, "type": None})
-        elif key == "" and steps and steps[-1]["type"] is None and detail:
-            steps[-1]["type"] = detail
-        elif key == "Start Kinetic":
-            m = _KINETIC.search(detail)
-            if m:
-                proc["kinetic"] = {"runtime_s": parse_time_s(m.group(1)), "interval_s": parse_time_s(m.group(2)),
-                                   "reads": int(m.group(3))}
-        if key == "" and detail:
-            m = _SCAN.match(detail)
-            if m:
-                proc["scans"].append(tuple(float(g) for g in m.groups()[1:]))
-            m = _WAVELENGTHS.match(detail)
-            if m:
-                proc["absorbance_nm"] += [float(w) for w in re.findall(r"\d+(?:\.\d+)?", m.group(1))]
-            m = _FILTER.search(detail)
-            if m:
-                proc["filter_sets"].append((float(m.group(1)), float(m.group(2))))
-    proc["read_steps"] = steps
-    proc["read_types"] = [s["type"] or s["label"] for s in steps]
-    return proc
 
 
 # -- tables ---------------------------------------------------------------------------------------------------------
@@ -187,7 +112,7 @@ def _parse_values(r: _Rows, i: int, cells: list[str], wells: list[str], title: s
     values, flags = [], []
     for well, text in zip(wells, cells):
         try:
-            v, f = _cell(text)
+            v, f = parse_cell(text)
         except ValueError:
             raise r.error(i, f"data set {title!r}, well {well}: {text.strip()!r} is not a number, a time or a "
                              f"Gen5 token ({', '.join(sorted(TOKENS))})") from None
@@ -380,7 +305,7 @@ def read_gen5(path) -> Gen5Export:
         raise Gen5FormatError(f"{name}: no data section after 'Procedure Details' (a title line followed by a "
                               f"'Wavelength', 'Time' or plate-map table); truncated export?")
     proc_lines = [row for row in r.rows[proc_start + 1:sections[0]["at"]] if any(c.strip() for c in row)]
-    procedure = _procedure(proc_lines)
+    procedure = parse_procedure(proc_lines)
     datasets: list[Gen5DataSet] = []
     layout: dict[str, dict[str, str]] = {}
     kinetic_rows: dict[str, int] = {}

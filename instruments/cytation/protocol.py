@@ -1,7 +1,7 @@
 """The Cytation 5 reader's serial protocol: framing, parameter strings, read definitions, data bodies.
 
 Pure functions and small dataclasses, shared by the driver (``driver.py``) and the emulator (``emulator.py``).
-Every byte layout here is the one documented in ``shared/reference/cytation_facts.md`` part 1 (as decoded by
+Every byte layout here is the one documented in ``docs/cytation_facts.md`` part 1 (as decoded by
 PyLabRobot and checked on a real Cytation 5 by agilent-cytation-server):
 
 - a command is one ASCII letter; a reply is ``ACK payload ETX``; a command with a parameter waits for ``ACK``,

@@ -25,7 +25,7 @@ class ReaderTiming(BaseModel):
 
         scan_s = read_overhead_s + n_wavelengths * (per_wavelength_s + per_well_per_wavelength_s * n_wells)
 
-    Where the numbers come from (``shared/reference/cytation_facts.md`` 1.8, ``real_data/README.md``):
+    Where the numbers come from (``docs/cytation_facts.md`` 1.8, ``scenarios/data/real/README.md``):
 
     - ``read_overhead_s`` = 11 s: the fixed part of a Gen5 sweep-mode read measured on a Cytation 5 (Gen5 path,
       96-well absorbance endpoints at 2/4/6 wavelengths: 31.3/52.2/71.2 s).
@@ -58,7 +58,7 @@ class ReaderTiming(BaseModel):
 
     def absorbance_scan_s(self, n_wavelengths: int) -> float:
         """Duration of one absorbance read of ``n_wavelengths`` (1 = an endpoint): the measured Gen5 sweep-mode
-        figures, ~11 s fixed + ~10 s per wavelength for a full plate (``cytation_facts.md`` 1.8); a 300-600/5 nm
+        figures, ~11 s fixed + ~10 s per wavelength for a full plate (``docs/cytation_facts.md`` 1.8); a 300-600/5 nm
         scan (61 points) takes ~10.4 min."""
         return self.read_overhead_s + n_wavelengths * self.absorbance_per_wavelength_s
 

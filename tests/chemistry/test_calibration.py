@@ -32,7 +32,7 @@ def test_every_calibrated_value_is_a_known_parameter():
 
 def test_stored_calibration_meets_paper_targets(calibration):
     # the chloroform OAc:OLAm 1:30 readings of Fig. 6 are superseded by the lab's own fits of the same wells
-    # (shared/reference/real_data), which `larp-twin calibrate` fits instead (issue 12)
+    # (scenarios/data/real), which `larp-twin calibrate` fits instead (issue 12)
     targets = [t for t in calibration.TARGETS
                if not (t.antisolvent == "chloroform" and t.ligands == "C18" and abs(t.acid_per_pbbr2 - 1 / 30) < 1e-9)]
     evaluator = calibration.Evaluator(targets)

@@ -1,4 +1,4 @@
-"""The Cytation serial protocol: byte examples from shared/reference/cytation_facts.md (captured PyLabRobot traffic)."""
+"""The Cytation serial protocol: byte examples from docs/cytation_facts.md (captured PyLabRobot traffic)."""
 
 import math
 

@@ -12,7 +12,7 @@ import pytest
 
 from instruments.cytation.gen5 import Gen5FormatError, read_gen5_spectra, write_gen5_spectra
 
-DATA = Path(__file__).parents[1] / "data"  # copies of ../shared/reference/gen5_exports (see its README)
+DATA = Path(__file__).parents[1] / "data"  # real Gen5 exports from allotropy (see its README)
 WHEN = datetime(2024, 3, 7, 11, 31, 30)
 
 

@@ -1,6 +1,7 @@
 """read_gen5: every real Gen5 layout (spectrum, kinetic, endpoint plate map, Results) with the numbers in the files."""
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -186,3 +187,31 @@ def test_mangled_real_exports_parse_or_raise_gen5_format_error(tmp_path, source,
     for d in e.datasets:
         assert d.values.shape == d.flags.shape and d.values.shape[0] == len(d.wells)
     e.summary()
+
+
+def _with_cell(tmp_path, cell: str) -> Path:
+    """The real EM spectrum export with its A1 value at 310 nm replaced by ``cell``."""
+    p = tmp_path / "x.txt"
+    p.write_bytes((DATA / "gen5_em_spectrum_neo2.txt").read_bytes().replace(b"310\t0.124", b"310\t" + cell.encode()))
+    return p
+
+
+@pytest.mark.parametrize("cell, value", [("RANGE?", math.nan), ("MISSED", math.nan), ("<0.000", math.nan),
+                                         ("0.5", 0.5)])
+def test_the_spectrum_reader_and_the_table_reader_read_a_cell_alike(tmp_path, cell, value):
+    from instruments.cytation.gen5 import read_gen5_spectra
+
+    p = _with_cell(tmp_path, cell)
+    seen = [read_gen5_spectra(p).counts[0, 0, 1], read_gen5(p).datasets[0].values.ravel()[1]]
+    np.testing.assert_array_equal(seen, [value, value])
+
+
+@pytest.mark.parametrize("cell", ["inf", "1e400", "-nan", "12,5"])
+def test_the_spectrum_reader_and_the_table_reader_refuse_a_cell_alike(tmp_path, cell):
+    from instruments.cytation.gen5 import read_gen5_spectra
+
+    p = _with_cell(tmp_path, cell)
+    with pytest.raises(Gen5FormatError, match=re.escape(repr(cell))):
+        read_gen5_spectra(p)
+    with pytest.raises(Gen5FormatError):
+        read_gen5(p)

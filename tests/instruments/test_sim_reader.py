@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from instruments.errors import ReaderError, TemperatureError, TrayError, WavelengthError
+from instruments.errors import LabwareError, ReaderError, TemperatureError, TrayError, WavelengthError
 from instruments.labware import Labware
 from instruments.sim import SimPlateReader
 from instruments.clock import Clock
@@ -80,7 +80,7 @@ def test_reading_with_tray_open_is_refused(reader):
     (dict(emission_start_nm=370), WavelengthError, "at least 20 nm above"),
     (dict(emission_step_nm=0), WavelengthError, "emission_step_nm must be > 0"),
     (dict(gain=300), ReaderError, r"gain=300.*25..255"),
-    (dict(wells=["A1", "Q3"]), Exception, r"unknown well 'Q3'"),
+    (dict(wells=["A1", "Q3"]), LabwareError, r"unknown well 'Q3'"),
 ])
 def test_limits(reader, kw, err, match):
     clock, r = reader

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from scenarios.reproduce import reproduce
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -46,17 +49,14 @@ def test_claims_cover_the_papers_figures_and_shap(rep):
 
 
 def test_not_measurable_claims_quote_the_paper(rep):
-    """XRD/TEM/TRPL are NOT MEASURABLE on a plate reader, each with the paper's own words (verbatim) on how it was
-    measured; they are not counted as PASS."""
-    from pathlib import Path
-
-    paper = Path("/work/shared/paper/sanchez2023_larp_matter.md")
+    """XRD/TEM/TRPL are NOT MEASURABLE on a plate reader, each with the paper's own words (verbatim, as in the
+    passage the repository carries: scenarios/data/paper_passages.md) on how it was measured; not counted as PASS."""
+    passages = " ".join((ROOT / "scenarios" / "data" / "paper_passages.md").read_text(encoding="utf-8").split())
     unseen = [c for c in rep.claims if c.verdict == "NOT MEASURABLE"]
     assert {c.key for c in unseen} >= {"xrd-cs4pbbr6-with-olam", "tem-olam-shrinks", "trpl-amine-rich-defects"}
     for c in unseen:
         assert c.quote and c.quote in c.note
-        if paper.is_file():
-            assert c.quote.strip('"') in paper.read_text(encoding="utf-8"), c.key
+        assert len(c.quote) > 80 and " ".join(c.quote.strip('"').split()) in passages, c.key
     assert "Not measurable on a plate reader" in rep.report_md.read_text()
 
 

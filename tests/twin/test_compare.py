@@ -15,7 +15,7 @@ A2,chloroform,150,100,15,OAc,0.5,OLAm,0.1000,0.2
 B1,chloroform,150,100,15,OAc,0.5,OLAm,0.5500,1.1
 B2,chloroform,150,100,15,OAc,0.5,OLAm,0.6000,1.2
 """
-#: the lab's own fits of these wells (shared/reference/real_data/chloroform_1to30_measured.csv), run_min 21 and 100
+#: the lab's own fits of these wells (scenarios/data/real/chloroform_1to30_measured.csv), run_min 21 and 100
 LAB = """well,read,run_min,peak_nm,fwhm_nm,height
 A1,3,21,504.591,31.897,12896.5
 A2,3,21,504.578,36.326,9766.5

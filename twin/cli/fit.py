@@ -33,7 +33,7 @@ def cmd_fit(args) -> int:
     g = read_gen5_spectra(args.export)
     n_reads, n_wells = g.counts.shape[:2]
     ages = run_ages_min(args.export, g.wells, n_reads)  # (reads, wells) minutes since injection, or None
-    times_min = None if ages is not None else export_read_times_min(args.export, n_reads)
+    times_min = None if ages is not None else export_read_times_min(g.procedure, n_reads)
     if ages is not None:
         source = "time_min from the run beside the export (spectra.parquet)"
     elif times_min is not None:
@@ -93,21 +93,16 @@ def run_ages_min(export, wells: list[str], n_reads: int):
     return ages if np.isfinite(ages).all() else None
 
 
-def export_read_times_min(path, n_reads: int):
-    """Read start times (minutes from the first read) a Gen5 export declares, or None if it declares none.
+def export_read_times_min(procedure: dict, n_reads: int):
+    """Read start times (minutes from the first read) a Gen5 export's procedure declares, or None if none.
 
     Gen5 writes no time per spectrum, but a procedure with a kinetic loop declares its interval
     (``Start Kinetic  Runtime 12:00:00 (HH:MM:SS), Interval 0:10:00, 73 Reads``): reads are that far apart.
+    ``procedure``: the reader's parse of it (``Gen5Spectra.procedure``), so the file is parsed once.
     """
     import numpy as np
 
-    from instruments.cytation.gen5_tables import read_gen5
-
-    try:
-        kinetic = read_gen5(path).procedure.get("kinetic") or {}
-    except ValueError:
-        return None
-    interval_s = kinetic.get("interval_s")
+    interval_s = (procedure.get("kinetic") or {}).get("interval_s")
     if not interval_s or interval_s <= 0:
         return None
     return np.arange(n_reads) * (float(interval_s) / 60.0)

@@ -7,16 +7,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from twin.messages import UserError
-
-#: plate wells -> (rows, columns)
-PLATE_SHAPES = {96: (8, 12), 384: (16, 24)}
-
 
 def run_spectra(run_dir) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
     """A run directory's spectra: wells, wavelength_nm (n_wl,), counts (n_reads, n_wells, n_wl) and its manifest.
@@ -62,22 +57,39 @@ def run_spectra(run_dir) -> tuple[list[str], np.ndarray, np.ndarray, dict]:
 
 
 def export_run(run_dir, out, layout: str = "tab") -> Path:
-    """Write a run directory's spectra as a Gen5 export (``tab``: Gen5's TXT; ``csv``: the lab's comma variant)."""
-    from instruments.cytation.gen5 import write_gen5_spectra
+    """Write a run directory's spectra, and its absorbance reads if it has any, as a Gen5 export (``tab``: Gen5's
+    TXT; ``csv``: the lab's comma variant): the same writer, so the same bytes, as the run's own export."""
+    import pandas as pd
+
+    from twin.records.export import write_gen5_export
 
     wells, wl, counts, m = run_spectra(run_dir)
+    run = Path(run_dir)
+    absorbance = order = None
+    if (run / "absorbance.parquet").is_file():
+        absorbance = pd.read_parquet(run / "absorbance.parquet", columns=["well", "read", "time_min",
+                                                                          "wavelength_nm", "od"])
+        order = _read_order(pd.read_parquet(run / "spectra.parquet", columns=["well", "read", "time_min"]),
+                            absorbance, wells[0])
     try:
         schedule = m["schedule"]
-        n = int(m.get("plate_wells", 96))
-        rows, cols = PLATE_SHAPES[n]
-        return write_gen5_spectra(
+        return write_gen5_export(
             out, wells, wl, counts, layout=layout, excitation_nm=float(schedule["excitation_nm"]),
-            gain=int(schedule["gain"]), when=datetime.fromisoformat(m["start_time"]),
+            gain=int(schedule["gain"]), start_time=m["start_time"], plate_wells=int(m.get("plate_wells", 96)),
             reading_type="Simulation" if m.get("backends", {}).get("reader", "sim") == "sim" else "Reader",
-            plate_type=f"{n} WELL PLATE (Use plate lid)", plate_rows=rows, plate_columns=cols)
+            absorbance=absorbance, order=order)
     except KeyError as e:
-        raise UserError(f"{Path(run_dir) / 'manifest.json'}: no {e} (expected schedule.excitation_nm, "
+        raise UserError(f"{run / 'manifest.json'}: no {e} (expected schedule.excitation_nm, "
                          f"schedule.gain, start_time, plate_wells 96 or 384)") from None
+
+
+def _read_order(spectra, absorbance, well: str) -> list[tuple[str, int]]:
+    """The emission and absorbance reads in time order, by the age of one well read in both at each read."""
+    em = spectra[spectra["well"].astype(str) == well].groupby("read")["time_min"].min()
+    ab = absorbance[absorbance["well"].astype(str) == well].groupby("read")["time_min"].min()
+    steps = [(t, "em", k) for k, t in enumerate(em.sort_index())] + [(t, "abs", k) for k, t in
+                                                                     enumerate(ab.sort_index())]
+    return [(kind, k) for _, kind, k in sorted(steps)]
 
 
 def _is_gen5_export(head: bytes) -> bool:

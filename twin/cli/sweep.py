@@ -32,8 +32,8 @@ def cmd_sweep(args) -> int:
         raise UserError(str(e)) from None
     m = result.manifest
     print(f"{m['sweep']}: {m['conditions']} conditions x {len(m['seeds'])} seed(s) in {m['campaigns']} campaigns "
-          f"({m['skipped_as_done']} already done) in {m['wall_s']:.1f} s -> {result.out}/summary.parquet, "
-          f"features.parquet")
+          f"({m['skipped_as_done']} already done) in {m['wall_s']:.1f} s -> {result.out}/summary/, features/ "
+          f"(Parquet datasets: pandas.read_parquet('{result.out}/summary'))")
     return 0
 
 

@@ -133,28 +133,45 @@ def _named(exc: OSError, path: Path, tmp: Path, out: Path) -> OSError:
 
 def write_gen5(result: CampaignResult, path: Path, layout: str = "tab") -> Path:
     """The spectra as the Gen5 export the lab's Cytation would have written (one ``Read N:EM Spectrum`` per read)."""
+    c = result.cube  # the dataset's arrays (no xarray needed)
+    return write_gen5_export(
+        path, list(c.wells), c.wavelength_nm, c.intensity.transpose(1, 0, 2), layout=layout,
+        excitation_nm=float(c.attrs["excitation_nm"]), gain=int(c.attrs["gain"]),
+        reading_type=c.attrs.get("reading_type", "Simulation"), start_time=c.attrs["start_time"],
+        plate_wells=int(c.attrs.get("plate_wells", 96)), absorbance=result.absorbance, order=result.read_order)
+
+
+def write_gen5_export(path, wells: list[str], wavelength_nm, counts, *, excitation_nm: float, gain: int,
+                      reading_type: str, start_time: str, plate_wells: int, absorbance: pd.DataFrame | None = None,
+                      order: list | None = None, layout: str = "tab") -> Path:
+    """The one way a run becomes a Gen5 export: its own ``gen5_export.txt`` and ``larp-twin export-gen5`` of it.
+
+    ``counts`` (n_reads, n_wells, n_wl); ``absorbance`` the run's long table (``well, read, wavelength_nm, od``),
+    written as ``Read N:Spectrum`` steps in ``order`` (``("em", k)`` / ``("abs", k)``, time order); the plate's
+    rows and columns from ``instruments.labware``.
+    """
     from datetime import datetime
 
     from instruments.cytation import write_gen5_spectra
+    from instruments.labware import LABWARE_TYPES, PLATE_TYPES
 
-    c = result.cube  # the dataset's arrays (no xarray needed)
-    n = int(c.attrs.get("plate_wells", 96))
-    absorbance = None
-    if result.absorbance is not None:  # one (wavelengths, od[well, wl]) per absorbance read, wells as in the cube
-        wells = list(c.wells)
-        absorbance = []
-        for _, g in result.absorbance.groupby("read", sort=True):
-            cube = g.pivot_table(index="well", columns="wavelength_nm", values="od", dropna=False, observed=True)
-            cube = cube.reindex(wells)
-            absorbance.append((cube.columns.to_numpy(float), cube.to_numpy(float)))
-    rows, cols = (8, 12) if n == 96 else (16, 24)
+    plate = LABWARE_TYPES[PLATE_TYPES[plate_wells]]
+    reads = absorbance_reads(absorbance, wells) if absorbance is not None and len(absorbance) else None
     return write_gen5_spectra(
-        path, list(c.wells), c.wavelength_nm, c.intensity.transpose(1, 0, 2),
-        layout=layout, excitation_nm=float(c.attrs["excitation_nm"]), gain=int(c.attrs["gain"]),
-        reading_type=c.attrs.get("reading_type", "Simulation"), when=datetime.fromisoformat(c.attrs["start_time"]),
-        plate_type=f"{n} WELL PLATE (Use plate lid)", plate_rows=rows, plate_columns=cols,
-        absorbance=absorbance, order=result.read_order if absorbance else None,
-    )
+        path, wells, wavelength_nm, counts, layout=layout, excitation_nm=excitation_nm, gain=gain,
+        reading_type=reading_type, when=datetime.fromisoformat(start_time),
+        plate_type=f"{plate_wells} WELL PLATE (Use plate lid)", plate_rows=plate.rows, plate_columns=plate.columns,
+        absorbance=reads, order=order if reads else None)
+
+
+def absorbance_reads(absorbance: pd.DataFrame, wells: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One ``(wavelength_nm, od[well, wl])`` per absorbance read of the long table, wells in ``wells`` order."""
+    out = []
+    for _, g in absorbance.groupby("read", sort=True):
+        cube = g.pivot_table(index="well", columns="wavelength_nm", values="od", dropna=False, observed=True)
+        cube = cube.reindex(wells)
+        out.append((cube.columns.to_numpy(float), cube.to_numpy(float)))
+    return out
 
 
 def _groups(plate, column: str | None = None):

@@ -5,16 +5,23 @@ the lab runs, and the twin's per-campaign costs (dispatch, deck planning, result
 batched Gaussian fits amortise over the plate's wells: a 96-well, 12 h campaign costs about as much wall time as
 eight 1-well ones.  Parallelism comes from many plates x seeds; lower ``wells_per_plate`` to get more, smaller tasks.
 
-Layout of ``out``::
+Layout of ``out`` (three Parquet datasets, one fragment per campaign, written as each campaign finishes)::
 
     spec.json                          the spec as run (with its fingerprint)
-    parts/<campaign_id>.features.parquet, .summary.parquet, .json   one set per finished campaign (json = done)
-    features.parquet                   one row per well and read: condition, provenance, peak_nm, fwhm_nm, ...
-    summary.parquet                    one row per well: condition, provenance, t0/end values, retention, stability
-    manifest.json                      campaigns, timings, failures, versions
+    features/<campaign_id>.parquet     one row per well and read: condition, provenance, peak_nm, fwhm_nm, ...
+    summary/<campaign_id>.parquet      one row per well: condition, provenance, t0/end values, retention, stability
+    campaigns/<campaign_id>.parquet    one row: reads, wall and CPU seconds, warnings, the campaign's manifest (JSON);
+                                       written last, so it is the campaign's 'done' marker
+    manifest.json                      counts, timings, failures, versions (sums over ``campaigns/``)
     summary.png                        end-of-run peak and intensity over two parameters
 
-A crash keeps the finished parts; rerunning the same spec into the same directory skips them (campaign ids carry
+Read a dataset whole or in part with ``read_dataset(out, "summary", columns=..., filter=...)``, or
+``pandas.read_parquet(out / "summary")`` / ``pyarrow.dataset.dataset(out / "summary")``: a dataset needs no merge,
+so a sweep's end reads three numbers per campaign (for the manifest) and the figure's columns, never the tables.  Workers serialise
+their fragments; the driver writes the bytes and keeps only ids (skip-if-done) and counts (progress), with at most
+``IN_FLIGHT_PER_SLOT`` campaigns per worker submitted and unwritten, so its memory does not grow with the study.
+
+A crash keeps the finished campaigns; rerunning the same spec into the same directory skips them (campaign ids carry
 the spec's fingerprint, so a changed spec never reuses stale parts).
 """
 
@@ -26,7 +33,7 @@ import sys
 import time
 import traceback
 import warnings
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,10 +45,17 @@ from twin.messages import UserError
 from twin.platemap import place
 from twin.studies.spec import (PARAMETERS, SweepSpec, SweepSpecError, condition_rows, load_spec)
 
-__all__ = ["CampaignTask", "SweepResult", "SweepRunError", "SweepSpec", "SweepSpecError", "load_spec",
-           "plan_campaigns", "plot_sweep", "run_sweep", "run_task"]
+__all__ = ["CampaignTask", "SweepResult", "SweepRunError", "SweepSpec", "SweepSpecError", "done_campaigns",
+           "load_spec", "plan_campaigns", "plot_sweep", "read_dataset", "run_part", "run_sweep", "run_task"]
 
 PROVENANCE_COLUMNS = ["campaign_id", "plate", "seed", "condition", "larp_twin_version", "spec_fingerprint"]
+#: the columns of a campaign's row in ``campaigns/`` (warnings and the full manifest as JSON text)
+CAMPAIGN_COLUMNS = ["campaign_id", "plate", "seed", "conditions", "reads", "wells_read", "task_wall_s", "task_cpu_s",
+                    "worker_pid", "warnings", "manifest_json"]
+#: a sweep's datasets, in the order a campaign's fragments are written (its ``campaigns/`` row last: the done marker)
+DATASETS = ("features", "summary", "campaigns")
+#: campaigns submitted per worker slot and not yet written: enough to keep workers busy, few enough to bound memory
+IN_FLIGHT_PER_SLOT = 2
 
 
 class SweepRunError(RuntimeError):
@@ -136,56 +150,122 @@ def run_task(task: CampaignTask) -> dict:
             "manifest": manifest}
 
 
-def _write_part(parts: Path, out: dict) -> None:
-    """Write one campaign's parquet parts, then its json (the 'done' marker), each atomically."""
-    cid = out["campaign_id"]
-    for kind in ("features", "summary"):
-        tmp = parts / f".{cid}.{kind}.parquet.tmp"
-        out[kind].to_parquet(tmp, index=False)
-        os.replace(tmp, parts / f"{cid}.{kind}.parquet")
-    tmp = parts / f".{cid}.json.tmp"
-    tmp.write_text(json.dumps(out["manifest"], indent=1, default=str))
-    os.replace(tmp, parts / f"{cid}.json")
+def run_part(task: CampaignTask) -> dict:
+    """Run one campaign (in a worker) and return its three Parquet fragments as bytes, ready to be written as is.
+
+    Serialising in the worker keeps the driver's share of a campaign to a few hundred kB of bytes that it writes and
+    drops: it never builds a table.
+    """
+    out = run_task(task)
+    m = out["manifest"]
+    row = pd.DataFrame([{**{k: m.get(k) for k in CAMPAIGN_COLUMNS if k not in ("warnings", "manifest_json")},
+                         "warnings": json.dumps(m.get("warnings", [])),
+                         "manifest_json": json.dumps(m, default=str, sort_keys=True)}])
+    tables = {"features": out["features"], "summary": out["summary"], "campaigns": row}
+    return {"campaign_id": task.campaign_id, **{kind: _parquet_bytes(t) for kind, t in tables.items()}}
 
 
-def _done(parts: Path, cid: str) -> bool:
-    return all((parts / f"{cid}{suffix}").exists() for suffix in (".json", ".features.parquet", ".summary.parquet"))
+def _parquet_bytes(table: pd.DataFrame) -> bytes:
+    """``table`` as the bytes of a Parquet file (no index)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), sink)
+    return sink.getvalue().to_pybytes()
+
+
+def _write_part(out: Path, part: dict) -> None:
+    """Write one campaign's fragments of the features and summary datasets, then its row of ``campaigns/`` (the
+    'done' marker), each atomically."""
+    cid = part["campaign_id"]
+    for kind in DATASETS:  # "campaigns" last
+        final = out / kind / f"{cid}.parquet"
+        tmp = final.with_name(f".{cid}.parquet.tmp")
+        tmp.write_bytes(part[kind])
+        os.replace(tmp, final)
+
+
+def done_campaigns(out: str | Path) -> set[str]:
+    """Ids of the campaigns whose parts are all on disk in sweep directory ``out`` (one directory listing)."""
+    directory = Path(out) / "campaigns"
+    if not directory.is_dir():
+        return set()
+    return {e.name[:-len(".parquet")] for e in os.scandir(directory)
+            if e.name.endswith(".parquet") and not e.name.startswith(".")}
+
+
+def read_dataset(out: str | Path, kind: str = "summary", columns: list[str] | None = None,
+                 filter=None) -> pd.DataFrame:
+    """One of a sweep's datasets (``summary``, ``features``, ``campaigns``) as a table, optionally only ``columns``
+    and the rows matching a pyarrow ``filter`` (e.g. ``pyarrow.dataset.field("seed") == 0``); rows in campaign order.
+
+    The same table as ``pandas.read_parquet(out / kind)`` or ``pyarrow.dataset.dataset(out / kind)``, read one
+    fragment at a time: a ``pyarrow.dataset`` scan of 1,000 campaign fragments held ~65 MB more than the data
+    (fragment objects and read-ahead), this ~15 MB, for ~1.6x its time (``docs/architecture.md``, sweeps).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if kind not in DATASETS:
+        raise ValueError(f"dataset {kind!r}; allowed: {list(DATASETS)}")
+    directory = Path(out) / kind
+    paths = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
+    if not paths:
+        return pd.DataFrame(columns=columns or [])
+    tables = [pq.read_table(p, columns=columns, filters=filter, use_threads=False) for p in paths]
+    return pa.concat_tables(tables, promote_options="default").to_pandas()
 
 
 def _resolve_executor(executor, scheduler, max_workers):
-    """(executor, cleanup) for an Executor, a Dask scheduler address / Client, or a new local process pool."""
+    """(executor, slots, cleanup) for an Executor, a Dask scheduler address / Client, or a new local process pool;
+    ``slots`` is how many campaigns it runs at once (what bounds the campaigns in flight)."""
     if executor is not None and scheduler is not None:
         raise UserError("pass either executor or scheduler, not both")
     if executor is not None:
         if not isinstance(executor, Executor):
             raise TypeError(f"executor: expected a concurrent.futures.Executor, got {type(executor).__name__}")
-        return executor, lambda: None
+        return executor, getattr(executor, "_max_workers", None) or os.cpu_count() or 1, lambda: None
     if scheduler is not None:
         from distributed import Client
 
         own = not isinstance(scheduler, Client)
         client = Client(scheduler) if own else scheduler
         ex = client.get_executor(pure=False)
-        return ex, (client.close if own else (lambda: None))
+        slots = sum(client.nthreads().values()) or 1
+        return ex, slots, (client.close if own else (lambda: None))
     pool = ProcessPoolExecutor(max_workers=max_workers, initializer=_single_thread)
-    return pool, lambda: pool.shutdown(wait=True, cancel_futures=True)
+    return pool, pool._max_workers, lambda: pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
 class SweepResult:
-    """What a sweep left in ``out``: the tidy tables, the manifest and the campaigns that failed."""
+    """What a sweep left in ``out``: the manifest, the campaigns that failed, and its datasets, read on demand."""
 
     out: Path
-    features: pd.DataFrame
-    summary: pd.DataFrame
     manifest: dict
     failed: dict = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per well of every finished campaign (read from ``out/summary/``)."""
+        return read_dataset(self.out, "summary")
+
+    @property
+    def features(self) -> pd.DataFrame:
+        """One row per well and read of every finished campaign (read from ``out/features/``: can be large)."""
+        return read_dataset(self.out, "features")
+
+    @property
+    def campaigns(self) -> pd.DataFrame:
+        """One row per finished campaign: ids, reads, wall and CPU seconds, warnings, its full manifest (JSON)."""
+        return read_dataset(self.out, "campaigns")
 
 
 def run_sweep(spec: SweepSpec | str | Path | dict, out: str | Path, *, executor: Executor | None = None,
               scheduler=None, max_workers: int | None = None, progress: bool | None = None,
               figure: bool = True, x: str | None = None, y: str | None = None) -> SweepResult:
-    """Run every campaign of ``spec`` not already finished in ``out`` and collect the tidy tables.
+    """Run every campaign of ``spec`` not already finished in ``out``, each written to the datasets as it finishes.
 
     Parameters
     ----------
@@ -197,32 +277,37 @@ def run_sweep(spec: SweepSpec | str | Path | dict, out: str | Path, *, executor:
     progress : tqdm bar over campaigns; default on when stderr is a terminal.
     figure, x, y : write ``summary.png`` over parameters ``x`` and ``y`` (default: the two that vary most).
 
-    Raises SweepSpecError for a bad spec (before anything runs) and SweepRunError, after collecting the finished
-    campaigns, when some failed.
+    The driver keeps at most a few campaigns per worker in flight and holds nothing of a written campaign but its id,
+    so its memory does not grow with the study.  Raises SweepSpecError for a bad spec (before anything runs) and
+    SweepRunError, after the finished campaigns are on disk, when some failed.
     """
     t_plan = time.perf_counter()
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     tasks = plan_campaigns(spec)
     plan_s = time.perf_counter() - t_plan
     out = Path(out)
-    parts = out / "parts"
-    parts.mkdir(parents=True, exist_ok=True)
+    for kind in DATASETS:
+        (out / kind).mkdir(parents=True, exist_ok=True)
     (out / "spec.json").write_text(json.dumps(dict(spec.model_dump(mode="json"), fingerprint=spec.fingerprint()),
                                               indent=1))
-    todo = [t for t in tasks if not _done(parts, t.campaign_id)]
+    done = done_campaigns(out)
+    todo = [t for t in tasks if t.campaign_id not in done]
+    skipped = len(tasks) - len(todo)
     failed: dict[str, str] = {}
     wall0 = time.perf_counter()
     if todo:
-        ex, cleanup = _resolve_executor(executor, scheduler, max_workers)
-        bar = _bar(len(tasks), len(tasks) - len(todo), progress)
+        ex, slots, cleanup = _resolve_executor(executor, scheduler, max_workers)
+        bar = _bar(len(tasks), skipped, progress)
         try:
-            futures = {ex.submit(run_task, t): t.campaign_id for t in todo}
-            for fut in as_completed(futures):
-                cid = futures[fut]
-                try:
-                    _write_part(parts, fut.result())
-                except Exception as e:  # a failed campaign must not lose the others
-                    failed[cid] = "".join(traceback.format_exception_only(type(e), e)).strip()
+            for cid, part, error in _stream(ex, todo, IN_FLIGHT_PER_SLOT * slots):
+                if error is None:
+                    try:
+                        _write_part(out, part)
+                    except Exception as e:  # a full disk fails this campaign, not the study
+                        error = e
+                if error is not None:  # a failed campaign must not lose the others
+                    failed[cid] = "".join(traceback.format_exception_only(type(error), error)).strip()
+                del part
                 if bar is not None:
                     bar.update(1)
         finally:
@@ -230,16 +315,50 @@ def run_sweep(spec: SweepSpec | str | Path | dict, out: str | Path, *, executor:
                 bar.close()
             cleanup()
     wall_s = time.perf_counter() - wall0
-    result = _collect(spec, tasks, out, failed, wall_s, len(tasks) - len(todo))
-    result.manifest.update(plan_s=round(plan_s, 3), collect_s=round(time.perf_counter() - wall0 - wall_s, 3))
-    (out / "manifest.json").write_text(json.dumps(result.manifest, indent=1, default=str))
-    if figure and not result.summary.empty:
-        plot_sweep(result.summary, out / "summary.png", x=x, y=y, title=spec.name)
+    manifest = _manifest(spec, out, len(tasks), failed, wall_s, skipped)
+    manifest.update(plan_s=round(plan_s, 3), collect_s=round(time.perf_counter() - wall0 - wall_s, 3))
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
+    if figure and manifest["finished"]:
+        t_fig = time.perf_counter()
+        metrics = ("peak_nm_end", "height_end")
+        plot_sweep(read_dataset(out, "summary", columns=[*PARAMETERS, "seed", *metrics]), out / "summary.png",
+                   x=x, y=y, metrics=metrics, title=spec.name)
+        manifest["figure_s"] = round(time.perf_counter() - t_fig, 3)
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
     if failed:
         first = next(iter(failed.items()))
         raise SweepRunError(f"{len(failed)} of {len(tasks)} campaigns failed (first: {first[0]}: {first[1]}); "
                             f"finished ones are in {out}; rerun to retry the failed ones")
-    return result
+    return SweepResult(out, manifest, failed)
+
+
+def _stream(ex: Executor, todo: list[CampaignTask], window: int):
+    """Yield (campaign_id, part, error) as campaigns finish, with at most ``window`` submitted and not yet yielded.
+
+    A finished future is dropped as soon as it is yielded, so neither this process nor a Dask scheduler keeps a
+    written campaign's result.
+    """
+    pending: dict = {}
+    queue = iter(todo)
+
+    def refill():
+        for task in queue:
+            pending[ex.submit(run_part, task)] = task.campaign_id
+            if len(pending) >= window:
+                return
+
+    refill()
+    while pending:
+        finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+        for fut in finished:
+            cid = pending.pop(fut)
+            try:
+                part, error = fut.result(), None
+            except Exception as e:
+                part, error = None, e
+            del fut
+            yield cid, part, error
+        refill()
 
 
 def _bar(total: int, initial: int, enabled: bool | None):
@@ -250,28 +369,18 @@ def _bar(total: int, initial: int, enabled: bool | None):
     return tqdm(total=total, initial=initial, unit="campaign", desc="sweep", dynamic_ncols=True)
 
 
-def _collect(spec, tasks, out: Path, failed: dict, wall_s: float, skipped: int) -> SweepResult:
-    parts = out / "parts"
-    done = [t for t in tasks if _done(parts, t.campaign_id)]
-    read = lambda kind: (pd.concat([pd.read_parquet(parts / f"{t.campaign_id}.{kind}.parquet") for t in done],
-                                   ignore_index=True) if done else pd.DataFrame())
-    features, summary = read("features"), read("summary")
-    manifests = [json.loads((parts / f"{t.campaign_id}.json").read_text()) for t in done]
-    features.to_parquet(out / "features.parquet", index=False)
-    summary.to_parquet(out / "summary.parquet", index=False)
+def _manifest(spec: SweepSpec, out: Path, campaigns: int, failed: dict, wall_s: float, skipped: int) -> dict:
+    """The sweep's manifest: counts and sums over the ``campaigns/`` dataset (one column each, not the tables)."""
     from twin import __version__
 
-    task_s = [m.get("task_wall_s", np.nan) for m in manifests]
-    manifest = {"sweep": spec.name, "description": spec.description, "larp_twin_version": __version__,
-                "spec_fingerprint": spec.fingerprint(), "design": spec.design, "conditions": int(len(spec.conditions())),
-                "seeds": spec.seeds, "campaigns": len(tasks), "finished": len(done), "skipped_as_done": skipped,
-                "failed": failed, "wall_s": round(wall_s, 3),  # dispatch to last part on disk
-                "campaign_wall_s_sum": round(float(np.nansum(task_s)), 3),
-                "campaigns_detail": [{k: m.get(k) for k in ("campaign_id", "plate", "seed", "conditions", "reads",
-                                                            "wells_read", "task_wall_s", "warnings")}
-                                     for m in manifests]}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str))
-    return SweepResult(out, features, summary, manifest, failed)
+    rows = read_dataset(out, "campaigns", columns=["campaign_id", "task_wall_s", "task_cpu_s"])
+    return {"sweep": spec.name, "description": spec.description, "larp_twin_version": __version__,
+            "spec_fingerprint": spec.fingerprint(), "design": spec.design, "conditions": int(len(spec.conditions())),
+            "seeds": spec.seeds, "campaigns": campaigns, "finished": int(len(rows)), "skipped_as_done": skipped,
+            "failed": failed, "wall_s": round(wall_s, 3),  # dispatch to last part on disk
+            "campaign_wall_s_sum": round(float(np.nansum(rows["task_wall_s"])), 3) if len(rows) else 0.0,
+            "campaign_cpu_s_sum": round(float(np.nansum(rows["task_cpu_s"])), 3) if len(rows) else 0.0,
+            "datasets": {kind: f"{kind}/" for kind in DATASETS}}
 
 
 def _axis_params(summary: pd.DataFrame) -> list[str]:

@@ -1,5 +1,4 @@
-"""Specification of twin.analysis plots: PNG files per well group, fast enough for a 96-well campaign."""
-import time
+"""Specification of twin.analysis plots: PNG files per well group (speed: benchmarks/bench_plots.py)."""
 
 import numpy as np
 import pandas as pd
@@ -70,14 +69,14 @@ def test_plots_name_missing_columns():
         plot_ratio_summary(features, plate.drop(columns=["acid_uL"]), "unused.png")
 
 
-def test_a_96_well_campaign_plots_within_seconds(tmp_path):
+def test_a_96_well_campaign_plots_one_heatmap_per_group(tmp_path):
+    # its speed is a figure of benchmarks/bench_plots.py, not an assertion here
     long, features, plate = campaign(n_wells=96, n_reads=73, seed=1)
     groups = plate.set_index("well")["antisolvent"] + " " + (plate["amine_uL"] > 5).map({True: "amine", False: "acid"}).to_numpy()
-    t = time.perf_counter()
     paths = plot_heatmaps(long, tmp_path, group_by=groups)
-    heatmap_s = time.perf_counter() - t
-    t = time.perf_counter()
-    plot_feature_trajectories(features, tmp_path / "traj.png", group_by=groups)
-    trajectories_s = time.perf_counter() - t
-    assert len(paths) == 8
-    assert heatmap_s < 8.0 and trajectories_s < 3.0, (heatmap_s, trajectories_s)
+    # 4 groups of 24 wells, two pages each
+    assert sorted(p.name for p in paths) == sorted(f"heatmaps_{g.replace(' ', '_')}_{page}.png"
+                                                   for g in set(groups) for page in (1, 2))
+    assert all(p.stat().st_size > 1000 for p in paths)
+    traj = plot_feature_trajectories(features, tmp_path / "traj.png", group_by=groups)
+    assert traj.stat().st_size > 1000

@@ -52,7 +52,7 @@ def test_csv_export_reads_back_to_the_runs_spectra(run_dir, tmp_path):
 
 
 def notebook_read(path) -> dict[str, pd.DataFrame]:
-    """The lab's notebook logic (``cytation_facts.md`` 2.8): ``pd.read_csv(path, header=None)``, ``OVRFLW`` -> NaN,
+    """The lab's notebook logic (``docs/cytation_facts.md`` 2.8): ``pd.read_csv(path, header=None)``, ``OVRFLW`` -> NaN,
     a section from each row whose first cell is ``Read N:EM Spectrum`` / ``Read N:Spectrum`` to the next one or
     ``Results``; rows start + 2 .. next - 1 are the header and data rows; column 0 empty, column 1 ``Wavelength``,
     wells from column 2. Returns {section title: DataFrame indexed by wavelength, one column per well}."""
@@ -129,3 +129,27 @@ def test_inspect_json_of_every_real_layout(name, expected, capsys):
     if name == "gen5_abs_kinetic_h1.txt":
         assert summary["time_span"] == {"first_s": 0.0, "last_s": 300.0, "text": "0:00:00-0:05:00 (5 min)"}
         assert len(summary["wells"]) == 96
+
+
+def test_export_of_a_run_with_absorbance_reads_keeps_them_in_time_order(tmp_path):
+    run = tmp_path / "abs"
+    assert main(["run", "paper-chloroform-abs", "--out", str(run), "--hours", "0.4", "--no-figures", "--quiet"]) == 0
+    out = tmp_path / "again.txt"
+    assert cli(["export-gen5", str(run), "-o", str(out)]) == 0
+    text = out.read_text(encoding="cp1252")
+    titles = re.findall(r"^Read \d+:(?:EM )?Spectrum", text, re.M)
+    assert len(titles) >= 4 and titles[:2] == ["Read 1:Spectrum", "Read 2:EM Spectrum"]  # absorbance, then PL
+    assert out.read_bytes() == (run / "gen5_export.txt").read_bytes()  # one writer: the run's own export
+
+
+def test_fit_takes_read_times_from_the_exports_kinetic_loop(run_dir, tmp_path, capsys):
+    # away from its run directory, the export's own procedure is the only source of read times
+    text = (run_dir / "gen5_export.txt").read_bytes().replace(
+        b"Eject plate on completion", b"Start Kinetic\tRuntime 0:45:00 (HH:MM:SS), Interval 0:15:00, 4 Reads")
+    export = tmp_path / "lab.txt"
+    export.write_bytes(text)
+    assert main(["fit", str(export), "--out", str(tmp_path / "fit"), "--every-min", "10"]) == 0
+    assert "its kinetic loop reads every 15 min; using that, not --every-min 10" in capsys.readouterr().err
+    f = pd.read_csv(tmp_path / "fit" / "features.csv")
+    n_reads = f["read"].nunique()
+    assert n_reads >= 3 and sorted(f["time_min"].unique()) == [15.0 * k for k in range(n_reads)]

@@ -38,9 +38,16 @@ def test_two_phase_schedule_read_times():
 
 
 def test_schedule_and_its_procedure_give_the_same_bytes():
-    sched = Schedule(hours=0.5, every_min=10)
+    # every field away from its default, so that a field procedure_from_schedule drops cannot hide behind one
+    sched = Schedule(hours=0.5, every_min=10, excitation_nm=370, emission_start_nm=410, emission_stop_nm=640,
+                     emission_step_nm=3, gain=110, temperature_C=30, plate_transfer_s=45)
+    written_out = Procedure(name="schedule", temperature_C=30, plate_transfer_s=45, steps=[Kinetic(
+        interval_min=10, duration_min=30, steps=[PLSpectrum(excitation_nm=370, emission_start_nm=410,
+                                                            emission_stop_nm=640, emission_step_nm=3, gain=110)])])
+    assert procedure_from_schedule(sched) == written_out
     a = run_campaign(tiny(schedule=sched), seed=4, progress=False)
-    b = run_campaign(tiny(procedure=procedure_from_schedule(sched)), seed=4, progress=False)
+    b = run_campaign(tiny(procedure=written_out), seed=4, progress=False)
+    assert a.dataset["wavelength_nm"].values[[0, 1, -1]].tolist() == [410, 413, 638]
     assert np.array_equal(a.dataset["intensity"].values, b.dataset["intensity"].values, equal_nan=True)
     assert a.dataset["read_start_min"].values.tolist() == b.dataset["read_start_min"].values.tolist()
 

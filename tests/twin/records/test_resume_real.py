@@ -66,6 +66,7 @@ def test_a_crashed_serial_run_resumes_on_the_wall_clock_without_losing_or_repeat
     with Cytation5Emulator(time_factor=0.0005, line_rate=False) as emu2:  # re-plugged: a new port
         at_resume_s = (time.time() - clock["wall_epoch_s"]) / clock["time_factor"]
         result = resume(run, lab_overrides={"reader_port": emu2.port})
+        returned_s = (time.time() - clock["wall_epoch_s"]) / clock["time_factor"]
     after = read_journal(run / JOURNAL_FILE)
 
     # nothing journaled is lost or changed; read indices run 0, 1, 2 ... once each
@@ -76,9 +77,10 @@ def test_a_crashed_serial_run_resumes_on_the_wall_clock_without_losing_or_repeat
     assert start["resumed"] and start["lab_overrides"] == {"reader_port": emu2.port}
     assert not [r for r in after[len(before):] if r["type"] in ("plate", "clock", "kinetic")]
 
-    # the clock restarted at the wall-clock offset (within the time it takes to reconnect: < 2 s wall)
+    # the clock restarted at the wall-clock offset: not before resume was called, and no read is stamped later than
+    # the wall clock when resume returned (a clock set ahead would stamp the last one so), whatever the machine's speed
     resumed = next(r for r in after[len(before):] if r["type"] == "event" and r["action"] == "resumed")
-    assert at_resume_s <= resumed["t_s"] <= at_resume_s + 2.0 / FACTOR
+    assert at_resume_s <= resumed["t_s"] <= reads[3]["start_s"] and reads[-1]["start_s"] <= returned_s
 
     # the missed slots are logged, the next read is the latest overdue slot (at once) or the first one ahead
     new = reads[3:]
@@ -87,7 +89,7 @@ def test_a_crashed_serial_run_resumes_on_the_wall_clock_without_losing_or_repeat
     assert missed == list(range(3, first)) and first >= 4
     assert resumed["t_s"] >= t0 + (first - 1) * EVERY_S  # slot first-1 had passed: not read late
     assert new[0]["start_s"] >= min(t0 + first * EVERY_S, resumed["t_s"]) - 1e-6
-    assert new[0]["start_s"] <= max(t0 + first * EVERY_S, resumed["t_s"]) + 2.0 / FACTOR
+    assert new[0]["start_s"] < t0 + (first + 1) * EVERY_S  # read in its own slot, before the next one is due
     slots = [r["slot"] for r in reads]
     assert slots == sorted(set(slots)) and slots[-1] == 6  # ran to the end of the 6-min schedule
     starts = [r["start_s"] for r in reads]

@@ -6,7 +6,10 @@ import pandas as pd
 import pytest
 
 from twin.cli.sweep import add_cli
-from twin.studies.sweep import SweepRunError, plan_campaigns, run_sweep
+import pyarrow.dataset as ds
+
+from twin.studies.sweep import (IN_FLIGHT_PER_SLOT, SweepRunError, done_campaigns, plan_campaigns, read_dataset,
+                                run_sweep)
 from twin.studies.spec import PARAMETERS, SweepSpecError, condition_rows, load_spec
 
 # 2 antisolvents x 4 ratios = 8 conditions, 2 per plate -> 4 campaigns of 1 h: a couple of seconds in all
@@ -91,10 +94,10 @@ def test_spec_loads_from_json_file_and_yaml(tmp_path):
 
 def test_process_pool_sweep_writes_tidy_tables_with_provenance(pool_run):
     out = pool_run.out
-    for name in ("features.parquet", "summary.parquet", "manifest.json", "spec.json", "summary.png"):
+    for name in ("features", "summary", "campaigns", "manifest.json", "spec.json", "summary.png"):
         assert (out / name).exists(), name
-    f = pd.read_parquet(out / "features.parquet")
-    s = pd.read_parquet(out / "summary.parquet")
+    f = pd.read_parquet(out / "features")  # a dataset: one fragment per campaign, read as one table
+    s = pd.read_parquet(out / "summary")
     assert {"campaign_id", "seed", "condition", "larp_twin_version", "spec_fingerprint", *PARAMETERS,
             "peak_nm", "fwhm_nm", "height", "time_min", "status"} <= set(f.columns)
     assert len(s) == 8 and sorted(s["condition"]) == list(range(8))
@@ -126,7 +129,8 @@ def test_a_crash_keeps_finished_campaigns_and_a_rerun_runs_only_the_rest(tmp_pat
     flaky = FlakyExecutor(fail=ids[:1])
     with pytest.raises(SweepRunError, match="1 of 4 campaigns failed"):
         run_sweep(SMALL, tmp_path, executor=flaky, figure=False)
-    assert sorted(p.name for p in (tmp_path / "parts").glob("*.json")) == [f"{i}.json" for i in ids[1:]]
+    for kind in ("features", "summary", "campaigns"):
+        assert sorted(p.name for p in (tmp_path / kind).glob("*.parquet")) == [f"{i}.parquet" for i in ids[1:]]
     again = FlakyExecutor()
     result = run_sweep(SMALL, tmp_path, executor=again, figure=False)
     assert again.submitted == ids[:1]
@@ -135,6 +139,36 @@ def test_a_crash_keeps_finished_campaigns_and_a_rerun_runs_only_the_rest(tmp_pat
     key = ["condition", "well"]
     pd.testing.assert_frame_equal(result.summary.sort_values(key).reset_index(drop=True),
                                   pool_run.summary.sort_values(key).reset_index(drop=True))
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """One worker; records, at each submit, how many campaigns were submitted and not yet written to ``out``."""
+
+    def __init__(self, out):
+        super().__init__(max_workers=1)
+        self.out, self.unwritten = out, []
+
+    def submit(self, fn, task):
+        self.unwritten.append(len(getattr(self, "ids", [])) - len(done_campaigns(self.out)))
+        self.ids = [*getattr(self, "ids", []), task.campaign_id]
+        return super().submit(fn, task)
+
+
+def test_the_driver_keeps_only_a_few_campaigns_in_flight_and_writes_each_as_it_finishes(tmp_path):
+    ex = CountingExecutor(tmp_path)
+    result = run_sweep(dict(SMALL, wells_per_plate=1), tmp_path, executor=ex, figure=False)
+    assert len(ex.ids) == 8
+    # 1 worker slot x IN_FLIGHT_PER_SLOT: never more submitted-and-unwritten campaigns than that
+    assert max(ex.unwritten) <= IN_FLIGHT_PER_SLOT and ex.unwritten[-1] >= 1
+    assert IN_FLIGHT_PER_SLOT < 8
+    # the manifest's sums come from the campaigns dataset; the tables are read from the datasets, not merged
+    rows = result.campaigns
+    assert sorted(rows["campaign_id"]) == sorted(ex.ids)
+    assert result.manifest["campaign_wall_s_sum"] == pytest.approx(rows["task_wall_s"].sum(), abs=1e-3)
+    assert not list(tmp_path.glob("*.parquet"))
+    seed0 = read_dataset(tmp_path, "summary", columns=["condition", "peak_nm_end"], filter=ds.field("condition") < 3)
+    assert sorted(seed0["condition"]) == [0, 1, 2] and list(seed0.columns) == ["condition", "peak_nm_end"]
+    pd.testing.assert_frame_equal(result.summary, pd.read_parquet(tmp_path / "summary"))
 
 
 def test_a_changed_spec_never_reuses_stale_parts(tmp_path):
