@@ -330,19 +330,23 @@ def _run_with(campaign, out, args, progress, subscribers):
     from twin.records.export import write_results
 
     if args.durable:
-        from twin.records.resume import run_durable
+        from twin.records.resume import journal_reads, run_durable
 
         # a finished previous run is replaced (moved aside, removed once this one has finished)
         stopped = None
-        with outdir.replacing(out, args.overwrite or outdir.owner(out)[0] == "run"):
+        replace = args.overwrite or outdir.owner(out)[0] == "run"
+        had_old = replace and out.is_dir() and any(out.iterdir())
+        with outdir.replacing(out, replace):
             try:
                 result = run_durable(campaign, out, seed=args.seed, figures=not args.no_figures, progress=progress,
                                      subscribers=subscribers, pace=getattr(args, "pace", None),
                                      group_by=getattr(args, "group_by", None))
-            except RunEndedEarly as stop:  # its reads are in OUT (journal, results): keep them, not the old run
-                stopped = stop
-            except Exception as exc:  # a write that failed (a full disk): the journal in OUT is kept for resume
-                if not getattr(exc, "journal_kept", False):
+            except Exception as exc:  # ended early, or a write that failed (a full disk): OUT keeps the new reads
+                if not (isinstance(exc, RunEndedEarly) or getattr(exc, "journal_kept", False)):
+                    raise
+                if had_old and journal_reads(out) == 0:  # no read taken: the earlier run is worth more; put it back
+                    exc.__notes__ = [n for n in getattr(exc, "__notes__", []) if "keeps the journal" not in n]
+                    exc.add_note(f"no read was taken, so {out} is left as the earlier run it held")
                     raise
                 stopped = exc
             else:

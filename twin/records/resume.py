@@ -176,6 +176,14 @@ def clean_leftovers(run: Path) -> list[str]:
     return sorted(p.name for p in left)
 
 
+def journal_reads(run: Path) -> int:
+    """How many reads the journal in ``run`` holds (0 if it has none, or no journal)."""
+    try:
+        return sum(1 for r in _records(Path(run)) if r.get("type") == "read")
+    except Exception:  # noqa: BLE001 - an unreadable journal holds no read a replaced run should give way to
+        return 0
+
+
 def keep_note(exc: BaseException, run: Path) -> None:
     """Say (once) on ``exc`` that ``run`` keeps its journal and how to continue it."""
     if getattr(exc, "journal_kept", False):

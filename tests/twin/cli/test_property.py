@@ -144,7 +144,7 @@ NUM = ["-1", "0", "0.5", "nan", "inf", "1e9", "abc", ""]
 @st.composite
 def argvs(draw):
     cmd = draw(st.sampled_from(["run", "run", "run", "export-ot2", "fit", "inspect", "shap", "scenarios",
-                                "export-gen5", "resume", "sweep", "optimize", "reproduce", "compare", "calibrate", "watch", "junk", "good"]))
+                                "export-gen5", "resume", "sweep", "optimize", "reproduce", "compare", "calibrate", "watch", "forecast", "junk", "good"]))
     if cmd == "good":  # commands that should succeed (and write), with the outputs they may replace
         ok = st.sampled_from(["new_out", "nested/new_out", "prev_run", "empty_dir"])
         which = draw(st.sampled_from(["run", "gen5-folder", "gen5-folder", "fit", "export-ot2", "export-gen5"]))
@@ -193,6 +193,11 @@ def argvs(draw):
     elif cmd == "calibrate":  # always a refused --folds or --max-nfev: a real fit takes minutes
         bad = draw(st.sampled_from([["--folds", "0"], ["--max-nfev", "0"], ["--folds", "-2"]]))
         argv = ["calibrate", draw(inputs), draw(inputs), "--out", draw(outs), *bad] + draw(flag("--overwrite"))
+    elif cmd == "forecast":  # short and few draws, so a good plate map forecasts in seconds
+        argv = ["forecast", draw(inputs), "--out", draw(outs), "--no-figures"]
+        argv += ["--hours", draw(st.sampled_from(["0.5", "0.5", "0", "-1", "nan"]))]
+        argv += ["--draws", draw(st.sampled_from(["4", "4", "0", "x"]))]
+        argv += draw(_opt("--level", ["0.9", "1.5", "0", "nan"])) + draw(flag("--overwrite"))
     elif cmd == "compare":
         argv = ["compare", draw(st.sampled_from(PATHS + ["prev_run"])), draw(inputs), "--out", draw(outs)]
         argv += draw(_opt("--every-min", NUM)) + draw(_opt("--min-height", NUM)) + draw(flag("--overwrite"))
@@ -324,7 +329,7 @@ def test_cli_never_tracebacks_and_never_loses_files(world, argv):
 
 #: the sub-commands the strategy above drives; a new sub-command must be added to ``argvs`` (and here)
 EXERCISED = {"run", "export-ot2", "fit", "inspect", "shap", "scenarios", "export-gen5", "resume", "sweep",
-             "optimize", "reproduce", "compare", "calibrate", "watch"}
+             "optimize", "reproduce", "compare", "calibrate", "watch", "forecast"}
 
 
 def test_every_subcommand_is_exercised(capsys):
