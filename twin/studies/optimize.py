@@ -41,8 +41,9 @@ class EmissionObjective(BaseModel):
     feature.  A well missing a limit scores minus its ``shortfall`` (how far past the limits, -1 per missed limit
     at most; dark or failed wells about -4), so a sampler can still climb toward the limits.  ``target`` is the absolute score a loop must
     reach (plates to target count the plates until one well has it).  A feature set to None (its ``*_goal`` and
-    limit) drops out of the mean.  The defaults are limits real wells meet: the lab's toluene and chloroform wells end
-    at 26-30 nm FWHM, the twin's brightest at ~26.5 nm, so ``max_fwhm_nm`` is 32, not the 25 no well reaches.
+    limit) drops out of the mean.  The defaults are limits real wells meet: the 9 of the lab's chloroform 1:30 wells
+    still emitting after ~11 h (scenarios/data/real/) end at 25.8-26.8 nm FWHM and the twin's brightest at ~26.5 nm,
+    so ``max_fwhm_nm`` is 32 (no well of either reaches 25).
     """
 
     model_config = ConfigDict(extra="forbid")
