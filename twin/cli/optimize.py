@@ -38,7 +38,7 @@ def add_cli(subparsers) -> None:
     p.add_argument("--compare", action="store_true", help="run every strategy (or those --strategy names) over "
                    "--seeds on the same budget and report plates to target")
     p.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
-                   help="loop seeds (default 0; with --compare 0 1 2)")
+                   help="loop seeds (default 0; with --compare 0 1 2 3 4)")
     p.add_argument("--hours", type=float, default=12.0, help="kinetic read-out per plate, 0 < h <= 168 (default 12)")
     p.add_argument("--every-min", type=float, default=10.0, help="minutes between reads (default 10)")
     p.add_argument("--objective-json", default=None, metavar="JSON",
@@ -107,7 +107,7 @@ def _check_args(args) -> tuple[list[str], list[int]]:
     if bad:
         raise OptimizeArgsError(f"--strategy {' '.join(bad)}; allowed: {', '.join(STRATEGIES)}")
     strategies = list(dict.fromkeys(strategies))
-    seeds = list(dict.fromkeys(args.seeds or ([0, 1, 2] if args.compare else [0])))
+    seeds = list(dict.fromkeys(args.seeds or ([0, 1, 2, 3, 4] if args.compare else [0])))
     if any(s < 0 for s in seeds):
         raise OptimizeArgsError(f"--seeds {' '.join(map(str, seeds))}; allowed: integers >= 0")
     if not 0 < args.hours <= 168:

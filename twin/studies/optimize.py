@@ -39,9 +39,9 @@ class EmissionObjective(BaseModel):
     (``height_end``, RFU) log-linear from 0 at ``min_height`` to 1 at ``height_goal``.  The score of a well meeting
     every limit (``feasible``: every d > 0) is their geometric mean, in (0, 1]: a well is only as good as its worst
     feature.  A well missing a limit scores minus its ``shortfall`` (how far past the limits, -1 per missed limit
-    at most; dark or failed wells about -4), so a sampler can still climb toward the limits.  ``target`` is the absolute score a loop must
-    reach (plates to target count the plates until one well has it).  A feature set to None (its ``*_goal`` and
-    limit) drops out of the mean.  The defaults are limits real wells meet: the 9 of the lab's chloroform 1:30 wells
+    at most; dark or failed wells about -4), so a sampler can still climb toward the limits.  ``target`` is the
+    absolute score a loop must reach (plates to target count the plates until one well has it).  A feature whose
+    limit (or ``peak_target_nm``) is None drops out of the mean.  docs/optimize.md has the table.  The defaults are limits real wells meet: the 9 of the lab's chloroform 1:30 wells
     still emitting after ~11 h (scenarios/data/real/) end at 25.8-26.8 nm FWHM and the twin's brightest at ~26.5 nm,
     so ``max_fwhm_nm`` is 32 (no well of either reaches 25).
     """
