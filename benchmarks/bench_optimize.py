@@ -51,7 +51,8 @@ def main(argv=None) -> None:
     wall = time.perf_counter() - t0
     target = objective.target if a.target is None else a.target
     runs, report = summarize_loops(loops, target)
-    print(f"budget: {a.plates} plates x {a.plate_size} wells, {a.hours:g} h every {a.every_min:g} min, seeds {a.seeds}, {a.workers} worker(s); "
+    print(f"budget: {a.plates} plates x {a.plate_size} wells, {a.hours:g} h every {a.every_min:g} min, seeds "
+          f"{a.seeds}, {a.workers} worker(s); "
           f"target score {target:g} ({'given' if a.target else 'the objective default'}); wall {wall:.0f} s")
     print(f"{'strategy':<8} {'plates to target (per seed)':<28} {'median':>6} {'reached':>7} {'final best':>10} "
           f"{'proposal s/plate':>16} {'campaign s/plate':>16} {'feasible':>8}")
@@ -65,8 +66,9 @@ def main(argv=None) -> None:
           + ", ".join(f"{k} [{space.parameters[k].low:g}, {space.parameters[k].high:g}]" for k in ranges))
     for s in dict.fromkeys(lp.strategy for lp in loops):
         pos = [[_unit(space, k, lp.result.best[k]) for k in ranges] for lp in loops if lp.strategy == s]
-        print(f"  {s:<8} " + "; ".join(f"{k} median {np.median([p[i] for p in pos]):.2f} (min {min(p[i] for p in pos):.2f},"
-                                       f" max {max(p[i] for p in pos):.2f})" for i, k in enumerate(ranges)))
+        cols = np.array(pos).T  # one row per range
+        print(f"  {s:<8} " + "; ".join(f"{k} median {np.median(c):.2f} (min {c.min():.2f}, max {c.max():.2f})"
+                                       for k, c in zip(ranges, cols)))
 
 
 if __name__ == "__main__":

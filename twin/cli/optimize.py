@@ -26,8 +26,8 @@ def add_cli(subparsers) -> None:
     """Add the ``optimize`` sub-command to ``larp-twin``'s argparse sub-parsers."""
     from twin.studies.names import STRATEGIES
 
-    p = subparsers.add_parser("optimize", help="closed-loop optimisation on the twin (Optuna TPE / our GP-EI / random / "
-                              "grid), optionally comparing strategies over seeds")
+    p = subparsers.add_parser("optimize", help="closed-loop optimisation on the twin (Optuna TPE / our GP-EI / "
+                              "random / grid), optionally comparing strategies over seeds")
     p.add_argument("--out", required=True, help="output directory: new, empty or a finished optimize output "
                    "(replaced atomically); anything else needs --overwrite")
     p.add_argument("--plates", type=int, default=6, help="plate budget per loop (default 6)")
@@ -196,7 +196,8 @@ def _write_outputs(out, args, loops, history, runs, report, limits, objective, s
     front = pareto_front(history, objective)
     front[[c for c in history.columns if c in front]].to_csv(out / "pareto.csv", index=False)
     plot_convergence(runs, float(report["target"].iloc[0]), out / "convergence.png",
-                     title=f"{args.plates} plates x {args.plate_size} wells, {args.hours:g} h, seeds "
+                     title=f"{args.plates} plates x {args.plate_size} wells, {args.hours:g} h every "
+                           f"{args.every_min:g} min, seeds "
                            f"{' '.join(map(str, seeds))}")
     manifest = dict(
         larp_twin_version=__version__, strategies=strategies, seeds=seeds, plates=args.plates,
@@ -257,7 +258,8 @@ def _print_summary(args, report, history, limits, objective, strategies, seeds, 
     target = float(report["target"].iloc[0])
     how = "given" if args.target is not None else "the objective's target"
     print(f"optimize: {len(strategies)} strategy(ies) x {len(seeds)} seed(s) x {args.plates} plates x "
-          f"{args.plate_size} wells, {args.hours:g} h per plate, {wall_s:.1f} s wall; "
+          f"{args.plate_size} wells, {args.hours:g} h per plate (reads every {args.every_min:g} min), "
+          f"{wall_s:.1f} s wall; "
           f"target score {target:.4g} ({how})")
     width = max(len(s) for s in report["strategy"])
     for r in report.itertuples():

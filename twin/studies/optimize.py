@@ -8,7 +8,8 @@ Gaussian process + expected improvement), ``RandomSearch`` and ``GridSearch`` (t
 ``run_campaign`` on the lab its ``LabConfig`` names, so the loop rehearsed on the twin drives real backends
 unchanged.  ``optimize`` runs one loop; ``run_loops`` runs every strategy over several seeds on the same plate budget
 and ``summarize_loops`` reports plates needed to reach an absolute target score (``compare_strategies`` does both).
-The ``larp-twin optimize`` command is in ``twin.cli.optimize``; docs/optimize.md drives the twin from an Optuna study."""
+The ``larp-twin optimize`` command is in ``twin.cli.optimize``; docs/optimize.md drives the twin from an Optuna
+study."""
 
 from __future__ import annotations
 
@@ -35,15 +36,16 @@ class EmissionObjective(BaseModel):
 
     Each end-of-run feature gets a desirability d in [0, 1]: the peak ``d = 1 - |peak - peak_target_nm| /
     peak_tolerance_nm`` (colour on target); the FWHM 1 at ``fwhm_goal_nm`` or narrower, falling linearly to 0 at
-    ``max_fwhm_nm``; the 12 h intensity retention 1 at ``retention_goal`` or more, 0 at ``min_retention``; the brightness
-    (``height_end``, RFU) log-linear from 0 at ``min_height`` to 1 at ``height_goal``.  The score of a well meeting
-    every limit (``feasible``: every d > 0) is their geometric mean, in (0, 1]: a well is only as good as its worst
-    feature.  A well missing a limit scores minus its ``shortfall`` (how far past the limits, -1 per missed limit
-    at most; dark or failed wells about -4), so a sampler can still climb toward the limits.  ``target`` is the
-    absolute score a loop must reach (plates to target count the plates until one well has it).  A feature whose
-    limit (or ``peak_target_nm``) is None drops out of the mean.  docs/optimize.md has the table.  The defaults are limits real wells meet: the 9 of the lab's chloroform 1:30 wells
-    still emitting after ~11 h (scenarios/data/real/) end at 25.8-26.8 nm FWHM and the twin's brightest at ~26.5 nm,
-    so ``max_fwhm_nm`` is 32 (no well of either reaches 25).
+    ``max_fwhm_nm``; the 12 h intensity retention 1 at ``retention_goal`` or more, 0 at ``min_retention``; the
+    brightness (``height_end``, RFU) log-linear from 0 at ``min_height`` to 1 at ``height_goal``.  The score of a
+    well meeting every limit (``feasible``: every d > 0) is their geometric mean, in (0, 1]: a well is only as good
+    as its worst feature.  A well missing a limit scores minus its ``shortfall`` (how far past the limits, -1 per
+    missed limit at most; dark or failed wells about -4), so a sampler can still climb toward the limits.
+    ``target`` is the absolute score a loop must reach (plates to target count the plates until one well has it).
+    A feature whose limit (or ``peak_target_nm``) is None drops out of the mean; docs/optimize.md has the table.
+    The defaults are limits real wells meet: the 9 of the lab's chloroform 1:30 wells still emitting after ~11 h
+    (scenarios/data/real/) end at 25.8-26.8 nm FWHM and the twin's brightest at ~26.5 nm, so ``max_fwhm_nm`` is 32
+    (no well of either reaches 25).
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from twin.config import Schedule
-from twin.studies.optimize import (BayesianOptimizer, EmissionObjective, GridSearch, OptunaTPE, PlateRunner, RandomSearch,
-                                   SearchSpace, compare_strategies, make_strategy, optimize, pareto_front, run_loops,
-                                   summarize_loops)
+from twin.studies.optimize import (BayesianOptimizer, EmissionObjective, GridSearch, OptunaTPE, PlateRunner,
+                                   RandomSearch, SearchSpace, compare_strategies, make_strategy, optimize, pareto_front,
+                                   run_loops, summarize_loops)
 from twin.studies.spec import PARAMETERS, Range
 
 SPACE = SearchSpace(parameters={"pair": ["OAc:OLAm", "OctAc:OctAm"], "amine_per_acid": Range(low=0.1, high=2.0),
