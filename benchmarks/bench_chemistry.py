@@ -57,6 +57,11 @@ def main() -> int:
     t0 = time.perf_counter()
     model.state(recipes, ages, batch)
     print(f"state(): {(time.perf_counter() - t0) * 1e3:.1f} ms")
+    t0 = time.perf_counter()
+    for seed in range(5):
+        model.sample_batch(N_WELLS, np.random.default_rng(seed), recipes=recipes)
+    print(f"sample_batch(recipes=...): {(time.perf_counter() - t0) / 5 * 1e3:.1f} ms per plate (one Generator per well, "
+          "keyed by its recipe)")
     return 0
 
 

@@ -9,6 +9,8 @@ well's batch multiplier):
 - amine-driven CsPbBr3 -> Cs4PbBr6: x(t) = X_inf [1 - (1 - a) exp(-t / tau)], X_inf = 1 - exp(-k * reactivity *
   free amine per Pb * (1 + k_pol * polarity)). The abrupt share a and tau follow the paper's Le Chatelier argument:
   a = a0 / (1 + c * ligand_excess), tau = tau0 (1 + c * ligand_excess) -> abrupt at 1:30, gradual at 1:15 (Fig 2/S3);
+  the same factor (1 + c * ligand_excess) slows the desorption and delays the collapse below (issue 21: one
+  equilibrium, "thereby retarding the disintegration process");
 - ligand desorption / decomposition of free nanocrystals: surviving(t) = exp(-k_des t), ln k_des rising with
   antisolvent polarity and chain shortness (CF acid-majority collapse over 12 h, Fig 6B; C8 collapse, Fig 3E-H/S13);
 - CsPbBr3 inclusions embedded in Cs4PbBr6 (weakly emissive), growing over hours in polar antisolvent (CF amine-majority
@@ -20,16 +22,16 @@ well's batch multiplier):
   complexes (issue 12: CF amine-majority wells start at ~490 nm and red-shift with rising PL over hours); a surface
   defect term defect_surface_nm / L makes the ripened NCs brighter per unit;
 - platelets only above chloroform's polarity and with acid majority (none in toluene: no emission < 500 nm, Fig 3);
-- edge length: reverse-micelle size ~ (ligand per Pb)^-a (a weaker in polar antisolvent, where the micelles are
-  loose), smaller in polar antisolvent and with short chains, capped by Pb-amine complexes by at most a factor
+- edge length: reverse-micelle size ~ (surfactant molecules per Pb)^-a in every antisolvent (acid + free amine: an
+  amine below equimolar pairs with an acid already counted), smaller in polar antisolvent and with short chains, capped by Pb-amine complexes by at most a factor
   (1 - c_max), a cap that saturates at the first free amine in polar antisolvent; shrinks as the NCs are consumed by Cs4PbBr6 and
   fragmented by desorption; a soft floor (L^4 + L_min^4)^(1/4) keeps cubes above the smallest size this protocol
   makes (the paper sees no strongly confined species);
 - size dispersion and defect level: base values plus one additive term per mechanism (listed in parameters.py);
   in polar antisolvent the nucleation burst's small-crystallite tail dissolves over the first hours (Gibbs-Thomson),
   an added dispersion decaying as exp(-t / tau_focus): CF wells 30-44 nm wide at ~30 min, 26-27 nm at 10.7 h;
-  ion pairs and free amine form traps in toluene, less in chloroform where they are solvated (medium factors
-  1 + k * polarity, clipped at 0).
+  ion pairs and free amine form traps in toluene, less in chloroform where they are solvated (bound share
+  1 / (1 + K * polarity+), never zero).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .batch import PlateBatch
-from .drivers import REFERENCE_LIGAND_PER_PB, Drivers
+from .drivers import REFERENCE_ACID_PER_PB, Drivers
 from .parameters import LarpParameters
 
 GAS_CONSTANT_J_MOL_K = 8.314462618
@@ -99,12 +101,14 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     x46 = x_inf * (1.0 - (1.0 - abrupt) * np.exp(-t * rate / (p.cs4pbbr6_tau_min * retard)))
 
     # ligand desorption -> decomposition of free nanocrystals
-    k_des = rate / p.desorption_tau_min * np.exp(p.desorption_polarity * polarity + p.desorption_shortness * short
+    # Le Chatelier (paper, Fig. 2 text): uncoordinated ligand shifts CsPbBr3-ligand <-> ions + ligand to the left,
+    # "thereby retarding the disintegration process": the same factor `retard` slows desorption and delays collapse
+    k_des = rate / (p.desorption_tau_min * retard) * np.exp(p.desorption_polarity * polarity + p.desorption_shortness * short
                                                  + p.desorption_polarity_shortness * polar_plus * short)
     surviving = np.exp(-k_des * t)
     # delayed colloidal collapse (issue 12): steady, then a logistic fall around t_c (ligand shell below critical
     # coverage; the ensemble's spread of coverages sets the width cv * t_c)
-    t_c = p.collapse_tau_min / rate * np.exp(-p.collapse_polarity * (polarity - 1.0)
+    t_c = p.collapse_tau_min * retard / rate * np.exp(-p.collapse_polarity * (polarity - 1.0)
                                              + p.collapse_amine * col(drivers.amine_majority)
                                              - p.collapse_shortness * short)
     colloid = 0.5 * (1.0 - np.tanh(0.5 * (t - t_c) / (p.collapse_cv * t_c)))  # 1 / (1 + exp((t - t_c) / w))
@@ -122,9 +126,13 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
     f_emb = f46 * embedded_yield * growth * colloid
 
     # size
-    ligand = np.maximum(col(drivers.ligand_per_pb), 0.05 * REFERENCE_LIGAND_PER_PB)
-    ligand_exponent = p.size_ligand_exponent * np.exp(-p.size_ligand_polarity * polar_plus)  # looser RMs in CF
-    ln_edge0 = (np.log(p.reference_edge_nm) - ligand_exponent * np.log(ligand / REFERENCE_LIGAND_PER_PB)
+    # reverse-micelle size ~ (surfactant molecules per Pb)^-a in every antisolvent; the molecules are the acid (free or
+    # paired) plus the free amine: an amine below equimolar only pairs with an acid already counted (one ion pair),
+    # an amine beyond it is one more ligand. More ligand per PbBr2 -> smaller, bluer NCs (SHAP Fig. 4A: "a lower
+    # addition of ligand ratio to PbBr2 also having positive impact" on the red shift)
+    heads = col(drivers.acid_per_pb) + free_amine
+    acid_ratio = np.maximum(heads, 0.05 * REFERENCE_ACID_PER_PB) / REFERENCE_ACID_PER_PB
+    ln_edge0 = (np.log(p.reference_edge_nm) - p.size_ligand_exponent * np.log(acid_ratio)
                 - p.size_polarity * polarity - p.size_shortness * short)
     # Pb-amine complexes stop growth; in polar antisolvent they form as readily as amine binds the nuclei (below),
     # so the cap saturates at the first free amine (the lab's CF B1, 1:1.1, is as blue as B10)
@@ -151,14 +159,16 @@ def material_state(drivers: Drivers, age_min: np.ndarray, params: LarpParameters
 
     dispersion = p.dispersion_base * col(batch.dispersion_multiplier) * (
         1.0 + p.dispersion_ligand_excess * excess_plus + p.dispersion_free_amine * reactivity * free_amine
-        + p.dispersion_shortness * short + p.dispersion_polarity * polar_plus)
+        + p.dispersion_shortness * short)
     # early size focusing in polar antisolvent: the small-crystallite tail of the nucleation burst dissolves
     early = polar_plus * (p.dispersion_early_polarity + p.dispersion_early_free_amine * reactivity * free_amine)
     dispersion = dispersion + col(batch.dispersion_multiplier) * early * np.exp(-t * rate / p.dispersion_focus_tau_min)
 
     # medium factors clipped at 0: a solvent more polar than chloroform cannot turn a trap into a negative one
-    ion_pair_medium = np.maximum(1.0 + p.defect_ion_pairs_polarity * polar_plus, 0.0)
-    amine_medium = np.maximum(1.0 + p.defect_free_amine_polarity * polar_plus, 0.0)
+    # ligand solvation by a polar antisolvent competes with binding at the surface (paper, Discussion: ionic ligands
+    # "prone to be influenced by polar solvent"): the bound share 1 / (1 + K polarity+) of the trap-forming ligands
+    # (ion pairs, free amine) falls in chloroform but never to zero for a finite K (the driver stays on)
+    ion_pair_medium = amine_medium = 1.0 / (1.0 + p.trap_solvation_polarity * polar_plus)
     defect = (p.defect_base + p.defect_ion_pairs * ion_pair_medium * col(drivers.ion_pair_share)
               + p.defect_free_amine * amine_medium
               * (1.0 - np.exp(-reactivity * free_amine)) + p.defect_ligand_excess * excess_plus

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .batch import PlateBatch, sample_batch
+from .batch import PlateBatch, recipe_keys, sample_batch
 from .drivers import compute_drivers
 from .errors import InvalidAmountError
 from .features import spectral_features
@@ -53,21 +53,34 @@ class LarpModel:
     """Phenomenological LARP model of CsPbBr3 nanocrystals (Sanchez et al., Matter 2023), calibrated by default."""
 
     def __init__(self, params: LarpParameters | None = None, *, well_scatter: bool = True):
-        """``well_scatter=False``: :meth:`sample_batch` returns a neutral batch (identical wells; for teaching)."""
+        """``well_scatter=False``: the nominal model; :meth:`sample_batch` returns a neutral batch (identical wells, no
+        failed wells; for planning and teaching)."""
         self.params = params if params is not None else LarpParameters.calibrated()
         self.well_scatter = bool(well_scatter)
         self._normalisation = 1.0
         self._normalisation = self._reference_height()
 
     # ------------------------------------------------------------------ public API
-    def sample_batch(self, n_wells: int, rng: np.random.Generator) -> PlateBatch:
-        """Per-well batch-to-batch variability and failed wells, drawn once per plate from ``rng``.
+    def sample_batch(self, n_wells: int, rng: np.random.Generator, *, recipes: WellRecipes | None = None,
+                     keys=None) -> PlateBatch:
+        """Per-well variability and failed wells, drawn once per plate from ``rng`` (see :mod:`chemistry.batch`).
 
-        Neutral (no draw) when the model was built with ``well_scatter=False``.
+        recipes: the wells' recipes; their ligand excess widens the scatter, and they give the default keys.
+        keys: one recipe key per well (e.g. from the plate map), so the draws follow recipes, not seats; without
+        keys or recipes the draws follow the seat index. Nominal (a neutral batch: no scatter, no failed wells)
+        when the model was built with ``well_scatter=False``.
         """
         if not self.well_scatter:
             return PlateBatch.neutral(int(n_wells))
-        return sample_batch(n_wells, rng, self.params)
+        excess = can_fail = None
+        if recipes is not None:
+            if recipes.n_wells != n_wells:
+                raise InvalidAmountError(f"recipes: {recipes.n_wells} wells, n_wells {n_wells}")
+            drivers = compute_drivers(recipes, self.params)
+            excess, can_fail = drivers.ligand_excess, drivers.has_precursor
+            if keys is None:
+                keys = recipe_keys(recipes)
+        return sample_batch(n_wells, rng, self.params, keys=keys, ligand_excess=excess, can_fail=can_fail)
 
     def state(self, recipes: WellRecipes, age_min, batch: PlateBatch | None = None) -> LarpState:
         """State for every well at every age.

@@ -13,6 +13,10 @@ from typing import Generator
 import simpy
 import simpy.rt
 
+#: Unix time given to virtual t=0 where an output needs a wall-clock time (bluesky documents, PyLabRobot's read
+#: ``time``): 2000-01-01 09:00 UTC, the twin's default campaign start, fixed so the same seed gives the same bytes
+VIRTUAL_EPOCH_S = 946_717_200.0
+
 
 class Clock:
     """Virtual (``realtime=False``) or wall-clock (``realtime=True``) time in seconds since the campaign started."""

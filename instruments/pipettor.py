@@ -166,18 +166,26 @@ class Pipettor(abc.ABC):
         return [lw for lw in self.deck if lw.type.load_name == want]
 
     # -- public operations ----------------------------------------------------------------------------------------
-    def pick_up_tip(self, pipette: str) -> Generator:
-        self._spec(pipette)
+    def pick_up_tip(self, pipette: str, tip: WellRef | None = None) -> Generator:
+        """Pick up the next free tip of ``pipette``'s racks, or the one at ``tip`` (a spot of one of its racks: a
+        front end such as PyLabRobot's chooses the spot itself)."""
+        spec = self._spec(pipette)
         if self.tips[pipette] is not None:
             raise TipError(f"{pipette} already has a tip; drop it before picking up another")
-        for rack in self.tipracks(pipette):
-            i = rack.next_tip()
-            if i is not None:
-                break
+        if tip is not None:
+            rack, i = tip.labware, tip.index
+            if rack.type.load_name != spec.tiprack:
+                raise TipError(f"cannot pick up {tip} with the {pipette}: its tips come from {spec.tiprack} racks, "
+                               f"{rack.name} is {rack.type.load_name}")
+            if not rack.tip_present[i]:
+                raise TipError(f"no tip at {tip}: it has been used")
         else:
-            raise OutOfTipsError(
-                f"{pipette} is out of tips: every {self._spec(pipette).tiprack} on the deck is empty"
-            )
+            for rack in self.tipracks(pipette):
+                i = rack.next_tip()
+                if i is not None:
+                    break
+            else:
+                raise OutOfTipsError(f"{pipette} is out of tips: every {spec.tiprack} on the deck is empty")
         yield from self._hw_pick_up_tip(pipette, rack, i)
         rack.tip_present[i] = False
         self.tips[pipette] = TipState()

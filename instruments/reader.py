@@ -85,6 +85,20 @@ def _check_range(name: str, value: float, lo: float, hi: float, exc=WavelengthEr
         raise exc(f"{name}={value!r} is outside the reader's range {lo:g}..{hi:g}")
 
 
+def _check_pl(excitation_nm: float, emission_start_nm: float, emission_stop_nm: float, gain) -> None:
+    """The checks of a PL read: monochromator ranges, the Stokes gap, the PMT gain."""
+    _check_range("excitation_nm", excitation_nm, *EXCITATION_RANGE_NM)
+    _check_range("emission_start_nm", emission_start_nm, *EMISSION_RANGE_NM)
+    _check_range("emission_stop_nm", emission_stop_nm, *EMISSION_RANGE_NM)
+    if emission_start_nm < excitation_nm + MIN_STOKES_GAP_NM:
+        raise WavelengthError(
+            f"emission_start_nm={emission_start_nm:g} must be at least {MIN_STOKES_GAP_NM:g} nm above "
+            f"excitation_nm={excitation_nm:g} (scattered excitation)"
+        )
+    if not (isinstance(gain, (int, np.integer)) and GAIN_RANGE[0] <= gain <= GAIN_RANGE[1]):
+        raise ReaderError(f"gain={gain!r} is outside the allowed integers {GAIN_RANGE[0]}..{GAIN_RANGE[1]}")
+
+
 class PlateReader(abc.ABC):
     """A monochromator plate reader with a tray, an incubator, PL emission scans and absorbance reads."""
 
@@ -201,20 +215,24 @@ class PlateReader(abc.ABC):
                 gain: int = 100) -> Generator:
         """PL emission scan (sweep mode) of ``wells`` (default: every filled well); returns a SpectrumRead."""
         names, idx = self._ready(wells)
-        _check_range("excitation_nm", excitation_nm, *EXCITATION_RANGE_NM)
-        _check_range("emission_start_nm", emission_start_nm, *EMISSION_RANGE_NM)
-        _check_range("emission_stop_nm", emission_stop_nm, *EMISSION_RANGE_NM)
-        if emission_start_nm < excitation_nm + MIN_STOKES_GAP_NM:
-            raise WavelengthError(
-                f"emission_start_nm={emission_start_nm:g} must be at least {MIN_STOKES_GAP_NM:g} nm above "
-                f"excitation_nm={excitation_nm:g} (scattered excitation)"
-            )
-        if not (isinstance(gain, (int, np.integer)) and GAIN_RANGE[0] <= gain <= GAIN_RANGE[1]):
-            raise ReaderError(f"gain={gain!r} is outside the allowed integers {GAIN_RANGE[0]}..{GAIN_RANGE[1]}")
+        _check_pl(excitation_nm, emission_start_nm, emission_stop_nm, gain)
         wl = emission_grid(emission_start_nm, emission_stop_nm, emission_step_nm)
         start = self.clock.now
         counts = yield from self._hw_read_pl(idx, float(excitation_nm), wl, int(gain))
         self._record("read_pl", wells=len(names), excitation_nm=excitation_nm, emission_nm=[wl[0], wl[-1], len(wl)],
+                     gain=int(gain))
+        return SpectrumRead(names, wl, counts, start, self.clock.now, float(excitation_nm), int(gain),
+                            source=self._last_source())
+
+    def read_pl_endpoint(self, wells: Sequence[str] | None = None, *, excitation_nm: float = 365.0,
+                         emission_nm: float = 516.0, gain: int = 100) -> Generator:
+        """PL endpoint at one emission wavelength (Gen5's fluorescence endpoint); a SpectrumRead of one column."""
+        names, idx = self._ready(wells)
+        _check_pl(excitation_nm, emission_nm, emission_nm, gain)
+        wl = np.array([float(emission_nm)])
+        start = self.clock.now
+        counts = yield from self._hw_read_pl(idx, float(excitation_nm), wl, int(gain))
+        self._record("read_pl_endpoint", wells=len(names), excitation_nm=excitation_nm, emission_nm=emission_nm,
                      gain=int(gain))
         return SpectrumRead(names, wl, counts, start, self.clock.now, float(excitation_nm), int(gain),
                             source=self._last_source())

@@ -34,6 +34,7 @@ class Lab:
             self.reader = SimPlateReader(self.clock, model=LarpModel(config.chemistry, well_scatter=config.well_scatter),
                                          rng=np.random.default_rng(reader_seed),
                                          timing=config.reader_timing, noise=config.reader_noise, faults=faults)
+            self.reader.well_keys = dict(plan.well_keys)  # well-to-well draws follow the plate map's recipes
         elif config.reader == "cytation-serial":
             from instruments.cytation import CytationSerialReader
 

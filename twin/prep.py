@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Generator
 
+import numpy as np
 import pandas as pd
 
 from instruments.deck import Deck
@@ -63,6 +64,8 @@ class PrepPlan:
     #: tips ``prepare_plate`` picks up per pipette (without faults), and the operator refills that implies
     tips_needed: dict[str, int] = field(default_factory=dict)
     tip_refills: dict[str, int] = field(default_factory=dict)
+    #: well -> its nominal recipe from the plate map (materials and volumes), keying the well-to-well draws
+    well_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def pipettes(self) -> tuple[str, ...]:
@@ -175,13 +178,20 @@ def plan_deck(plate_map: pd.DataFrame, plate_wells: int | None = None, layout: D
             or not (comp in plate_map["antisolvent"].values or comp.startswith("Cs-oleate/")) else reservoir
         refs, nxt[lw.name], filled = _allocate(lw, nxt[lw.name], comp, need * margin)
         stocks[comp], fill[comp] = refs, filled
-    plan = PrepPlan(deck, plate, stocks, premixes, fill, layout)
+    plan = PrepPlan(deck, plate, stocks, premixes, fill, layout, well_keys=plate_map_keys(plate_map))
     specs = {p: PIPETTES[p] for p in layout.pipettes}
     plan.tips_needed = tip_budget(plan, plate_map, specs)
     layout.check_fits(len(premixes), plan.tips_needed)
     plan.tip_refills = {p: max(0, math.ceil(n / (96 * len(layout.tip_racks[p]))) - 1)
                         for p, n in plan.tips_needed.items()}
     return plan
+
+
+def plate_map_keys(plate_map: pd.DataFrame) -> dict[str, str]:
+    """well -> its nominal recipe as text (materials and volumes of the plate map), whatever seat it has."""
+    cols = ["antisolvent", "antisolvent_uL", "cs_uL", "pbbr2_uL", "acid", "acid_uL", "amine", "amine_uL"]
+    fmt = lambda v: f"{float(v):.6g}" if isinstance(v, (int, float, np.number)) else str(v).strip().lower()  # noqa: E731
+    return {str(row[0]): "|".join(fmt(v) for v in row[1:]) for row in plate_map[["well", *cols]].itertuples(index=False)}
 
 
 def _vial_message(pm: Premix, total: float, capacity_uL: float, n_wells: int) -> str:
@@ -203,7 +213,7 @@ def _vial_message(pm: Premix, total: float, capacity_uL: float, n_wells: int) ->
 
 
 # -- which pipette does what: one set of decisions for the tip budget and for the run --------------------------------
-def _pipette_for(specs: dict[str, PipetteSpec], volume_uL: float) -> str:
+def pipette_for(specs: dict[str, PipetteSpec], volume_uL: float) -> str:
     """The pipette for moving ``volume_uL``: the smallest whose range holds it, else (a volume above a pipette's
     range: between p20 and p1000, or beyond the largest) the largest that can move it in equal chunks."""
     try:
@@ -215,7 +225,7 @@ def _pipette_for(specs: dict[str, PipetteSpec], volume_uL: float) -> str:
         return max(able, key=lambda p: specs[p].max_uL)
 
 
-def _mix_pipette(specs: dict[str, PipetteSpec], vial_uL: float) -> tuple[str, float]:
+def mix_pipette(specs: dict[str, PipetteSpec], vial_uL: float) -> tuple[str, float]:
     """(pipette, mix uL) for homogenising a premix vial: half its volume with the largest pipette that can."""
     by_size = sorted(specs, key=lambda p: specs[p].max_uL)
     able = [p for p in by_size if specs[p].min_uL <= vial_uL * 0.5]
@@ -232,7 +242,7 @@ def _premix_groups(plan: PrepPlan, specs: dict[str, PipetteSpec]) -> list[tuple[
         by_pip: dict[str, list[Premix]] = {}
         for pm in plan.premixes:
             if comp in pm.batch_uL:
-                by_pip.setdefault(_pipette_for(specs, pm.batch_uL[comp]), []).append(pm)
+                by_pip.setdefault(pipette_for(specs, pm.batch_uL[comp]), []).append(pm)
         groups.extend((comp, pip, pms) for pip, pms in by_pip.items())
     return groups
 
@@ -245,7 +255,7 @@ def _fill_groups(plate_map: pd.DataFrame, specs: dict[str, PipetteSpec]) -> list
         rows = [r for r in plate_map.itertuples(index=False) if getattr(r, column) > 0]
         for comp in dict.fromkeys(comp_of(r) for r in rows):
             mine = [r for r in rows if comp_of(r) == comp]
-            groups.append((column, comp, _pipette_for(specs, min(getattr(r, column) for r in mine)), mine))
+            groups.append((column, comp, pipette_for(specs, min(getattr(r, column) for r in mine)), mine))
     return groups
 
 
@@ -255,7 +265,7 @@ def tip_budget(plan: PrepPlan, plate_map: pd.DataFrame, specs: dict[str, Pipette
     for _, pip, _ in _premix_groups(plan, specs):
         tips[pip] += 1
     for pm in plan.premixes:
-        tips[_mix_pipette(specs, sum(pm.batch_uL.values()))[0]] += 1
+        tips[mix_pipette(specs, sum(pm.batch_uL.values()))[0]] += 1
     for _, _, pip, _ in _fill_groups(plate_map, specs):
         tips[pip] += 1
     for pm in plan.premixes:
@@ -281,7 +291,7 @@ def _ensure_tip(pipettor: Pipettor, pipette: str) -> Generator:
         pipettor._record("operator_refill_tips", pipette=pipette, racks=len(racks))
 
 
-def _is_viscous(component: str) -> bool:
+def is_viscous(component: str) -> bool:
     return liquid_class_of({component: 1.0}) == "viscous"
 
 
@@ -303,7 +313,7 @@ def _move(pipettor: Pipettor, plan: PrepPlan, pip: str, component: str, volume_u
         v = volume_uL / n
         yield from pipettor.aspirate(pip, _source(plan, component, v), v)
         yield from pipettor.dispense(pip, dest)
-        if _is_viscous(component):
+        if is_viscous(component):
             yield from _shed(pipettor, pip, dest)
 
 
@@ -327,7 +337,7 @@ def prepare_plate(pipettor: Pipettor, plan: PrepPlan, plate_map: pd.DataFrame) -
             yield from _move(pipettor, plan, pip, comp, pm.batch_uL[comp], pm.vial)
         yield from pipettor.drop_tip(pip)
     for pm in plan.premixes:  # homogenise each vial (volumes from the plan, so the command stream is noise-free)
-        pip, mix_uL = _mix_pipette(specs, sum(pm.batch_uL.values()))
+        pip, mix_uL = mix_pipette(specs, sum(pm.batch_uL.values()))
         yield from _ensure_tip(pipettor, pip)
         yield from pipettor.pick_up_tip(pip)
         yield from pipettor.mix(pip, pm.vial, 5, mix_uL)

@@ -99,13 +99,24 @@ class SimPlateReader(PlateReader):
         self.timing = timing or ReaderTiming()
         self.noise = noise or ReaderNoise()
         self._batch = None
+        self.well_keys: dict[str, str] = {}  # well -> nominal recipe key (plate map); see chemistry.batch
         self._recipes_key = None
         self._recipes = None
 
     def _on_plate_loaded(self, plate: Labware) -> None:
         # Well-to-well batch variability is a property of the plate, drawn once when it arrives.
-        self._batch = self.model.sample_batch(plate.n_wells, self.rng)
+        # Draws follow each well's recipe (``well_keys``: well -> plate-map recipe key, set by the Lab), not its seat.
         self._recipes_key = None
+        keys = None
+        if self.well_keys:
+            keys = [self.well_keys.get(w, f"seat:{w}") for w in plate.wells]
+        self._batch = self.model.sample_batch(plate.n_wells, self.rng, recipes=self.recipes(), keys=keys)
+
+    def failed_wells(self) -> list[str]:
+        """Wells of the loaded plate that failed (a missed/clogged injection: they never light up); [] if none."""
+        if self._batch is None or self.plate is None:
+            return []
+        return [self.plate.wells[i] for i in self._batch.failed_wells]
 
     def recipes(self):
         """Recipes of the loaded plate (cached: contents do not change while the plate is in the reader)."""

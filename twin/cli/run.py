@@ -106,6 +106,42 @@ def _read_lines(args) -> list:
     return [on("read", show)]
 
 
+def check_documents_arg(args) -> None:
+    """Refuse a ``--documents`` path that cannot be written, before any work (a directory, a missing folder, an
+    existing file without ``--overwrite``)."""
+    path = getattr(args, "documents", None)
+    if path is None:
+        return
+    from twin.messages import UserError
+
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"--documents {path!r} is a directory; give a file name such as run.jsonl")
+    if not p.parent.is_dir():
+        raise UserError(f"--documents {path!r}: the folder {str(p.parent)!r} does not exist")
+    if p.exists() and not args.overwrite:
+        raise UserError(f"--documents {path!r} exists; add --overwrite to replace it")
+
+
+def _documents_subscriber(args):
+    """(subscriber, close) for ``--documents FILE.jsonl``: the run as bluesky event-model documents, one JSON line
+    each; ``close(exc)`` ends the file with a ``stop`` (``fail``/``abort`` when the run raised)."""
+    if getattr(args, "documents", None) is None:
+        return None, lambda exc=None: None
+    from twin.records.bluesky import DocumentFile, EventModelDocuments
+
+    out = DocumentFile(args.documents)
+    translator = EventModelDocuments(out)
+
+    def close(exc: BaseException | None = None) -> None:
+        if exc is not None:
+            status = "abort" if isinstance(exc, KeyboardInterrupt) else "fail"
+            translator.close(status, f"{type(exc).__name__}: {exc}")
+        out.close()
+
+    return translator, close
+
+
 def cmd_run(args) -> int:
     """Run a campaign; the summary's wall time is the whole command's (reading inputs to the last file written)."""
     from twin import outdir
@@ -113,6 +149,7 @@ def cmd_run(args) -> int:
     wall0 = getattr(args, "wall0", None) or time.perf_counter()
     check_seed(args.seed)
     check_gen5_folder_args(args)
+    check_documents_arg(args)
     out = outdir.check_target(args.out, "run", overwrite=args.overwrite)
     if not args.no_figures:  # the figure worker imports matplotlib while this process imports the lab and runs it
         from twin.records.figure_workers import discard_figure_workers, prepare_figure_workers
@@ -221,12 +258,25 @@ def _timing_line(campaign, m: dict) -> str:
 
 def _run(campaign, out, args, progress):
     """Run ``campaign`` (durable or not) and write its outputs; (result, the results directory)."""
+    subscribers = _read_lines(args)
+    documents, close_documents = _documents_subscriber(args)
+    if documents is not None:
+        subscribers.append(documents)
+    try:
+        result, written = _run_with(campaign, out, args, progress, subscribers)
+    except BaseException as exc:
+        close_documents(exc)
+        raise
+    close_documents()
+    return result, written
+
+
+def _run_with(campaign, out, args, progress, subscribers):
     from twin import outdir
     from twin.campaign import run_campaign
     from twin.early import RunEndedEarly
     from twin.records.export import write_results
 
-    subscribers = _read_lines(args)
     if args.durable:
         from twin.records.resume import run_durable
 
@@ -307,6 +357,9 @@ def add_cli(sub) -> None:
     p.add_argument("--reader-timeout-s", type=float, default=None, metavar="S",
                    help="with --gen5-folder: longest wait for the next export before the run ends early "
                         "(default 3600)")
+    p.add_argument("--documents", default=None, metavar="FILE.jsonl",
+                   help="also write the run as bluesky event-model documents (start, descriptor, event, stop), one "
+                        "[name, doc] JSON line each; see docs/bluesky.md")
     p.add_argument("--durable", action="store_true",
                    help="journal every read into OUT/journal.jsonl, results in OUT/results; "
                         "an interrupted run continues with `larp-twin resume OUT`")

@@ -15,7 +15,8 @@ Documents, in order (``doc`` is a plain JSON-ready dict):
   ``wells``, ``wavelength_nm``, ``od``
 - ``done``      the stop document: ``virtual_s``, ``reads`` (PL), plus ``abs_reads`` when there were any
 
-A subscriber is any callable ``(name, doc)``.  The journal (``JournalWriter``) records every document but ``start``
+A subscriber is any callable ``(name, doc)``; ``twin.records.bluesky.EventModelDocuments`` translates the stream
+into bluesky event-model documents for bluesky callbacks (``larp-twin run --documents``).  The journal (``JournalWriter``) records every document but ``start``
 and ``alert`` (the journal's own ``start`` record is written by ``twin.records.resume``; alerts are events), so a
 journal is the document stream on disk and resume replays it.  Journals written before documents existed hold the
 same records (a PL-only run's records are unchanged), so they resume as before.
