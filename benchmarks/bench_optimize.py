@@ -3,7 +3,7 @@
 Every strategy (Optuna TPE, our GP-EI, random, grid) runs the same loops: ``--plates`` plates x ``--plate-size``
 wells over the default search space (antisolvent x ligand pair x log amine_per_acid x log acid_per_pbbr2), ``--hours``
 of reads every 10 min, scored by the default EmissionObjective (a desirability of peak, FWHM, retention and
-brightness, 0-1).  The target is absolute (the objective's 0.75, or ``--target``), the same for every loop.  Also
+brightness, 0-1).  The target is absolute (the objective's 0.8, or ``--target``), the same for every loop.  Also
 printed: where each strategy's best well sits in the space (0 = the range's low end, 1 = its high end, log-scaled),
 so a space whose optimum is on its boundary shows.  Loops run one after another in this process by default so
 per-plate times are not contended; ``--workers 2`` for a pool.  On 2 shared cores, nice it:

@@ -49,7 +49,7 @@ def add_cli(subparsers) -> None:
                         '"log": true}}\'')
     p.add_argument("--lab-json", default=None, metavar="JSON", help="lab config (backends); default: the twin")
     p.add_argument("--target", type=float, default=None,
-                   help="absolute score to reach, 0-1 (default: the objective's target, 0.75)")
+                   help="absolute score to reach, 0-1 (default: the objective's target, 0.8)")
     p.add_argument("--workers", type=int, default=None, help="processes for the loops (default: CPU count; "
                    "1 = in this process)")
     from twin.outdir import add_overwrite

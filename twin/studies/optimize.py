@@ -61,7 +61,7 @@ class EmissionObjective(BaseModel):
     height_goal: float = Field(50_000.0, gt=0, allow_inf_nan=False, description="end-of-run height scoring 1 (RFU)")
     min_height: float | None = Field(1_000.0, gt=0, allow_inf_nan=False,
                                      description="brightness limit: this or dimmer scores 0 (RFU)")
-    target: float = Field(0.75, gt=0, le=1, allow_inf_nan=False,
+    target: float = Field(0.8, gt=0, le=1, allow_inf_nan=False,
                           description="score a loop must reach (plates to target)")
 
     @model_validator(mode="after")
@@ -307,7 +307,7 @@ def run_loops(space: SearchSpace | None = None, plates: int = 6, plate_size: int
 def summarize_loops(loops: list[LoopRun], target: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-plate and per-strategy tables of a comparison.
 
-    ``target`` is the absolute score to reach (default: the default objective's ``target``, 0.75); the same
+    ``target`` is the absolute score to reach (default: the default objective's ``target``, 0.8); the same
     number for every strategy and seed, whatever the loops found.
     Returns (runs, report): ``runs`` has one row per strategy, seed and plate (``LoopResult.plates`` columns, ``plate``
     1-based); ``report`` one row per strategy with the plates each seed needed (``plates_to_target``: NaN = not

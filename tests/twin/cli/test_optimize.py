@@ -24,7 +24,7 @@ def test_compare_writes_history_best_and_figure_and_prints_plates_to_target(tmp_
     text = capsys.readouterr().out
     for name in ("tpe", "bo", "random", "grid"):
         assert f"  {name} " in text and "plates to target" in text
-    assert "target score 0.75 (the objective's target)" in text
+    assert "target score 0.8 (the objective's target)" in text
     history = pd.read_csv(out / "history.csv")
     # the default limits are ones twin wells meet, and the summary names the best well's recipe and features
     feasible = int(history["feasible"].sum())
@@ -41,7 +41,7 @@ def test_compare_writes_history_best_and_figure_and_prints_plates_to_target(tmp_
     assert best["score"].iloc[0] == history["score"].max()
     assert (out / "convergence.png").read_bytes()[:4] == b"\x89PNG"
     run = json.loads((out / "run.json").read_text())
-    assert run["feasible_fraction"] > 0 and run["objective"]["max_fwhm_nm"] == 32 and run["target"] == 0.75
+    assert run["feasible_fraction"] > 0 and run["objective"]["max_fwhm_nm"] == 32 and run["target"] == 0.8
     assert len(pd.read_csv(out / "report.csv")) == 4
 
 
