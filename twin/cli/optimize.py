@@ -3,7 +3,8 @@
 Writes to ``--out``: ``history.csv`` (one row per well: strategy, seed, 1-based plate, conditions, score, feasible and
 the end-of-run features), ``plates.csv`` (one row per strategy, seed and plate: best score so far, the plate's best,
 fraction of feasible wells, proposal and campaign wall time), ``report.csv`` (plates to target per strategy),
-``best.csv`` (the best well each strategy found), ``convergence.png`` and ``run.json`` (inputs, target, limits).
+``best.csv`` (the best well each strategy found), ``pareto.csv`` (the feasible wells no other beats on every feature:
+the trade-offs), ``convergence.png`` and ``run.json`` (inputs, target, limits).
 """
 
 from __future__ import annotations
@@ -25,29 +26,30 @@ def add_cli(subparsers) -> None:
     """Add the ``optimize`` sub-command to ``larp-twin``'s argparse sub-parsers."""
     from twin.studies.names import STRATEGIES
 
-    p = subparsers.add_parser("optimize", help="closed-loop optimisation on the twin (Bayesian / random / grid), "
-                              "optionally comparing strategies over seeds")
+    p = subparsers.add_parser("optimize", help="closed-loop optimisation on the twin (Optuna TPE / our GP-EI / "
+                              "random / grid), optionally comparing strategies over seeds")
     p.add_argument("--out", required=True, help="output directory: new, empty or a finished optimize output "
                    "(replaced atomically); anything else needs --overwrite")
     p.add_argument("--plates", type=int, default=6, help="plate budget per loop (default 6)")
     p.add_argument("--plate-size", type=int, default=24,
                    help=f"conditions per plate, {MIN_PLATE}-{MAX_PLATE} (default 24)")
     p.add_argument("--strategy", nargs="+", default=None, metavar="NAME",
-                   help=f"one or more of {', '.join(STRATEGIES)} (default bo; with --compare all of them)")
+                   help=f"one or more of {', '.join(STRATEGIES)} (default tpe; with --compare all of them)")
     p.add_argument("--compare", action="store_true", help="run every strategy (or those --strategy names) over "
                    "--seeds on the same budget and report plates to target")
     p.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
-                   help="loop seeds (default 0; with --compare 0 1 2)")
+                   help="loop seeds (default 0; with --compare 0 1 2 3 4)")
     p.add_argument("--hours", type=float, default=12.0, help="kinetic read-out per plate, 0 < h <= 168 (default 12)")
     p.add_argument("--every-min", type=float, default=10.0, help="minutes between reads (default 10)")
     p.add_argument("--objective-json", default=None, metavar="JSON",
-                   help='objective limits, a .json file or inline JSON, e.g. \'{"peak_nm": [515, 525], '
-                        '"min_retention": 0.9, "max_fwhm_nm": 25}\' (null drops a limit)')
+                   help='objective (EmissionObjective fields), a .json file or inline JSON, e.g. '
+                        '\'{"peak_target_nm": 515, "max_fwhm_nm": 30, "target": 0.7}\' (null drops a feature)')
     p.add_argument("--space-json", default=None, metavar="JSON",
-                   help='search space, e.g. \'{"pair": ["OAc:OLAm"], "amine_per_acid": {"low": 0.1, "high": 2}}\'')
+                   help='search space, e.g. \'{"pair": ["OAc:OLAm"], "amine_per_acid": {"low": 0.05, "high": 5, '
+                        '"log": true}}\'')
     p.add_argument("--lab-json", default=None, metavar="JSON", help="lab config (backends); default: the twin")
     p.add_argument("--target", type=float, default=None,
-                   help="score to reach (default: 90 %% of the best score any loop found)")
+                   help="absolute score to reach, 0-1 (default: the objective's target, 0.8)")
     p.add_argument("--workers", type=int, default=None, help="processes for the loops (default: CPU count; "
                    "1 = in this process)")
     from twin.outdir import add_overwrite
@@ -100,20 +102,20 @@ def _check_args(args) -> tuple[list[str], list[int]]:
     if not MIN_PLATE <= args.plate_size <= MAX_PLATE:
         raise OptimizeArgsError(f"--plate-size {args.plate_size}; allowed: {MIN_PLATE}-{MAX_PLATE} conditions per "
                                 f"plate (one 96-well plate)")
-    strategies = [_ALIASES.get(s, s) for s in (args.strategy or (STRATEGIES if args.compare else ["bo"]))]
+    strategies = [_ALIASES.get(s, s) for s in (args.strategy or (STRATEGIES if args.compare else ["tpe"]))]
     bad = [s for s in strategies if s not in STRATEGIES]
     if bad:
         raise OptimizeArgsError(f"--strategy {' '.join(bad)}; allowed: {', '.join(STRATEGIES)}")
     strategies = list(dict.fromkeys(strategies))
-    seeds = list(dict.fromkeys(args.seeds or ([0, 1, 2] if args.compare else [0])))
+    seeds = list(dict.fromkeys(args.seeds or ([0, 1, 2, 3, 4] if args.compare else [0])))
     if any(s < 0 for s in seeds):
         raise OptimizeArgsError(f"--seeds {' '.join(map(str, seeds))}; allowed: integers >= 0")
     if not 0 < args.hours <= 168:
         raise OptimizeArgsError(f"--hours {args.hours:g}; allowed: 0 < hours <= 168")
     if not 0 < args.every_min <= 24 * 60:
         raise OptimizeArgsError(f"--every-min {args.every_min:g}; allowed: 0 < minutes <= 1440")
-    if args.target is not None and not args.target > 0:
-        raise OptimizeArgsError(f"--target {args.target:g}; allowed: a score > 0")
+    if args.target is not None and not 0 < args.target <= 1:
+        raise OptimizeArgsError(f"--target {args.target:g}; allowed: a score in (0, 1] (a desirability)")
     if args.workers is not None and args.workers < 1:
         raise OptimizeArgsError(f"--workers {args.workers}; allowed: 1 or more")
     return strategies, seeds
@@ -144,7 +146,7 @@ def cmd_optimize(args) -> int:
     loops = run_loops(space, args.plates, args.plate_size, seeds, strategies, objective=objective, runner=runner,
                       max_workers=args.workers)
     wall_s = time.perf_counter() - t0
-    runs, report = summarize_loops(loops, args.target)
+    runs, report = summarize_loops(loops, objective.target if args.target is None else args.target)
     history = _history(loops)
     limits = objective.limit_report(history)
     with outdir.atomic_dir(out, command="optimize") as tmp:
@@ -189,8 +191,13 @@ def _write_outputs(out, args, loops, history, runs, report, limits, objective, s
     rep.to_csv(out / "report.csv", index=False)
     best = _best_rows(history)
     best.to_csv(out / "best.csv", index=False)
+    from twin.studies.optimize import pareto_front
+
+    front = pareto_front(history, objective)
+    front[[c for c in history.columns if c in front]].to_csv(out / "pareto.csv", index=False)
     plot_convergence(runs, float(report["target"].iloc[0]), out / "convergence.png",
-                     title=f"{args.plates} plates x {args.plate_size} wells, {args.hours:g} h, seeds "
+                     title=f"{args.plates} plates x {args.plate_size} wells, {args.hours:g} h every "
+                           f"{args.every_min:g} min, seeds "
                            f"{' '.join(map(str, seeds))}")
     manifest = dict(
         larp_twin_version=__version__, strategies=strategies, seeds=seeds, plates=args.plates,
@@ -201,7 +208,7 @@ def _write_outputs(out, args, loops, history, runs, report, limits, objective, s
         feasible_fraction=float(history["feasible"].mean()), limits=limits.to_dict(orient="records"),
         best=json.loads(best.iloc[0].to_json()), wall_s=round(wall_s, 3))
     (out / "run.json").write_text(json.dumps(_plain(manifest), indent=2, allow_nan=False, default=str) + "\n")
-    return ["history.csv", "plates.csv", "report.csv", "best.csv", "convergence.png", "run.json"]
+    return ["history.csv", "plates.csv", "report.csv", "best.csv", "pareto.csv", "convergence.png", "run.json"]
 
 
 def _plain(x):
@@ -233,7 +240,7 @@ def plot_convergence(runs, target: float, path, title: str = ""):
             ax.plot(wide.index, wide.to_numpy(), color=color, alpha=0.3, lw=0.8)
     ax.axhline(target, color="0.3", ls="--", lw=1, label=f"target {target:.4g}")
     ax.set_xlabel("plate")
-    ax.set_ylabel("best score so far (RFU x exp(-violation))")
+    ax.set_ylabel("best score so far (desirability; < 0: limits missed)")
     ax.set_xticks(sorted(runs["plate"].unique()))
     ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
@@ -249,9 +256,10 @@ def _print_summary(args, report, history, limits, objective, strategies, seeds, 
     from twin.messages import note
 
     target = float(report["target"].iloc[0])
-    how = "given" if args.target is not None else "90 % of the best score found"
+    how = "given" if args.target is not None else "the objective's target"
     print(f"optimize: {len(strategies)} strategy(ies) x {len(seeds)} seed(s) x {args.plates} plates x "
-          f"{args.plate_size} wells, {args.hours:g} h per plate, {wall_s:.1f} s wall; "
+          f"{args.plate_size} wells, {args.hours:g} h per plate (reads every {args.every_min:g} min), "
+          f"{wall_s:.1f} s wall; "
           f"target score {target:.4g} ({how})")
     width = max(len(s) for s in report["strategy"])
     for r in report.itertuples():
@@ -268,11 +276,17 @@ def _print_summary(args, report, history, limits, objective, strategies, seeds, 
                  if r.wells_meeting_others else "no well met the other limits")
         print(f"  {r.limit}: {100 * r.met_fraction:.1f} % of wells; {given}")
     if feas == 0 and n:
-        viol = objective.violation(history)
-        i = int(np.argmin(np.where(history["height_end"].fillna(0) > 0, viol, np.inf)))
+        short = objective.shortfall(history)
+        i = int(np.argmin(short))
         c = history.iloc[i]
-        note("no well met every limit, so scores are soft (brightness x exp(-violation)) and 'best' means "
-              "brightest least-violating, not feasible; closest well: "
-              f"{c['strategy']} seed {c['seed']} plate {c['plate']} {c.get('well', '')}: peak {c['peak_nm_end']:.1f} "
-              f"nm, retention {c['intensity_retention']:.2f}, FWHM {c['fwhm_nm_end']:.1f} nm, "
-              f"height {c['height_end']:.4g} (violation {viol[i]:.2f})", file=sys.stdout)
+        note("no well met every limit, so every score is negative (minus how far a well misses the limits) and "
+             "'best' means closest to feasible; closest well: "
+             f"{c['strategy']} seed {c['seed']} plate {c['plate']} {c.get('well', '')}: peak {c['peak_nm_end']:.1f} "
+             f"nm, retention {c['intensity_retention']:.2f}, FWHM {c['fwhm_nm_end']:.1f} nm, "
+             f"height {c['height_end']:.4g} (shortfall {short[i]:.2f})", file=sys.stdout)
+    else:
+        c = _best_rows(history).iloc[0]
+        print(f"best well: {c['strategy']} seed {c['seed']} plate {c['plate']} {c.get('well', '')}: "
+              f"{c['antisolvent']}, {c['pair']}, amine/acid {c['amine_per_acid']:.3g}, PbBr2/acid "
+              f"{c['acid_per_pbbr2']:.3g} -> peak {c['peak_nm_end']:.1f} nm, FWHM {c['fwhm_nm_end']:.1f} nm, "
+              f"retention {c['intensity_retention']:.2f}, height {c['height_end']:.4g} RFU: score {c['score']:.3f}")

@@ -10,5 +10,5 @@ DEFAULTS = {"antisolvent": "toluene", "pair": "OAc:OLAm", "amine_per_acid": 1.0,
             "pbbr2_uL": 15.0, "antisolvent_uL": 150.0, "cs_uL": 100.0}
 PARAMETERS = tuple(DEFAULTS)
 #: search strategies of the closed loop (``twin.studies.strategies.make_strategy``), and accepted aliases
-STRATEGIES = ("bo", "random", "grid")
-_ALIASES = {"bayes": "bo"}
+STRATEGIES = ("tpe", "bo", "random", "grid")
+_ALIASES = {"optuna": "tpe", "bayes": "bo"}

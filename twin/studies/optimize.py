@@ -1,12 +1,15 @@
 """Closed-loop optimisation on the twin: propose a plate of conditions, run it, score it, update, repeat.
 
-Strategies share one ask/tell interface (``ask(n) -> conditions``, ``tell(conditions, scores)``):
-``BayesianOptimizer`` ("bo": scikit-learn Gaussian process + expected improvement, a batch per plate by the kriging
-believer), ``RandomSearch`` and ``GridSearch``.  ``PlateRunner`` turns a plate of conditions into a campaign and runs
-it with ``run_campaign`` on the lab its ``LabConfig`` names, so the loop rehearsed on the twin drives real backends
+Strategies share one ask/tell interface (``ask(n) -> conditions``, ``tell(conditions, scores)``): ``OptunaTPE``
+("tpe", the default: Optuna's TPE sampler through Optuna's ask/tell), ``BayesianOptimizer`` ("bo": our scikit-learn
+Gaussian process + expected improvement), ``RandomSearch`` and ``GridSearch`` (twin.studies.strategies).
+``EmissionObjective`` scores a well by a desirability of peak position, FWHM, 12 h retention and brightness;
+``pareto_front`` lists the trade-offs.  ``PlateRunner`` turns a plate of conditions into a campaign and runs it with
+``run_campaign`` on the lab its ``LabConfig`` names, so the loop rehearsed on the twin drives real backends
 unchanged.  ``optimize`` runs one loop; ``run_loops`` runs every strategy over several seeds on the same plate budget
-and ``summarize_loops`` reports plates needed to reach a target score (``compare_strategies`` does both).
-The ``larp-twin optimize`` command is in ``twin.cli.optimize``."""
+and ``summarize_loops`` reports plates needed to reach an absolute target score (``compare_strategies`` does both).
+The ``larp-twin optimize`` command is in ``twin.cli.optimize``; docs/optimize.md drives the twin from an Optuna
+study."""
 
 from __future__ import annotations
 
@@ -24,60 +27,107 @@ from twin.config import LabConfig, Schedule
 from twin.messages import UserError
 from twin.studies.space import SearchSpace  # noqa: F401  (re-exported for the loop's users)
 from twin.studies.spec import PARAMETERS
-from twin.studies.strategies import (_ALIASES, STRATEGIES, BayesianOptimizer, GridSearch, RandomSearch,  # noqa: F401
-                                     make_strategy)
+from twin.studies.strategies import (_ALIASES, STRATEGIES, BayesianOptimizer, GridSearch, OptunaTPE,  # noqa: F401
+                                     RandomSearch, make_strategy)
 
 
 class EmissionObjective(BaseModel):
-    """Default objective: brightest end-of-run emission with peak in ``peak_nm``, retention and FWHM limits.
+    """Default objective: a desirability (Derringer & Suich) of the four things a chemist asks of a well.
 
-    Score (higher is better, RFU) = ``height_end`` x exp(-violation), where violation adds the peak's distance outside
-    ``peak_nm`` / 5 nm, the retention shortfall below ``min_retention`` / 0.05 and the FWHM excess over ``max_fwhm_nm``
-    / 2.5 nm.  A well meeting every limit (``feasible``) scores its brightness; dark or failed wells score 0.  A limit
-    set to None is not applied.  The limits are soft: when no well meets them all, the loop still climbs toward the
-    least-violating bright wells; ``limit_report`` says how often each limit was met.
+    Each end-of-run feature gets a desirability d in [0, 1]: the peak ``d = 1 - |peak - peak_target_nm| /
+    peak_tolerance_nm`` (colour on target); the FWHM 1 at ``fwhm_goal_nm`` or narrower, falling linearly to 0 at
+    ``max_fwhm_nm``; the 12 h intensity retention 1 at ``retention_goal`` or more, 0 at ``min_retention``; the
+    brightness (``height_end``, RFU) log-linear from 0 at ``min_height`` to 1 at ``height_goal``.  The score of a
+    well meeting every limit (``feasible``: every d > 0) is their geometric mean, in (0, 1]: a well is only as good
+    as its worst feature.  A well missing a limit scores minus its ``shortfall`` (how far past the limits, -1 per
+    missed limit at most; dark or failed wells about -4), so a sampler can still climb toward the limits.
+    ``target`` is the absolute score a loop must reach (plates to target count the plates until one well has it).
+    A feature whose limit (or ``peak_target_nm``) is None drops out of the mean; docs/optimize.md has the table.
+    The defaults are limits real wells meet: the 9 of the lab's chloroform 1:30 wells still emitting after ~11 h
+    (scenarios/data/real/) end at 25.8-26.8 nm FWHM and the twin's brightest at ~26.5 nm, so ``max_fwhm_nm`` is 32
+    (no well of either reaches 25).
     """
 
     model_config = ConfigDict(extra="forbid")
-    peak_nm: tuple[float, float] | None = Field((515.0, 525.0), description="end-of-run peak window (nm)")
-    min_retention: float | None = Field(0.9, ge=0, allow_inf_nan=False,
-                                        description="minimum end/start intensity ratio over the run")
-    max_fwhm_nm: float | None = Field(25.0, gt=0, allow_inf_nan=False, description="maximum end-of-run FWHM (nm)")
+    peak_target_nm: float | None = Field(520.0, gt=300, lt=800, allow_inf_nan=False,
+                                         description="end-of-run emission peak wanted (nm)")
+    peak_tolerance_nm: float = Field(6.0, gt=0, allow_inf_nan=False,
+                                     description="peak this far from the target (nm) scores 0")
+    fwhm_goal_nm: float = Field(24.0, gt=0, allow_inf_nan=False, description="FWHM this narrow or narrower scores 1")
+    max_fwhm_nm: float | None = Field(32.0, gt=0, allow_inf_nan=False, description="FWHM limit: this wide scores 0")
+    retention_goal: float = Field(1.0, gt=0, allow_inf_nan=False, description="end/start intensity scoring 1")
+    min_retention: float | None = Field(0.8, ge=0, allow_inf_nan=False,
+                                        description="retention limit over the run: this or lower scores 0")
+    height_goal: float = Field(50_000.0, gt=0, allow_inf_nan=False, description="end-of-run height scoring 1 (RFU)")
+    min_height: float | None = Field(1_000.0, gt=0, allow_inf_nan=False,
+                                     description="brightness limit: this or dimmer scores 0 (RFU)")
+    target: float = Field(0.8, gt=0, le=1, allow_inf_nan=False,
+                          description="score a loop must reach (plates to target)")
 
     @model_validator(mode="after")
-    def _window(self):
-        if self.peak_nm is not None and not (np.all(np.isfinite(self.peak_nm)) and self.peak_nm[1] > self.peak_nm[0]):
-            raise ValueError(f"peak_nm {list(self.peak_nm)}: needs [low, high] with high > low (nm)")
+    def _ordered(self):
+        for goal, limit, better in (("fwhm_goal_nm", "max_fwhm_nm", "<"), ("retention_goal", "min_retention", ">"),
+                                    ("height_goal", "min_height", ">")):
+            g, lim = getattr(self, goal), getattr(self, limit)
+            if lim is not None and not (g < lim if better == "<" else g > lim):
+                raise ValueError(f"{goal} {g:g} must be {'below' if better == '<' else 'above'} {limit} {lim:g}")
         return self
 
-    def _limits(self):
-        """(name, column, violation-per-well function) for each applied limit."""
-        out = []
-        if self.peak_nm is not None:
-            lo, hi = self.peak_nm
-            out.append((f"peak_nm_end in [{lo:g}, {hi:g}]", "peak_nm_end",
-                        lambda x: (np.maximum(0, lo - x) + np.maximum(0, x - hi)) / 5.0))
-        if self.min_retention is not None:
-            out.append((f"intensity_retention >= {self.min_retention:g}", "intensity_retention",
-                        lambda x: np.maximum(0, self.min_retention - x) / 0.05))
+    def _ramps(self, summary: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per applied feature, its unclipped linear desirability per well: >= 1 at the goal, <= 0 past the limit
+        (NaN where the feature is missing)."""
+        def col(name):
+            return summary[name].to_numpy(float)
+
+        def ramp(x, zero, one):  # 0 at ``zero``, 1 at ``one`` (either direction)
+            return (x - zero) / (one - zero)
+
+        u = {}
+        if self.peak_target_nm is not None:
+            u["peak"] = 1.0 - np.abs(col("peak_nm_end") - self.peak_target_nm) / self.peak_tolerance_nm
         if self.max_fwhm_nm is not None:
-            out.append((f"fwhm_nm_end <= {self.max_fwhm_nm:g}", "fwhm_nm_end",
-                        lambda x: np.maximum(0, x - self.max_fwhm_nm) / 2.5))
+            u["fwhm"] = ramp(col("fwhm_nm_end"), self.max_fwhm_nm, self.fwhm_goal_nm)
+        if self.min_retention is not None:
+            u["retention"] = ramp(col("intensity_retention"), self.min_retention, self.retention_goal)
+        if self.min_height is not None:
+            h = col("height_end")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u["height"] = np.where(h > 0, ramp(np.log(np.where(h > 0, h, 1.0)), np.log(self.min_height),
+                                                   np.log(self.height_goal)), np.where(np.isnan(h), np.nan, -np.inf))
+        return u
+
+    def desirabilities(self, summary: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Per applied feature, its desirability per well (0..1; 0 where the feature is missing)."""
+        return {k: np.clip(np.nan_to_num(v, nan=0.0), 0.0, 1.0) for k, v in self._ramps(summary).items()}
+
+    def _limits(self) -> dict[str, str]:
+        """Feature -> the limit a well must meet for its desirability to be > 0, in words."""
+        out = {}
+        if self.peak_target_nm is not None:
+            out["peak"] = (f"peak_nm_end within {self.peak_target_nm:g} +- {self.peak_tolerance_nm:g}")
+        if self.max_fwhm_nm is not None:
+            out["fwhm"] = f"fwhm_nm_end < {self.max_fwhm_nm:g}"
+        if self.min_retention is not None:
+            out["retention"] = f"intensity_retention > {self.min_retention:g}"
+        if self.min_height is not None:
+            out["height"] = f"height_end > {self.min_height:g} RFU"
         return out
 
-    def violation(self, summary: pd.DataFrame) -> np.ndarray:
-        """Summed scaled violation per well (0 = every limit met, inf = a feature is missing)."""
-        v = np.zeros(len(summary))
-        for _, col, fn in self._limits():
-            v = v + fn(summary[col].to_numpy(float))
-        return np.where(np.isfinite(v), v, np.inf)
-
     def feasible(self, summary: pd.DataFrame) -> np.ndarray:
-        return self.violation(summary) == 0
+        """Wells meeting every limit (every desirability > 0)."""
+        d = self.desirabilities(summary)
+        return np.logical_and.reduce([v > 0 for v in d.values()]) if d else np.ones(len(summary), bool)
+
+    def shortfall(self, summary: pd.DataFrame) -> np.ndarray:
+        """Per well, how far it misses its limits: per missed limit the distance past it in units of that
+        feature's goal-to-limit span, at most 1 (a missing feature counts 1); 0 for a feasible well."""
+        u = self._ramps(summary)
+        miss = [np.minimum(np.nan_to_num(np.maximum(-v, 0.0), nan=1.0, posinf=1.0), 1.0) for v in u.values()]
+        return np.sum(miss, axis=0) if miss else np.zeros(len(summary))
 
     def limit_report(self, summary: pd.DataFrame) -> pd.DataFrame:
         """One row per applied limit: the fraction of wells meeting it, alone and with every other limit met."""
-        met = {name: fn(summary[col].to_numpy(float)) == 0 for name, col, fn in self._limits()}
+        met = {self._limits()[k]: v > 0 for k, v in self.desirabilities(summary).items()}
         rows = []
         for name in met:
             others = np.logical_and.reduce([m for k, m in met.items() if k != name] or [np.ones(len(summary), bool)])
@@ -88,8 +138,34 @@ class EmissionObjective(BaseModel):
                                            "met_fraction_given_others"])
 
     def __call__(self, summary: pd.DataFrame) -> np.ndarray:
-        height = np.nan_to_num(summary["height_end"].to_numpy(float), nan=0.0)
-        return np.maximum(height, 0.0) * np.exp(-self.violation(summary))
+        """Score per well: the geometric mean of the desirabilities (0..1] if it meets every limit, else minus its
+        ``shortfall`` (-k..0, so a sampler still climbs toward the limits when no well meets them)."""
+        d = self.desirabilities(summary)
+        if not d:
+            raise UserError("objective: every feature is switched off; allowed: at least one of peak_target_nm, "
+                            "max_fwhm_nm, min_retention, min_height set")
+        mean = np.prod(np.vstack(list(d.values())), axis=0) ** (1.0 / len(d))
+        return np.where(self.feasible(summary), mean, -self.shortfall(summary))
+
+
+def pareto_front(history: pd.DataFrame, objective: EmissionObjective | None = None) -> pd.DataFrame:
+    """The feasible wells no other feasible well beats on every feature at once (closer to the peak target, narrower,
+    better retained and brighter): the trade-offs a chemist chooses from, best score first."""
+    objective = objective or EmissionObjective()
+    h = history[objective.feasible(history)]
+    d = objective.desirabilities(h)
+    raw = {"peak": -np.abs(h["peak_nm_end"].to_numpy(float) - (objective.peak_target_nm or 0.0)),
+           "fwhm": -h["fwhm_nm_end"].to_numpy(float), "retention": h["intensity_retention"].to_numpy(float),
+           "height": h["height_end"].to_numpy(float)}
+    F = np.column_stack([raw[k] for k in d]) if d else np.zeros((len(h), 0))
+    # i is dominated if some j is >= on every feature and > on one (numpy broadcast: wells x wells x features)
+    ge = (F[None, :, :] >= F[:, None, :]).all(axis=2)
+    gt = (F[None, :, :] > F[:, None, :]).any(axis=2)
+    keep = ~(ge & gt).any(axis=1)
+    front = h[keep]
+    if "score" in front:
+        front = front.sort_values("score", ascending=False)
+    return front.reset_index(drop=True)
 
 
 @dataclass
@@ -196,7 +272,7 @@ class LoopRun:
 
 def _one_loop(args) -> LoopRun:
     name, seed, space, plates, plate_size, objective, runner = args
-    strategy = make_strategy(name, space, seed, plates * plate_size)
+    strategy = make_strategy(name, space, seed, plates * plate_size, plate_size)
     return LoopRun(name, seed, optimize(strategy, plates, plate_size, objective=objective, runner=runner, seed=seed))
 
 
@@ -228,11 +304,11 @@ def run_loops(space: SearchSpace | None = None, plates: int = 6, plate_size: int
             executor.shutdown()
 
 
-def summarize_loops(loops: list[LoopRun], target: float | None = None,
-                    target_fraction: float = 0.9) -> tuple[pd.DataFrame, pd.DataFrame]:
+def summarize_loops(loops: list[LoopRun], target: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-plate and per-strategy tables of a comparison.
 
-    ``target`` is the score to reach; by default ``target_fraction`` x the best score any loop found.
+    ``target`` is the absolute score to reach (default: the default objective's ``target``, 0.8); the same
+    number for every strategy and seed, whatever the loops found.
     Returns (runs, report): ``runs`` has one row per strategy, seed and plate (``LoopResult.plates`` columns, ``plate``
     1-based); ``report`` one row per strategy with the plates each seed needed (``plates_to_target``: NaN = not
     reached), their median (a seed that never reached it counts as budget + 1), how many seeds reached it, the mean
@@ -242,7 +318,7 @@ def summarize_loops(loops: list[LoopRun], target: float | None = None,
                       for lp in loops], ignore_index=True)
     runs = runs[["strategy", "seed", *[c for c in runs.columns if c not in ("strategy", "seed")]]]
     if target is None:
-        target = target_fraction * runs["best_score"].max()
+        target = EmissionObjective().target
     report = []
     for s in dict.fromkeys(lp.strategy for lp in loops):
         mine = [lp for lp in loops if lp.strategy == s]
@@ -261,9 +337,11 @@ def summarize_loops(loops: list[LoopRun], target: float | None = None,
 
 def compare_strategies(space: SearchSpace | None = None, plates: int = 6, plate_size: int = 24,
                        seeds=(0, 1, 2), strategies=STRATEGIES, *, objective: Callable | None = None,
-                       runner: Callable | None = None, target: float | None = None, target_fraction: float = 0.9,
+                       runner: Callable | None = None, target: float | None = None,
                        executor: Executor | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every strategy x seed on the same plate budget (``run_loops``), then ``summarize_loops``: (runs, report)."""
     loops = run_loops(space, plates, plate_size, seeds, strategies, objective=objective, runner=runner,
                       executor=executor)
-    return summarize_loops(loops, target, target_fraction)
+    if target is None and isinstance(objective, EmissionObjective):
+        target = objective.target
+    return summarize_loops(loops, target)

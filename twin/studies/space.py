@@ -20,7 +20,7 @@ class SearchSpace(BaseModel):
     model_config = ConfigDict(extra="forbid")
     parameters: dict[str, list | Range] = Field(default_factory=lambda: {
         "antisolvent": ["toluene", "chloroform"], "pair": ["OAc:OLAm", "OctAc:OctAm"],
-        "amine_per_acid": Range(low=0.1, high=2.0), "acid_per_pbbr2": Range(low=10.0, high=40.0, log=True)})
+        "amine_per_acid": Range(low=0.05, high=5.0, log=True), "acid_per_pbbr2": Range(low=3.0, high=60.0, log=True)})
 
     @model_validator(mode="after")
     def _valid(self):
@@ -33,13 +33,17 @@ class SearchSpace(BaseModel):
                                      f"space; allowed lists only for {list(CATEGORICAL)}")
         return self
 
-    def sample(self, n: int, rng: np.random.Generator, design: str = "random") -> pd.DataFrame:
-        """``n`` conditions (all PARAMETERS; fixed ones at DEFAULTS) drawn uniformly or by Latin hypercube."""
-        table = sample_conditions(self.parameters, n, design, int(rng.integers(2**31)))
+    def complete(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with every PARAMETER, the ones this space leaves out at DEFAULTS, in PARAMETERS order."""
+        table = table.copy()
         for k, v in DEFAULTS.items():
             if k not in table:
                 table[k] = v
         return table[list(PARAMETERS)]
+
+    def sample(self, n: int, rng: np.random.Generator, design: str = "random") -> pd.DataFrame:
+        """``n`` conditions (all PARAMETERS; fixed ones at DEFAULTS) drawn uniformly or by Latin hypercube."""
+        return self.complete(sample_conditions(self.parameters, n, design, int(rng.integers(2**31))))
 
     def grid(self, n: int) -> pd.DataFrame:
         """A full grid with at least ``n`` points: every categorical level x equal levels per continuous range."""
@@ -62,3 +66,15 @@ class SearchSpace(BaseModel):
                 lo, hi = (np.log(v.low), np.log(v.high)) if v.log else (v.low, v.high)
                 cols.append(((np.log(x) if v.log else x) - lo) / (hi - lo))
         return np.column_stack(cols) if cols else np.zeros((len(conditions), 0))
+
+
+def suggest(space: SearchSpace, trial) -> dict:
+    """One condition from an Optuna trial: ``suggest_categorical`` for a list, ``suggest_float`` (log if log) for a
+    Range, under the parameter's own name, so an Optuna study over the twin reads in chemist's terms."""
+    out = {}
+    for name, v in space.parameters.items():
+        if isinstance(v, list):
+            out[name] = trial.suggest_categorical(name, v)
+        else:
+            out[name] = trial.suggest_float(name, v.low, v.high, log=v.log)
+    return out

@@ -1,7 +1,8 @@
 """Search strategies of the closed loop, one ask/tell interface: ``ask(n) -> conditions``, ``tell(conditions, scores)``.
 
-``BayesianOptimizer`` ("bo": scikit-learn Gaussian process + expected improvement, a batch per plate by the kriging
-believer), ``RandomSearch`` and ``GridSearch``; ``make_strategy`` builds one by name.
+``OptunaTPE`` ("tpe", the default: Optuna's tree-structured Parzen estimator driven through Optuna's own ask/tell),
+``BayesianOptimizer`` ("bo": our scikit-learn Gaussian process + expected improvement, a batch per plate by the
+kriging believer), ``RandomSearch`` and ``GridSearch``; ``make_strategy`` builds one by name.
 """
 
 from __future__ import annotations
@@ -45,6 +46,47 @@ class GridSearch:
 
     def tell(self, conditions: pd.DataFrame, scores) -> None:
         pass
+
+
+class OptunaTPE:
+    """Optuna's TPE sampler (multivariate, constant liar for a plate of pending wells), one Optuna trial per well.
+
+    ``ask(n)`` opens ``n`` trials and returns their conditions; ``tell`` closes them in the same order with the
+    wells' scores (a NaN score fails the trial, so TPE ignores it).  The first ``n_startup`` wells are TPE's random
+    start-up (default one plate).  ``study`` is a plain ``optuna.Study``: inspect it with Optuna's own tools.
+    """
+
+    def __init__(self, space: SearchSpace, seed: int = 0, n_startup: int = 24):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial otherwise
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
+                                             n_startup_trials=n_startup)
+        self.space, self.study, self.pending = space, optuna.create_study(direction="maximize", sampler=sampler), []
+
+    def ask(self, n: int) -> pd.DataFrame:
+        from twin.studies.space import suggest
+
+        rows = []
+        for _ in range(n):
+            trial = self.study.ask()
+            self.pending.append(trial)
+            rows.append(suggest(self.space, trial))
+        return self.space.complete(pd.DataFrame(rows))
+
+    def tell(self, conditions: pd.DataFrame, scores) -> None:
+        import optuna
+
+        scores = np.asarray(scores, float)
+        if len(scores) != len(self.pending):
+            raise UserError(f"tell: {len(scores)} scores for {len(self.pending)} asked conditions; allowed: one score "
+                            f"per asked condition, in the order asked")
+        for trial, s in zip(self.pending, scores):
+            if np.isfinite(s):
+                self.study.tell(trial, float(s))
+            else:
+                self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        self.pending = []
 
 
 class BayesianOptimizer:
@@ -140,11 +182,11 @@ class BayesianOptimizer:
         return cand.iloc[chosen].reset_index(drop=True)
 
 
-
-
-def make_strategy(name: str, space: SearchSpace, seed: int, budget: int):
-    """A fresh strategy by name (one of STRATEGIES; "bayes" is accepted for "bo")."""
+def make_strategy(name: str, space: SearchSpace, seed: int, budget: int, plate_size: int = 24):
+    """A fresh strategy by name (one of STRATEGIES; "optuna" is accepted for "tpe", "bayes" for "bo")."""
     name = _ALIASES.get(name, name)
+    if name == "tpe":
+        return OptunaTPE(space, seed, n_startup=plate_size)
     if name == "bo":
         return BayesianOptimizer(space, seed)
     if name == "random":
