@@ -26,7 +26,7 @@ class Series:
     time_min: np.ndarray
     peak_nm: np.ndarray  # NaN where the fit is not usable
     fwhm_nm: np.ndarray
-    height: np.ndarray  # 0 where the well is dark (no peak)
+    height: np.ndarray  # 0 where the well is dark (no peak, or one below the reader's noise: low_signal)
 
     def at(self, ratio: float) -> int:
         """Row of the well whose amine per acid is closest to ``ratio``."""
@@ -74,7 +74,7 @@ class PaperRun:
         n_reads = int(self.features["read"].max()) + 1
         shape = (len(wells), n_reads)
         usable = f["status"].isin(USABLE_STATUS).to_numpy()
-        dark = (f["status"] == "no_peak").to_numpy()
+        dark = f["status"].isin(("no_peak", "low_signal")).to_numpy()  # no peak above the reader's noise
 
         def matrix(values):
             return np.asarray(values, float).reshape(shape)

@@ -28,7 +28,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if not p.name.endswith("_facts.md"))]
 PACKAGES = ("chemistry", "instruments", "twin", "scenarios")
-TOP = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")} | {".ci"}
+#: the repository's own top-level folders and files; what .gitignore lists (``results/``, made by the README's first
+#: command, ``.venv-np2/``) is output, not the repository's, whether or not it exists at the moment
+IGNORED = {line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines() if line.strip()}
+TOP = {p.name for p in ROOT.iterdir() if not p.name.startswith(".") and p.name not in IGNORED} | {".ci"}
 SOURCES = [p for d in (*PACKAGES, "scripts", "benchmarks") for p in (ROOT / d).rglob("*.py")]
 
 IDENT = r"[A-Za-z_]\w*"

@@ -54,7 +54,9 @@ def test_peaks_follow_the_dispensed_amine_to_acid_ratio(demo):
     for label in ("1:30", "1:15"):
         wells = series.index[series == label]
         rho = pd.Series(peak[wells]).corr(ratio[wells], method="spearman")
-        assert rho < -0.8, f"{label}: peak vs OLAm:OAc Spearman {rho:.2f}"
+        # -0.7, not -0.8: below equimolar extra OLAm pairs with an acid already counted (chemistry/kinetics.py,
+        # issue 21), so the acid-majority half is nearly flat and its ranks there are the wells' scatter
+        assert rho < -0.7, f"{label}: peak vs OLAm:OAc Spearman {rho:.2f}"
         low, high = wells[ratio[wells] <= 0.5], wells[ratio[wells] >= 1.5]
         assert peak[low].mean() - peak[high].mean() > 4.0  # blue-shift with amine
 
