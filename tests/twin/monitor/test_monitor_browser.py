@@ -56,7 +56,9 @@ def _page(browser):
 
 
 def _click_well(page, well):
-    page.wait_for_selector("#plate .scatterlayer .point", timeout=20_000)
+    # the first render waits for the twin's forecast ensemble (Monte Carlo fits: 15-45 s on 2 busy cores); a hang
+    # guard, not a speed target
+    page.wait_for_selector("#plate .scatterlayer .point", timeout=120_000)
     idx = page.evaluate("""(well) => document.querySelector('#plate .js-plotly-plot').data[0].customdata
                            .indexOf(well)""", well)
     pt = page.query_selector_all("#plate .scatterlayer .point")[idx]
