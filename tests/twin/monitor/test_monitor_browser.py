@@ -71,11 +71,11 @@ def test_finished_run_page_shows_a_clicked_well_and_the_flag(browser, faulty_run
     srv, url = _serve(faulty_run)
     try:
         page, foreign = _page(browser)
-        page.goto(url, timeout=20_000)
+        page.goto(url, timeout=60_000)
         page.wait_for_function("document.querySelector('#status') && "
-                               "document.querySelector('#status').innerText.includes('reads')", timeout=20_000)
+                               "document.querySelector('#status').innerText.includes('reads')", timeout=60_000)
         _click_well(page, "B3")
-        page.wait_for_function(f"({POINTS_OF})('B3') > 5", timeout=20_000)
+        page.wait_for_function(f"({POINTS_OF})('B3') > 5", timeout=60_000)
         assert "B3" in page.inner_text("#flags")
         assert "failed: B3" in page.inner_text("#status")
         page.wait_for_timeout(500)
@@ -100,12 +100,12 @@ def test_run_being_written_updates_the_open_page(browser, tmp_path):
             time.sleep(0.2)
         srv, url = _serve(run)
         page, foreign = _page(browser)
-        page.goto(url, timeout=20_000)
+        page.goto(url, timeout=60_000)
         _click_well(page, "A1")
-        page.wait_for_function(f"({POINTS_OF})('A1') >= 1", timeout=30_000)
+        page.wait_for_function(f"({POINTS_OF})('A1') >= 1", timeout=120_000)
         first = page.evaluate(POINTS_OF, "A1")
         page.screenshot(path=str(SHOTS / "live_run_early.png"), full_page=True)
-        page.wait_for_function(f"({POINTS_OF})('A1') >= {first + 2}", timeout=20_000)
+        page.wait_for_function(f"({POINTS_OF})('A1') >= {first + 2}", timeout=60_000)
         assert proc.poll() is None or page.evaluate(POINTS_OF, "A1") > first
         page.screenshot(path=str(SHOTS / "live_run_later.png"), full_page=True)
         assert foreign == [], f"the page asked other hosts: {foreign[:5]}"
@@ -128,18 +128,18 @@ def test_replay_starts_playing_plays_to_the_last_read_and_plays_again(browser, f
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
         page, foreign = _page(browser)
-        page.goto(f"http://127.0.0.1:{srv.server_port}/", timeout=20_000)
+        page.goto(f"http://127.0.0.1:{srv.server_port}/", timeout=60_000)
         # no click: it plays, and ends on the last read (not one short of it), the button back to "play"
         page.wait_for_function(f"document.querySelector('#status') && document.querySelector('#status').innerText"
-                               f".startsWith('{total} reads of {total} ')", timeout=30_000)
+                               f".startsWith('{total} reads of {total} ')", timeout=120_000)
         status = page.inner_text("#status")
         assert "t = " in status and "2000-01-01" not in status  # a twin's clock: campaign time
-        page.wait_for_function("document.querySelector('#play').innerText === 'play'", timeout=10_000)
+        page.wait_for_function("document.querySelector('#play').innerText === 'play'", timeout=60_000)
         page.screenshot(path=str(SHOTS / "replay_end.png"), full_page=True)
         page.click("#play")  # from the start again
         page.wait_for_function(f"(() => {{ const m = document.querySelector('#status').innerText"
                                f".match(/^(\\d+) reads of {total} /); return m && +m[1] < {total}; }})()",
-                               timeout=10_000)
+                               timeout=60_000)
         assert foreign == []
     finally:
         srv.shutdown()
@@ -149,15 +149,15 @@ def test_hover_names_the_composition(browser, faulty_run):
     srv, url = _serve(faulty_run)
     try:
         page, _ = _page(browser)
-        page.goto(url, timeout=20_000)
-        page.wait_for_selector("#plate .scatterlayer .point", timeout=20_000)
+        page.goto(url, timeout=60_000)
+        page.wait_for_selector("#plate .scatterlayer .point", timeout=60_000)
         text = page.evaluate("""() => { const d = document.querySelector('#plate .js-plotly-plot').data[0];
                                         return d.text[d.customdata.indexOf('A5')]; }""")
         assert "toluene, OAc:OLAm 1:0.5, ligand:PbBr2 1:30" in text
         pt = page.query_selector_all("#plate .scatterlayer .point")[4]
         box = pt.bounding_box()
         page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        page.wait_for_selector("#plate .hoverlayer .hovertext", timeout=10_000)
+        page.wait_for_selector("#plate .hoverlayer .hovertext", timeout=60_000)
         assert "OAc:OLAm 1:0.5" in page.evaluate("document.querySelector('#plate .hoverlayer').textContent")
         page.screenshot(path=str(SHOTS / "hover.png"), clip={"x": 0, "y": 0, "width": 1300, "height": 700})
     finally:
