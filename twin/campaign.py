@@ -7,20 +7,18 @@ drivers).  Results come back as a labelled spectra cube; see ``twin.results``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from instruments.errors import ReaderError
 from instruments.ot2.layout import DeckLayout
-from instruments.reader import AbsorbanceSpectrumRead, SpectrumRead
 from twin.config import LabConfig, Schedule
 from twin.early import RunEndedEarly, ended_early_message, ended_early_record
 from twin.faults import EventLog, FaultInjector, FaultPlan
 from twin.faults.recovery import CampaignAborted, GuardedPipettor, Recovery
+from twin.faults.summary import fault_summary
 from twin.lab import Lab
 from twin.platemap import VOLUME_COLUMNS, validate_plate_map
 from twin.prep import plan_deck, prepare_plate
@@ -35,6 +33,7 @@ from twin.procedure.runner import (
     warn_overruns,
 )
 from twin.records.documents import DocumentStream, ProgressBar
+from twin.records.restart import Restart, plate_state, restore_plate
 from twin.results import CampaignResult
 
 
@@ -77,69 +76,6 @@ def check_campaign_size(campaign: Campaign, source: str | None = None) -> None:
                   source=source or f"{campaign.name}'s procedure")
 
 
-@dataclass
-class Restart:
-    """Where a run on real drivers continues after a crash (``twin.records.resume`` builds it from the journal).
-
-    The physical plate exists once, so nothing is replayed: the plate's state is restored from its journaled record,
-    preparation is skipped, and the kinetic schedule continues at campaign time ``at_s``.
-    """
-
-    plate: dict  #: the journaled ``plate`` record (filled wells, volumes per component, ``injected_at_s``)
-    at_s: float  #: campaign seconds at which the clock restarts
-    time_factor: float = 1.0  #: wall seconds per campaign second (realtime clock)
-    reads: list = field(default_factory=list)  #: journaled reads as ``SpectrumRead``, in order
-    abs_reads: list = field(default_factory=list)  #: journaled absorbance reads as ``AbsorbanceSpectrumRead``
-    events: list = field(default_factory=list)  #: journaled events, in order
-    kinetic_start_s: float | None = None  #: journaled t0 of the kinetic schedule; None: not started before the crash
-    last_slot: int = -1  #: schedule slot of the last journaled read
-    last_loop: int = 0  #: procedure step (kinetic loop) of the last journaled read
-    done: bool = False  #: the journal already holds ``done`` (the crash came while writing the outputs)
-    #: files the reader took before: names of the exports read, (name, size, mtime_ns) of those refused
-    sources: list = field(default_factory=list)
-    wall_epoch_s: float | None = None  #: journaled wall time of campaign t=0 of the first session
-
-
-def on_real_drivers(lab: LabConfig) -> bool:
-    """True when ``lab`` drives real instruments or the wall clock (a run that cannot be replayed)."""
-    return lab.realtime or lab.pipettor != "sim" or lab.reader != "sim"
-
-
-def read_from_record(rec: dict) -> SpectrumRead:
-    """The SpectrumRead of a journaled ``read`` record (None counts, i.e. OVRFLW, back to NaN)."""
-    counts = np.array([[np.nan if v is None else v for v in row] for row in rec["counts"]], float)
-    return SpectrumRead(list(rec["wells"]), np.asarray(rec["wavelength_nm"], float), counts, float(rec["start_s"]),
-                        float(rec["end_s"]), float(rec["excitation_nm"]), int(rec["gain"]), source=rec.get("source"),
-                        wall_s=rec.get("wall_s"))
-
-
-def abs_read_from_record(rec: dict) -> AbsorbanceSpectrumRead:
-    """The AbsorbanceSpectrumRead of a journaled ``abs_read`` record."""
-    od = np.array([[np.nan if v is None else v for v in row] for row in rec["od"]], float)
-    return AbsorbanceSpectrumRead(list(rec["wells"]), np.asarray(rec["wavelength_nm"], float), od,
-                                  float(rec["start_s"]), float(rec["end_s"]))
-
-
-def _restore_plate(plate, state: dict) -> None:
-    """Put the journaled contents and injection times back into the (empty) ``plate``."""
-    idx = plate.indices(state["wells"])
-    plate.contents = {}
-    for comp, vols in state["components"].items():
-        plate.contents[comp] = np.zeros(plate.n_wells)
-        plate.contents[comp][idx] = np.asarray(vols, float)
-    plate.injected_at_s = np.full(plate.n_wells, np.nan)
-    plate.injected_at_s[idx] = [np.nan if v is None else v for v in state["injected_at_s"]]
-
-
-def _plate_state(plate) -> dict:
-    """The filled wells of ``plate``: volume, components and injection time (journaled after preparation)."""
-    idx = [i for i in range(plate.n_wells) if plate.volume_uL[i] > 0]
-    comps = sorted({c for i in idx for c in plate.mixture(i)})
-    return {"wells": [plate.wells[i] for i in idx], "volume_uL": plate.volume_uL[idx].round(6),
-            "injected_at_s": plate.injected_at_s[idx],
-            "components": {c: plate.component(c)[idx].round(6) for c in comps}}
-
-
 def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None, *, subscribers=(),
                  crashed_at=(), restart: Restart | None = None) -> CampaignResult:
     """Run ``campaign`` end to end and return its results.
@@ -170,7 +106,7 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
     events = EventLog(sink=lambda e: emit("event", e))
     injector = FaultInjector(fault_plan, seed, events, crashed_at) if fault_plan is not None else None
     lab = Lab(campaign.lab, plan, seed=seed, faults=injector)
-    real = on_real_drivers(campaign.lab)
+    real = campaign.lab.is_real
     emit("start", {"campaign": campaign.name, "seed": seed, "procedure": procedure.model_dump(mode="json"),
                    "wells": filled, "resumed": restart is not None})
     if restart is not None:
@@ -206,12 +142,12 @@ def run_campaign(campaign: Campaign, seed: int = 0, progress: bool | None = None
             yield from prepare_plate(guarded_pipettor, plan, plate_map)
             marks["prep_done_s"] = clock.now
             plate = plan.deck.remove("plate")
-            emit("plate", {"t_s": clock.now, **_plate_state(plate),
+            emit("plate", {"t_s": clock.now, **plate_state(plate),
                            "skipped_wells": getattr(guarded_pipettor, "skipped_wells", [])})
         else:  # the plate exists: restore its journaled state instead of preparing it
             marks["prep_done_s"] = restart.plate["t_s"]
             plate = plan.deck.remove("plate")
-            _restore_plate(plate, restart.plate)
+            restore_plate(plate, restart.plate)
             events.add(clock.now, "crash", "resumed", reads_kept=len(restart.reads), last_slot=restart.last_slot)
             if restart.done:
                 marks["kinetic_start_s"] = restart.kinetic_start_s if restart.kinetic_start_s is not None \
@@ -285,16 +221,3 @@ def _ended_early(exc: BaseException, reader, procedure: Procedure, n_reads: int,
                               planned_reads(procedure), interrupted=interrupted, folder=getattr(reader, "folder", None),
                               at_s=at_s, rejected=[p.name for p, _ in getattr(reader, "rejected", ())],
                               rejected_files=getattr(reader, "rejected_signatures", {}))
-
-
-def fault_summary(events: list[dict]) -> dict:
-    """Counts for the manifest: faults injected (by kind) and the runner's actions (by action)."""
-    injected: dict[str, int] = {}
-    actions: dict[str, int] = {}
-    for e in events:
-        if e["action"] == "injected":
-            injected[e["kind"]] = injected.get(e["kind"], 0) + 1
-        else:
-            actions[e["action"]] = actions.get(e["action"], 0) + 1
-    return {"injected": dict(sorted(injected.items())), "injected_total": sum(injected.values()),
-            "actions": dict(sorted(actions.items()))}

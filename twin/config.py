@@ -83,6 +83,11 @@ class LabConfig(BaseModel):
             data = {**data, "chemistry": params, "chemistry_source": data.get("chemistry_source") or str(path)}
         return data
 
+    @property
+    def is_real(self) -> bool:
+        """True when this lab drives real instruments or the wall clock (a run that cannot be replayed)."""
+        return self.realtime or self.pipettor != "sim" or self.reader != "sim"
+
     @model_validator(mode="after")
     def _known_backends(self):
         if self.pipettor not in PIPETTOR_BACKENDS:

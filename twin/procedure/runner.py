@@ -25,7 +25,7 @@ from twin.procedure.model import (
 
 @dataclass
 class Resume:
-    """Where a restarted procedure continues (``twin.campaign.Restart`` carries one): the procedure's t0 and the
+    """Where a restarted procedure continues (``twin.records.restart.Restart`` carries one): the procedure's t0 and the
     last journaled read's top-level step (``loop``) and cycle (``slot``)."""
 
     t0_s: float

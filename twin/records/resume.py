@@ -213,7 +213,7 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
     ``on_read(index, fresh)``: called after each PL read (``fresh``: newly journaled, not replayed).
     ``subscribers``: more document subscribers (``twin.records.documents``), after the journal.
     """
-    from twin.campaign import on_real_drivers, run_campaign
+    from twin.campaign import run_campaign
 
     run = Path(run_dir)
     if not run.is_dir():
@@ -259,7 +259,7 @@ def resume(run_dir: str | Path, *, figures: bool = False, pace_s: float = 0.0, p
                 on_read(doc["index"], writer.fresh)
 
         subs = [writer, read_hook, *subscribers]
-        if on_real_drivers(campaign.lab):
+        if campaign.lab.is_real:
             restart = restart_point(journal.recorded, campaign, run)
             journal.cursor = len(journal.recorded)  # nothing to replay: append after what is there
             journal.append("start", **start, resumed=restart is not None, lab_overrides=overrides)
@@ -307,11 +307,11 @@ def _last_time_s(records: list[dict]) -> float:
 
 
 def restart_point(records: list[dict], campaign, run: Path | str = "run"):
-    """Where a real-driver run continues: a ``twin.campaign.Restart``, or None if it never got going.
+    """Where a real-driver run continues: a ``twin.records.restart.Restart``, or None if it never got going.
 
     Raises JournalError for a crash during preparation (a half-made plate cannot be resumed).
     """
-    from twin.campaign import Restart, abs_read_from_record, read_from_record
+    from twin.records.restart import Restart, abs_read_from_record, read_from_record
 
     clock = next((r for r in records if r["type"] == "clock"), None)
     if clock is None:
@@ -363,8 +363,6 @@ def write_events(events: list[dict], path: str | Path) -> Path:
 
 def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
     """Start a new crash-safe run in ``run_dir`` and run it to the end (``resume`` it after a crash)."""
-    from twin.campaign import on_real_drivers
-
     run = Path(run_dir)
     existed = run.exists()
     start_run(campaign, run_dir, seed)
@@ -373,7 +371,7 @@ def run_durable(campaign, run_dir: str | Path, seed: int = 0, **kwargs):
     except RunEndedEarly:
         raise  # its reads are written and its note says how to resume
     except Exception as exc:
-        if not (on_real_drivers(campaign.lab) or isinstance(exc, OSError) or _journal_done(run)):
+        if not (campaign.lab.is_real or isinstance(exc, OSError) or _journal_done(run)):
             # on the twins a failed run fails the same way when resumed: leave nothing behind that blocks a rerun
             # (a write that failed, a full disk, is no such failure: the journal is kept for resume)
             if existed:
