@@ -193,11 +193,11 @@ class Ensemble:
         self.failed = np.stack([failed_in_batch(b) for b in self.batches])  # (draw, well)
         self._cache: dict[int, tuple] = {}  # read number -> (ages column, features of every draw at it)
 
-    def features(self, ages_min: np.ndarray, reads=None) -> dict:
+    def features(self, ages_min: np.ndarray, reads=None, progress=None) -> dict:
         """Fitted ``peak_nm``, ``fwhm_nm``, ``height`` and ``usable`` of every draw: (draw, well, read) arrays.
 
         ``ages_min``: (well, read) minutes since injection (NaN: not injected); ``reads``: each column's read number
-        (the key of its reader-noise stream; default 0, 1, ...)."""
+        (the key of its reader-noise stream; default 0, 1, ...); ``progress(done, draws)``: called after each draw."""
         from instruments.sim.reader import detect_counts
         from twin.analysis.fitting import fit_gaussians
 
@@ -235,11 +235,14 @@ class Ensemble:
             out["peak_nm"][d][:, todo] = np.where(usable, fit.peak_nm, np.nan)
             out["fwhm_nm"][d][:, todo] = np.where(usable, fit.fwhm_nm, np.nan)
             out["height"][d][:, todo] = np.where(usable, fit.height, 0.0)
+            if progress is not None:
+                progress(d + 1, self.draws)
         for j in todo:
             self._cache[int(reads[j])] = (ages[:, j].copy(), {name: out[name][:, :, j].copy() for name in out})
         return out
 
-    def band(self, ages_min: np.ndarray, reads=None, *, level: float = LEVEL, every: int = NODE_EVERY) -> Band:
+    def band(self, ages_min: np.ndarray, reads=None, *, level: float = LEVEL, every: int = NODE_EVERY,
+             progress=None) -> Band:
         """The band at ``ages_min`` (well, read): central interval at ``level`` and the flag band.
 
         The Monte Carlo runs at every ``every``-th read (read numbers 0, every, 2 every, ... and the last column);
@@ -250,7 +253,7 @@ class Ensemble:
         nr = ages.shape[1] if ages.ndim == 2 else 0
         reads = np.arange(nr) if reads is None else np.asarray(reads, int)
         nodes = np.flatnonzero((reads % max(1, int(every)) == 0) | (np.arange(nr) == nr - 1))
-        b = self._band_at(ages[:, nodes], reads[nodes], level)
+        b = self._band_at(ages[:, nodes], reads[nodes], level, progress)
         if nodes.size == nr:
             return b
         for arrays in (b.lo, b.median, b.hi, b.flag_lo, b.flag_hi):
@@ -259,8 +262,8 @@ class Ensemble:
         b.p_usable = _interpolate(ages, nodes, b.p_usable)
         return b
 
-    def _band_at(self, ages_min: np.ndarray, reads, level: float) -> Band:
-        f = self.features(ages_min, reads)
+    def _band_at(self, ages_min: np.ndarray, reads, level: float, progress=None) -> Band:
+        f = self.features(ages_min, reads, progress)
         q = (0.5 - level / 2.0, 0.5, 0.5 + level / 2.0)
         usable = f["usable"]
         p_usable = usable.mean(axis=0)

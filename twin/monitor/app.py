@@ -72,28 +72,112 @@ def compositions(plate) -> dict:
 
 
 class Monitor:
-    """Data side of the page: the run, its forecast (recomputed when the run changes) and replay time."""
+    """Data side of the page: the run, its forecast and replay time.
 
-    def __init__(self, run_dir, *, replay: float | None = None, params=None, draws: int = 48, consecutive: int = 3):
+    The forecast (a Monte Carlo ensemble, seconds to a minute) is computed in one background daemon thread, started
+    here; ``forecast`` never waits for it: it returns the band of this view when it is done, else the latest band
+    of an earlier view of the same wells (fewer reads), else None, and asks the thread for this view. ``note``
+    says "forecast band: computing (N of M draws)" meanwhile; an error in the job becomes a line of ``errors``."""
+
+    def __init__(self, run_dir, *, replay: float | None = None, params=None, draws: int = 48, consecutive: int = 3,
+                 start: bool = True):
+        import threading
+
         self.source = RunSource(run_dir)
         self.replay = replay
         self._forecaster = ViewForecast(params=params, draws=draws, consecutive=consecutive)
-        self._fc_key, self._fc = None, None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._done: dict = {}  # key -> (band or None, error or None), the latest few
+        self._last = None  # (key, band) of the latest band computed
+        self._want = None  # (key, view) asked for
+        self._busy = None  # key being computed
+        self._progress = (0, int(draws))
+        self._fc_error = None
+        self._thread = threading.Thread(target=self._work, daemon=True, name="larp-twin-forecast")
+        if start:
+            self._thread.start()
+            self.forecast(self.view())  # the first ensemble starts when the run is opened
 
     def view(self, t_s=None):
         v = self.source.view()
         return v if t_s is None else v.upto(t_s)
 
-    def forecast(self, v):
-        key = (id(self.source.view()), v.n_reads)
-        if key != self._fc_key:
+    def _key(self, v):
+        return (id(self.source.view()), v.n_reads)
+
+    def _work(self):
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            with self._lock:
+                self._wake.clear()
+                want, self._want = self._want, None
+                if want is None or want[0] in self._done:
+                    continue
+                self._busy = want[0]
+                self._progress = (0, self._forecaster.draws)
+            key, v = want
+
+            def progress(n, m):
+                self._progress = (n, m)
+                if self._stop.is_set():
+                    raise RuntimeError("monitor closed")
             try:
-                self._fc = self._forecaster(v)
-                self._fc_error = None
-            except Exception as exc:  # noqa: BLE001
-                self._fc, self._fc_error = None, f"forecast unavailable ({type(exc).__name__}: {exc})"
-            self._fc_key = key
-        return self._fc
+                band, err = self._forecaster(v, progress=progress), None
+            except Exception as exc:  # noqa: BLE001 - any error is a line on the page, not a dead thread
+                band, err = None, f"forecast unavailable ({type(exc).__name__}: {exc})"
+            with self._lock:
+                if len(self._done) > 8:
+                    self._done.pop(next(iter(self._done)))
+                self._done[key] = (band, err)
+                if band is not None:
+                    self._last = (key, band)
+                self._busy = None
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the forecast thread (it is a daemon: it also ends with the process)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def wait_forecast(self, timeout: float | None = None) -> bool:
+        """Block until the band of the current view is done (for scripts and tests; the page never waits)."""
+        import time as _time
+
+        end = None if timeout is None else _time.monotonic() + timeout
+        key = self._key(self.view())
+        while key not in self._done:
+            self.forecast(self.view())
+            if end is not None and _time.monotonic() > end:
+                return False
+            _time.sleep(0.05)
+        return True
+
+    def forecast(self, v):
+        key = self._key(v)
+        with self._lock:
+            hit = self._done.get(key)
+            if hit is not None:
+                self._fc_error = hit[1]
+                return hit[0]
+            if self._busy != key:
+                self._want = (key, v)
+                self._wake.set()
+            last = self._last
+        self._fc_error = None
+        if last is not None and last[0][0] == key[0] and last[0][1] <= key[1] and last[1].wells == list(map(str, v.wells)):
+            return last[1]
+        return None
+
+    def note(self, v) -> str:
+        """"forecast band: computing (N of M draws)" while the band of ``v`` is not done, else ""."""
+        with self._lock:
+            if self._key(v) in self._done:
+                return ""
+            n, m = self._progress
+        return f"forecast band: computing ({n} of {m} draws)"
 
     def state(self, t_s=None) -> dict:
         v = self.view(t_s)
@@ -112,7 +196,8 @@ class Monitor:
         return {"name": v.name, "kind": v.kind, "reads": v.n_reads, "wells": len(v.wells), "complete": v.complete,
                 "virtual_clock": v.virtual_clock,
                 "last_read_end_s": last, "expected_end_s": end, "expected_end": clock, "progress": progress,
-                "errors": list(v.errors) + ([self._fc_error] if getattr(self, "_fc_error", None) else []),
+                "errors": list(v.errors) + ([self._fc_error] if self._fc_error else []),
+                "forecast": self.note(v) or "ready",
                 "flags": fc.flags if fc is not None else [], "blanks": sorted(v.blanks()),
                 "failed": sorted(v.failed()), "events": len(v.events)}
 
@@ -291,6 +376,7 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
         html.H3(id="title"),
         html.Div(id="errors", style={"color": "#b00", "fontWeight": "bold", "whiteSpace": "pre-wrap"}),
         html.Div(id="status"),
+        html.Div(id="fc-note", style={"color": "#555"}),
         html.Progress(id="progress", max="1", value="0", style={"width": "60%"}),
         html.Div(replay_controls, id="replay", style={"display": "block" if replay else "none"}),
         dcc.RadioItems(id="metric", options=[{"label": v, "value": k} for k, v in METRICS.items()],
@@ -349,7 +435,7 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
         Output("title", "children"), Output("errors", "children"), Output("status", "children"),
         Output("progress", "value"), Output("plate", "figure"), Output("heatmap", "figure"),
         Output("trajectories", "figure"), Output("events", "figure"), Output("flags", "children"),
-        Output("files", "children"),
+        Output("files", "children"), Output("fc-note", "children"),
         Input("tick", "n_intervals"), Input("metric", "value"), Input("well", "data"), Input("clock", "data"))
     def _render(_n, metric, well, clock):
         t_bad = isinstance(clock, dict) and not (clock.get("t_s") is None or (
@@ -382,7 +468,7 @@ def create_app(run_dir, *, token: str | None = None, replay: float | None = None
         files = [html.Li(html.A(f, href=f"files/{f}", target="_blank")) for f in mon.source.files()]
         return (f"larp-twin monitor: {v.name or Path(run_dir).name}", "\n".join(st["errors"]), status,
                 str(st["progress"]), plate_figure(v, fc, metric, well), heat, traj, events_figure(v, fc), flags,
-                files)
+                files, mon.note(v))
 
     return app
 

@@ -27,7 +27,7 @@ class ViewForecast:
         self.params, self.uncertainty, self.draws, self.consecutive = params, uncertainty, draws, consecutive
         self._key, self._ens = None, None
 
-    def __call__(self, view) -> Band:
+    def __call__(self, view, progress=None) -> Band:
         if view.plate.empty or not view.wells or view.time_min.size == 0:
             return _empty(view.wells)
         wells = [str(w) for w in view.wells]
@@ -42,7 +42,7 @@ class ViewForecast:
                                  draws=self.draws, gain=int(view.schedule.get("gain", 100)), wavelength_nm=grid,
                                  temperature_C=float(view.schedule.get("temperature_C", 25.0)))
             self._key = key
-        band = self._ens.band(view.time_min)
+        band = self._ens.band(view.time_min, progress=progress)
         observed = observed_of(view.peak_nm, view.fwhm_nm, view.height, view.status)
         band.flags = flag_wells(band, observed, view.read_end_s, consecutive=self.consecutive, blanks=view.blanks())
         return band

@@ -15,7 +15,9 @@ TOKEN = "s3cret-token"
 
 
 def client(run, **kw):
-    return create_app(run, **kw).server.test_client()
+    app = create_app(run, **kw)
+    assert app.monitor.wait_forecast(600)  # the band is computed in the background; these tests check it
+    return app.server.test_client()
 
 
 def render(c, well=None, headers=None, deps_headers=None):
